@@ -1,0 +1,1 @@
+//! The ipvsadm command grammar (see issue 3).

@@ -1,0 +1,26 @@
+//! The sans-IO core of lvs-rs.
+//!
+//! Everything here is a pure function of its inputs: no sockets, no threads, no clock. Time is
+//! always an argument ([`time::Instant`]), randomness comes from a seed, and packets are byte
+//! buffers owned by the caller. That makes every piece unit-testable, fuzzable and replayable in
+//! virtual time.
+//!
+//! ```text
+//!   lvs-router (binary: CLI, config, wiring)
+//!        |
+//!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
+//!        |
+//!   lvs-core
+//!     ipvsadm   ipvsadm command grammar -> typed commands
+//!     sched     the 14 kernel IPVS schedulers behind one trait
+//!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
+//!     wire      typed views over byte buffers, checksums, flow keys
+//!     time      virtual time
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod ipvsadm;
+pub mod rewrite;
+pub mod sched;
+pub mod time;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! In-place packet rewriters for each forwarding method (see issue 2).

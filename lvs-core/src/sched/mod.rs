@@ -1,0 +1,1 @@
+//! The kernel IPVS schedulers (see issue 3).

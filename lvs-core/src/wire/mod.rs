@@ -1,0 +1,1 @@
+//! Typed views over packet bytes, checksums and flow keys (see issue 2).
