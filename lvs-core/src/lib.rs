@@ -12,6 +12,7 @@
 //!        |
 //!   lvs-core
 //!     ipvsadm   ipvsadm command grammar -> typed commands
+//!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
 //!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
 //!     wire      typed views over byte buffers, checksums, flow keys
@@ -22,5 +23,6 @@
 pub mod ipvsadm;
 pub mod rewrite;
 pub mod sched;
+pub mod service;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,1 @@
+//! Services and their dests, as the kernel keeps them (see issue 3).
