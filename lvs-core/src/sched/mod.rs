@@ -20,16 +20,26 @@
 //! kernel order) to every call. Connection counters and the overload flag live in [`SchedDest`]
 //! and follow `ip_vs_bind_dest` / `ip_vs_unbind_dest` (see [`SchedDest::bind_conn`]).
 
+mod cache;
 mod config;
 mod dest;
+mod hash;
+mod table;
 
+mod dh;
 mod fo;
+mod lblc;
+mod lblcr;
 mod lc;
+mod mh;
 mod nq;
 mod ovf;
 mod rr;
 mod sed;
+mod sh;
+mod twos;
 mod wlc;
+mod wrr;
 
 use core::fmt;
 use core::net::IpAddr;
@@ -120,6 +130,17 @@ pub trait Scheduler: Send + fmt::Debug {
     fn last_rebuild(&self) -> Option<RebuildStats> {
         None
     }
+
+    /// The current lookup table, slot by slot, as dest ids (sh, dh, mh); `None` for schedulers
+    /// without one. It allocates: for diagnostics, `simulate` and tests, not the packet path.
+    fn lookup_table(&self) -> Option<Vec<Option<DestId>>> {
+        None
+    }
+
+    /// How many destination addresses the lblc/lblcr cache holds; `None` for other schedulers.
+    fn cache_len(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The scheduler names the kernel ships, as ipvsadm's `-s` takes them.
@@ -136,12 +157,21 @@ pub fn new_scheduler(name: &str, config: &SchedConfig) -> Result<Box<dyn Schedul
     config.validate()?;
     let sched: Box<dyn Scheduler> = match name {
         "rr" => Box::new(rr::RoundRobin::default()),
+        "wrr" => Box::new(wrr::WeightedRoundRobin::new()),
         "lc" => Box::new(lc::LeastConn),
         "wlc" => Box::new(wlc::WeightedLeastConn),
         "sed" => Box::new(sed::ShortestExpectedDelay),
         "nq" => Box::new(nq::NeverQueue),
         "fo" => Box::new(fo::WeightedFailover),
         "ovf" => Box::new(ovf::WeightedOverflow),
+        "twos" => Box::new(twos::TwoChoices::new(config.seed)),
+        "sh" => Box::new(sh::SourceHash::new(config.sh_table_bits, config.flags)),
+        "dh" => Box::new(dh::DestinationHash::new(config.dh_table_bits)),
+        "lblc" => Box::new(lblc::LocalityLeastConn::new(config.lblc_expiration)),
+        "lblcr" => Box::new(lblcr::LocalityLeastConnReplicated::new(
+            config.lblcr_expiration,
+        )),
+        "mh" => Box::new(mh::MaglevHash::new(config.mh_table_size, config.flags)),
         _ => return Err(SchedError::UnknownScheduler(name.to_owned())),
     };
     Ok(sched)
