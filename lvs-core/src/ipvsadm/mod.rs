@@ -1,1 +1,512 @@
-//! The ipvsadm command grammar (see issue 3).
+//! The ipvsadm command grammar: argv words in, typed commands out.
+//!
+//! This follows ipvsadm 1.31 (`ipvsadm.c`, parsed with popt) closely enough that the same words
+//! give the same command, the same defaults and the same error text:
+//!
+//! * the first option must be a command (`-A`, `--add-service`, ...); options may follow in any
+//!   order, short options may be clustered (`-At 192.0.2.1:80`) and take their argument attached
+//!   (`-w3`) or as the next word, long options as `--weight 3` or `--weight=3`;
+//! * `-p|--persistent` takes an optional timeout: the next word unless it starts with `-`;
+//! * each option may be given once ("multiple 'weight' options specified"), and ipvsadm's
+//!   command x option table decides what is legal ("Illegal 'weight' option with the
+//!   'add-service' command");
+//! * options are applied in the order given, with ipvsadm's order-dependent quirks: `-r` without
+//!   a port takes the service port known *at that point*, `-6` must follow `-f`, and a `-t [v6]`
+//!   resets the persistence netmask to 128;
+//! * defaults: scheduler `wlc` (so `-E` without `-s` switches back to wlc), weight 1, forwarding
+//!   `-g` (also for `-e`), persistence timeout 300 s, netmask /32 or /128, tunnel type ipip;
+//! * for `-a`/`-e` with `-g` or `-i` on a non-fwmark service the real-server port is forced to the
+//!   virtual port (ipvsadm does this, not the kernel).
+//!
+//! Host names are not resolved (the core does no DNS): addresses are numeric, IPv4 in any form
+//! `inet_aton(3)` accepts, IPv6 as `[addr]:port` or a bare address. Ports are numeric or one of a
+//! few well-known service names (ipvsadm asks `getservbyname(3)`).
+//!
+//! Only the service and server commands are produced today; the other commands are recognised
+//! and checked and then refused with [`IpvsadmError::Unsupported`].
+
+mod addr;
+mod options;
+mod parse;
+
+use core::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+
+pub use parse::{parse_args, parse_line};
+
+/// The default scheduler ipvsadm fills in for `-A` and `-E` (`DEF_SCHED`).
+pub const DEFAULT_SCHEDULER: &str = "wlc";
+/// The default persistence timeout in seconds (`IPVS_SVC_PERSISTENT_TIMEOUT`).
+pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 300;
+/// The largest timeout ipvsadm accepts: 31 days (`MAX_TIMEOUT`).
+pub const MAX_TIMEOUT: u32 = 86_400 * 31;
+
+/// A virtual service's transport protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// `-t`, `--tcp-service`
+    Tcp,
+    /// `-u`, `--udp-service`
+    Udp,
+    /// `--sctp-service`
+    Sctp,
+}
+
+impl Protocol {
+    /// The IP protocol number.
+    pub const fn number(self) -> u8 {
+        match self {
+            Self::Tcp => 6,
+            Self::Udp => 17,
+            Self::Sctp => 132,
+        }
+    }
+
+    /// The name ipvsadm's listing prints (`TCP`, `UDP`, `SCTP`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Sctp => "SCTP",
+        }
+    }
+}
+
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddressFamily {
+    /// IPv4
+    Inet,
+    /// IPv6
+    Inet6,
+}
+
+impl AddressFamily {
+    /// The family of `addr`.
+    pub const fn of(addr: &IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Self::Inet,
+            IpAddr::V6(_) => Self::Inet6,
+        }
+    }
+}
+
+/// What identifies a virtual service in the kernel's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    /// `-t|-u|--sctp-service addr[:port]`; a missing port is 0.
+    Inet {
+        /// The transport protocol.
+        protocol: Protocol,
+        /// The virtual IP.
+        addr: IpAddr,
+        /// The virtual port, 0 for "any port" (persistent services only).
+        port: u16,
+    },
+    /// `-f mark [-6]`: matches packets carrying this firewall mark.
+    Fwmark {
+        /// The mark, > 0.
+        mark: u32,
+        /// IPv4 unless `-6` was given.
+        af: AddressFamily,
+    },
+}
+
+impl ServiceKey {
+    /// The service's address family.
+    pub const fn af(&self) -> AddressFamily {
+        match self {
+            Self::Inet { addr, .. } => AddressFamily::of(addr),
+            Self::Fwmark { af, .. } => *af,
+        }
+    }
+
+    /// The virtual port (0 for fwmark services).
+    pub const fn port(&self) -> u16 {
+        match self {
+            Self::Inet { port, .. } => *port,
+            Self::Fwmark { .. } => 0,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    /// The way ipvsadm names a service on its own command line (`-t 192.0.2.1:80`, `-f 7 -6`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inet {
+                protocol,
+                addr,
+                port,
+            } => {
+                let opt = match protocol {
+                    Protocol::Tcp => "-t",
+                    Protocol::Udp => "-u",
+                    Protocol::Sctp => "--sctp-service",
+                };
+                write!(f, "{opt} {}", SocketDisplay(*addr, *port))
+            }
+            Self::Fwmark {
+                mark,
+                af: AddressFamily::Inet,
+            } => write!(f, "-f {mark}"),
+            Self::Fwmark {
+                mark,
+                af: AddressFamily::Inet6,
+            } => write!(f, "-f {mark} -6"),
+        }
+    }
+}
+
+/// Formats an address and port as ipvsadm does: `a.b.c.d:port` or `[v6]:port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketDisplay(pub IpAddr, pub u16);
+
+impl fmt::Display for SocketDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
+        }
+    }
+}
+
+/// The persistence granularity (`-M`): which part of the client address a template keys on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Netmask {
+    /// An IPv4 mask, any bit pattern (`inet_aton` form); default 255.255.255.255.
+    V4(Ipv4Addr),
+    /// An IPv6 prefix length 1..=128; default 128.
+    V6(u8),
+}
+
+impl Netmask {
+    /// The default for a family: /32 or /128.
+    pub const fn host(af: AddressFamily) -> Self {
+        match af {
+            AddressFamily::Inet => Self::V4(Ipv4Addr::BROADCAST),
+            AddressFamily::Inet6 => Self::V6(128),
+        }
+    }
+
+    /// `addr` masked: the client network a persistence template is keyed by. A mask of the other
+    /// family leaves the address unchanged.
+    pub fn apply(self, addr: IpAddr) -> IpAddr {
+        match (self, addr) {
+            (Self::V4(m), IpAddr::V4(a)) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & u32::from(m))),
+            (Self::V6(len), IpAddr::V6(a)) => {
+                let bits = u128::from(a);
+                let mask = if len >= 128 {
+                    u128::MAX
+                } else {
+                    !(u128::MAX >> len)
+                };
+                IpAddr::V6((bits & mask).into())
+            }
+            _ => addr,
+        }
+    }
+}
+
+/// The three scheduler flag bits of `-b` (`IP_VS_SVC_F_SCHED1..3`). Their meaning depends on the
+/// scheduler: sh-fallback/mh-fallback are bit 1, sh-port/mh-port bit 2.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SchedFlagBits {
+    /// `flag-1`, `sh-fallback`, `mh-fallback`
+    pub flag1: bool,
+    /// `flag-2`, `sh-port`, `mh-port`
+    pub flag2: bool,
+    /// `flag-3`
+    pub flag3: bool,
+}
+
+impl SchedFlagBits {
+    /// True when no bit is set.
+    pub const fn is_empty(&self) -> bool {
+        !(self.flag1 || self.flag2 || self.flag3)
+    }
+}
+
+/// A service's settings, as `-A` and `-E` carry them. `-E` replaces all of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Scheduler name (`-s`, default `wlc`); the kernel also knows `none`.
+    pub scheduler: String,
+    /// Persistence timeout in seconds when `-p` was given.
+    pub persistent: Option<u32>,
+    /// Persistence granularity (`-M`).
+    pub netmask: Netmask,
+    /// One-packet scheduling (`-o`).
+    pub one_packet: bool,
+    /// Scheduler flags (`-b`).
+    pub sched_flags: SchedFlagBits,
+    /// Persistence engine (`--pe`), e.g. `sip`.
+    pub pe: Option<String>,
+}
+
+/// How packets reach a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FwdMethod {
+    /// `-m`: NAT (listing name "Masq").
+    Masq,
+    /// `-i`: IP-in-IP or GUE/GRE tunnel ("Tunnel").
+    Tunnel,
+    /// `-g`: direct routing ("Route"), the default.
+    Route,
+}
+
+impl FwdMethod {
+    /// The name ipvsadm's listing prints.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Masq => "Masq",
+            Self::Tunnel => "Tunnel",
+            Self::Route => "Route",
+        }
+    }
+}
+
+/// `--tun-type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelType {
+    /// IP-in-IP, the default.
+    #[default]
+    Ipip,
+    /// Generic UDP Encapsulation; needs `--tun-port`.
+    Gue,
+    /// GRE.
+    Gre,
+}
+
+impl TunnelType {
+    /// The ipvsadm name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ipip => "ipip",
+            Self::Gue => "gue",
+            Self::Gre => "gre",
+        }
+    }
+}
+
+/// Tunnel checksum mode (`--tun-nocsum|--tun-csum|--tun-remcsum`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelCsum {
+    /// No outer checksum, the default.
+    #[default]
+    NoCsum,
+    /// Outer checksum.
+    Csum,
+    /// Remote checksum offload (GUE only).
+    RemCsum,
+}
+
+/// Tunnel settings of a dest; meaningful for [`FwdMethod::Tunnel`] only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TunnelConfig {
+    /// Encapsulation.
+    pub kind: TunnelType,
+    /// GUE destination port, 0 when not set.
+    pub port: u16,
+    /// Checksum mode.
+    pub csum: TunnelCsum,
+}
+
+/// A real server's settings, as `-a` and `-e` carry them. `-e` replaces all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestConfig {
+    /// Real-server address (`-r`).
+    pub addr: IpAddr,
+    /// Real-server port: given, else the service port (forced to it for `-g`/`-i`).
+    pub port: u16,
+    /// Forwarding method, default [`FwdMethod::Route`].
+    pub fwd: FwdMethod,
+    /// Weight 0..=65535 (`-w`, default 1).
+    pub weight: u32,
+    /// Upper connection threshold (`-x`), 0 = none.
+    pub u_threshold: u32,
+    /// Lower connection threshold (`-y`), 0 = none.
+    pub l_threshold: u32,
+    /// Tunnel settings.
+    pub tunnel: TunnelConfig,
+}
+
+/// A parsed ipvsadm command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// `-A`
+    AddService(ServiceKey, ServiceConfig),
+    /// `-E`
+    EditService(ServiceKey, ServiceConfig),
+    /// `-D`
+    DeleteService(ServiceKey),
+    /// `-C`
+    Clear,
+    /// `-a`
+    AddDest(ServiceKey, DestConfig),
+    /// `-e`
+    EditDest(ServiceKey, DestConfig),
+    /// `-d`: the dest is named by address and port.
+    DeleteDest(ServiceKey, IpAddr, u16),
+}
+
+/// Why ipvsadm refuses a command line. Display texts are ipvsadm's own where it has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IpvsadmError {
+    /// The first option is not a command (ipvsadm then only prints its "Try `ipvsadm -h'" hint).
+    #[error("no command specified: the first option must be a command such as -A, -a or -C")]
+    NoCommand,
+    /// A command recognised but not implemented by this crate yet.
+    #[error("the '{0}' command is not supported here")]
+    Unsupported(&'static str),
+    /// popt: an unknown option.
+    #[error("{0}: unknown option")]
+    UnknownOption(String),
+    /// popt: an option needing an argument was last.
+    #[error("{0}: missing argument")]
+    MissingArgument(String),
+    /// popt: `--flag=value` on an option without argument.
+    #[error("{0}: option does not take an argument")]
+    UnwantedArgument(String),
+    /// A second command after the first one.
+    #[error("invalid option `{0}'")]
+    InvalidOption(String),
+    /// An option given twice.
+    #[error("multiple '{0}' options specified")]
+    MultipleOptions(&'static str),
+    /// A word that is neither an option nor an option's argument.
+    #[error("unexpected argument {0}")]
+    UnexpectedArgument(String),
+    /// The command x option table says 'x'.
+    #[error("Illegal '{option}' option with the '{command}' command")]
+    IllegalOption {
+        /// ipvsadm's option name.
+        option: &'static str,
+        /// ipvsadm's command name.
+        command: &'static str,
+    },
+    /// The command x option table says '+'.
+    #[error("You need to supply the '{option}' option for the '{command}' command")]
+    MissingOption {
+        /// ipvsadm's option name.
+        option: &'static str,
+        /// ipvsadm's command name.
+        command: &'static str,
+    },
+    /// Two options of an exclusive group.
+    #[error("The option '{option}' conflicts with the '{other}' option in the '{command}' command")]
+    ConflictingOptions {
+        /// The later option.
+        option: &'static str,
+        /// The earlier option.
+        other: &'static str,
+        /// ipvsadm's command name.
+        command: &'static str,
+    },
+    /// Bad `-t/-u/--sctp-service` argument.
+    #[error("illegal virtual server address[:port] specified")]
+    IllegalVirtualAddress,
+    /// Bad `-r` argument.
+    #[error("illegal real server address[:port] specified")]
+    IllegalRealAddress,
+    /// Bad `-p` or `--set` value.
+    #[error("invalid timeout value `{0}' specified")]
+    InvalidTimeout(String),
+    /// Bad `-f` value.
+    #[error("invalid fwmark value `{0}' specified")]
+    InvalidFwmark(String),
+    /// Bad IPv4 `-M`.
+    #[error("illegal virtual server persistent mask specified")]
+    IllegalNetmask,
+    /// Bad IPv6 `-M`.
+    #[error("illegal ipv6 netmask specified")]
+    IllegalIpv6Netmask,
+    /// `-6` without an earlier `-f`.
+    #[error("-6 used before -f")]
+    Ipv6BeforeFwmark,
+    /// Bad `-w`.
+    #[error("illegal weight specified")]
+    IllegalWeight,
+    /// Bad `-x`.
+    #[error("illegal u_threshold specified")]
+    IllegalUThreshold,
+    /// Bad `-y`.
+    #[error("illegal l_threshold specified")]
+    IllegalLThreshold,
+    /// Bad `--tun-type`.
+    #[error("illegal tunnel type specified")]
+    IllegalTunnelType,
+    /// Bad `--tun-port`.
+    #[error("illegal tunnel port specified")]
+    IllegalTunnelPort,
+    /// Bad `--syncid`.
+    #[error("illegal syncid specified")]
+    IllegalSyncid,
+    /// Bad `--mcast-port`.
+    #[error("illegal mcast-port specified")]
+    IllegalMcastPort,
+    /// Bad `--mcast-ttl`.
+    #[error("illegal mcast-ttl specified")]
+    IllegalMcastTtl,
+    /// Bad `--sync-maxlen`.
+    #[error("illegal sync-maxlen specified")]
+    IllegalSyncMaxlen,
+    /// Bad IPv4 `--mcast-group`.
+    #[error("invalid IPv4 mcast-group `{0}'")]
+    InvalidMcastGroup4(String),
+    /// Bad IPv6 `--mcast-group`.
+    #[error("invalid IPv6 mcast-group `{0}'")]
+    InvalidMcastGroup6(String),
+    /// `--set` without three values.
+    #[error("--set option requires 3 timeout values")]
+    SetNeedsThreeValues,
+    /// Unknown `-b` flag.
+    #[error("invalid scheduler flag `{0}'")]
+    InvalidSchedFlag(String),
+    /// A `-b` flag of another scheduler.
+    #[error("incompatible scheduler flag `{0}'")]
+    IncompatibleSchedFlag(String),
+    /// Port 0 without `-p`.
+    #[error("Zero port specified for non-persistent service")]
+    ZeroPort,
+    /// `-o` on a TCP or SCTP service.
+    #[error("One-Packet Scheduling is only for UDP virtual services")]
+    OnePacketNotUdp,
+    /// A dest of the other address family that does not tunnel.
+    #[error("Different address family is allowed only for tunneling servers")]
+    MixedFamily,
+    /// Tunnel options without `-i`.
+    #[error("Tunnel options conflict with forward method")]
+    TunnelOptionsConflict,
+    /// The tunnel type x option table says '+'.
+    #[error("You need to supply the '{option}' option for the '{tunnel}' tunnel type")]
+    MissingTunnelOption {
+        /// ipvsadm's option name.
+        option: &'static str,
+        /// The tunnel type.
+        tunnel: &'static str,
+    },
+    /// The tunnel type x option table says 'x'.
+    #[error("Illegal '{option}' option with the '{tunnel}' tunnel type")]
+    IllegalTunnelOption {
+        /// ipvsadm's option name.
+        option: &'static str,
+        /// The tunnel type.
+        tunnel: &'static str,
+    },
+    /// Two exclusive tunnel options.
+    #[error(
+        "The option '{option}' conflicts with the '{other}' option in the '{tunnel}' tunnel type"
+    )]
+    ConflictingTunnelOptions {
+        /// The later option.
+        option: &'static str,
+        /// The earlier option.
+        other: &'static str,
+        /// The tunnel type.
+        tunnel: &'static str,
+    },
+}
