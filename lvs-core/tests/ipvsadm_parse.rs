@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use lvs_core::ipvsadm::{
-    AddressFamily, Command, DestConfig, FwdMethod, IpvsadmError, Netmask, Protocol, SchedFlagBits,
+    AddressFamily, Command, DestConfig, FwdMethod, IpvsadmError, Netmask, Protocol, SchedFlags,
     ServiceConfig, ServiceKey, TunnelConfig, TunnelCsum, TunnelType, parse_args, parse_line,
 };
 
@@ -46,7 +46,7 @@ fn add_service_defaults() {
         persistent: None,
         netmask: Netmask::V4(Ipv4Addr::BROADCAST),
         one_packet: false,
-        sched_flags: SchedFlagBits::default(),
+        sched_flags: SchedFlags::EMPTY,
         pe: None,
     };
     assert_eq!(cmd, Command::AddService(tcp("192.0.2.1", 80), expected));
@@ -74,14 +74,7 @@ fn long_and_short_forms_agree() {
     assert_eq!(cfg.persistent, Some(60));
     assert_eq!(cfg.netmask, Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)));
     assert!(cfg.one_packet);
-    assert_eq!(
-        cfg.sched_flags,
-        SchedFlagBits {
-            flag1: false,
-            flag2: false,
-            flag3: true
-        }
-    );
+    assert_eq!(cfg.sched_flags, SchedFlags::FLAG_3);
     assert_eq!(cfg.pe.as_deref(), Some("sip"));
 
     let a = parse_line("-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -m -w 3 -x 10 -y 5");
@@ -278,20 +271,13 @@ fn sched_flags() {
     let f = service("-A -t 1.2.3.4:80 -s sh -b sh-fallback,sh-port")
         .1
         .sched_flags;
-    assert_eq!(
-        f,
-        SchedFlagBits {
-            flag1: true,
-            flag2: true,
-            flag3: false
-        }
-    );
+    assert_eq!(f, SchedFlags::SH_FALLBACK.union(SchedFlags::SH_PORT));
     // -b is checked after every option, so it may precede -s.
     assert!(
         service("-A -t 1.2.3.4:80 -b mh-port -s mh")
             .1
             .sched_flags
-            .flag2
+            .port()
     );
     assert_eq!(
         err("-A -t 1.2.3.4:80 -b sh-port"),
@@ -309,7 +295,7 @@ fn sched_flags() {
         service("-A -t 1.2.3.4:80 -b flag-1,flag-2")
             .1
             .sched_flags
-            .flag1
+            .fallback()
     );
 }
 

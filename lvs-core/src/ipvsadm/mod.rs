@@ -32,6 +32,8 @@ mod parse;
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
+pub use crate::sched::SchedFlags;
+
 pub use parse::{parse_args, parse_line};
 
 /// The default scheduler ipvsadm fills in for `-A` and `-E` (`DEF_SCHED`).
@@ -208,25 +210,6 @@ impl Netmask {
     }
 }
 
-/// The three scheduler flag bits of `-b` (`IP_VS_SVC_F_SCHED1..3`). Their meaning depends on the
-/// scheduler: sh-fallback/mh-fallback are bit 1, sh-port/mh-port bit 2.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SchedFlagBits {
-    /// `flag-1`, `sh-fallback`, `mh-fallback`
-    pub flag1: bool,
-    /// `flag-2`, `sh-port`, `mh-port`
-    pub flag2: bool,
-    /// `flag-3`
-    pub flag3: bool,
-}
-
-impl SchedFlagBits {
-    /// True when no bit is set.
-    pub const fn is_empty(&self) -> bool {
-        !(self.flag1 || self.flag2 || self.flag3)
-    }
-}
-
 /// A service's settings, as `-A` and `-E` carry them. `-E` replaces all of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceConfig {
@@ -238,8 +221,8 @@ pub struct ServiceConfig {
     pub netmask: Netmask,
     /// One-packet scheduling (`-o`).
     pub one_packet: bool,
-    /// Scheduler flags (`-b`).
-    pub sched_flags: SchedFlagBits,
+    /// Scheduler flags (`-b`): the kernel's three generic bits.
+    pub sched_flags: SchedFlags,
     /// Persistence engine (`--pe`), e.g. `sip`.
     pub pe: Option<String>,
 }

@@ -7,7 +7,7 @@ use super::addr::{atoi, inet_aton, parse_service, string_to_number};
 use super::options::{Cmd, OPT_NAMES, Scanner, Tag, generic_opt_check, optc};
 use super::{
     AddressFamily, Command, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHEDULER, DestConfig, FwdMethod,
-    IpvsadmError, MAX_TIMEOUT, Netmask, Protocol, SchedFlagBits, ServiceConfig, ServiceKey,
+    IpvsadmError, MAX_TIMEOUT, Netmask, Protocol, SchedFlags, ServiceConfig, ServiceKey,
     TunnelConfig, TunnelCsum, TunnelType,
 };
 
@@ -337,8 +337,8 @@ impl Entry {
     }
 
     /// `parse_sched_flags`, run after all options so `-b` may come before `-s`.
-    fn sched_flags(&self) -> Result<SchedFlagBits, IpvsadmError> {
-        let mut bits = SchedFlagBits::default();
+    fn sched_flags(&self) -> Result<SchedFlags, IpvsadmError> {
+        let mut bits = SchedFlags::EMPTY;
         let Some(arg) = self.sched_flags_arg.as_deref().filter(|a| !a.is_empty()) else {
             return Ok(bits);
         };
@@ -349,23 +349,19 @@ impl Entry {
             .unwrap_or(DEFAULT_SCHEDULER);
         for flag in arg.split(',').filter(|f| !f.is_empty()) {
             let (bit, owner) = match flag {
-                "flag-1" => (1, None),
-                "flag-2" => (2, None),
-                "flag-3" => (3, None),
-                "sh-fallback" => (1, Some("sh")),
-                "sh-port" => (2, Some("sh")),
-                "mh-fallback" => (1, Some("mh")),
-                "mh-port" => (2, Some("mh")),
+                "flag-1" => (SchedFlags::FLAG_1, None),
+                "flag-2" => (SchedFlags::FLAG_2, None),
+                "flag-3" => (SchedFlags::FLAG_3, None),
+                "sh-fallback" => (SchedFlags::SH_FALLBACK, Some("sh")),
+                "sh-port" => (SchedFlags::SH_PORT, Some("sh")),
+                "mh-fallback" => (SchedFlags::MH_FALLBACK, Some("mh")),
+                "mh-port" => (SchedFlags::MH_PORT, Some("mh")),
                 _ => return Err(IpvsadmError::InvalidSchedFlag(flag.to_owned())),
             };
             if owner.is_some_and(|o| o != sched) {
                 return Err(IpvsadmError::IncompatibleSchedFlag(flag.to_owned()));
             }
-            match bit {
-                1 => bits.flag1 = true,
-                2 => bits.flag2 = true,
-                _ => bits.flag3 = true,
-            }
+            bits = bits.union(bit);
         }
         Ok(bits)
     }
@@ -385,11 +381,7 @@ impl Entry {
         }
     }
 
-    fn service_command(
-        self,
-        cmd: Cmd,
-        sched_flags: SchedFlagBits,
-    ) -> Result<Command, IpvsadmError> {
+    fn service_command(self, cmd: Cmd, sched_flags: SchedFlags) -> Result<Command, IpvsadmError> {
         if self.fwmark == 0 && self.port == 0 && self.persistent.is_none() {
             return Err(IpvsadmError::ZeroPort);
         }
