@@ -493,3 +493,15 @@ pub enum IpvsadmError {
         tunnel: &'static str,
     },
 }
+
+/// ipvsadm's `host[:port]` reader (`parse_service`) for tools that take the same address forms:
+/// `a.b.c.d[:port]`, `[v6]:port` or a bare IPv6 address; the port may be a well-known service
+/// name when `protocol` is given. `None` when ipvsadm would refuse the word.
+pub fn parse_host_port(word: &str, protocol: Option<Protocol>) -> Option<(IpAddr, Option<u16>)> {
+    addr::parse_service(word, protocol).map(|hp| (hp.addr, hp.port))
+}
+
+/// ipvsadm's fwmark reader: a decimal number 1..=4294967295.
+pub fn parse_fwmark(word: &str) -> Option<u32> {
+    addr::string_to_number(word, 1, u32::MAX.into()).and_then(|m| u32::try_from(m).ok())
+}
