@@ -4,7 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::addr::{atoi, inet_aton, parse_service, string_to_number};
-use super::options::{Cmd, OPT_NAMES, Scanner, Tag, generic_opt_check, optc};
+use super::options::{Cmd, OPT_NAMES, Tag, generic_opt_check, optc};
+use super::popt::Scanner;
 use super::{
     AddressFamily, Command, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHEDULER, DestConfig, FwdMethod,
     IpvsadmError, MAX_TIMEOUT, Netmask, Protocol, SchedFlags, ServiceConfig, ServiceKey,
