@@ -26,6 +26,7 @@
 //! and checked and then refused with [`IpvsadmError::Unsupported`].
 
 mod addr;
+mod display;
 mod error;
 mod options;
 mod parse;
