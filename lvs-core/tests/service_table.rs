@@ -471,3 +471,41 @@ fn poll_timeout_reports_the_next_template_expiry() {
         Some(Instant::from_secs(5) + Duration::from_secs(300))
     );
 }
+
+#[test]
+fn templates_ignore_the_overload_flag() {
+    // ip_vs_check_template only asks whether the dest is still in its service: an overloaded
+    // dest keeps its persistent clients, only new clients avoid it.
+    let mut t = table(&[
+        "-A -t 192.0.2.1:80 -s rr -p",
+        "-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m",
+        "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m -x 1",
+    ]);
+    let vip = "192.0.2.1";
+    let a = tcp_conn("198.51.100.1", 1000, vip, 80);
+    assert_eq!(
+        pick(&mut t, &a, 0, Some(ConnKind::Active)).unwrap(),
+        "10.0.0.3:80"
+    );
+    assert!(t.service(&vip80()).unwrap().dests()[0].overloaded);
+    assert_eq!(
+        pick(
+            &mut t,
+            &NewConn { cport: 1001, ..a },
+            1,
+            Some(ConnKind::Active)
+        )
+        .unwrap(),
+        "10.0.0.3:80"
+    );
+    assert_eq!(t.service(&vip80()).unwrap().dests()[0].active_conns, 2);
+    // A new client: rr moves to .2, then wraps to .3, which is overloaded, and stays on .2.
+    assert_eq!(
+        pick(&mut t, &tcp_conn("198.51.100.2", 1000, vip, 80), 1, None).unwrap(),
+        "10.0.0.2:80"
+    );
+    assert_eq!(
+        pick(&mut t, &tcp_conn("198.51.100.3", 1000, vip, 80), 1, None).unwrap(),
+        "10.0.0.2:80"
+    );
+}
