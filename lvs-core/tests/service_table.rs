@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use lvs_core::ipvsadm::{Protocol, ServiceKey, parse_line};
+use lvs_core::ipvsadm::{Command, DestConfig, Protocol, ServiceKey, parse_line};
 use lvs_core::sched::ConnKind;
 use lvs_core::service::{NewConn, Scheduled, ServiceError, ServiceTable};
 use lvs_core::time::Instant;
@@ -23,6 +23,13 @@ fn table(lines: &[&str]) -> ServiceTable {
         apply(&mut t, l).unwrap_or_else(|e| panic!("{l}: {e}"));
     }
     t
+}
+
+fn dest_of(line: &str) -> DestConfig {
+    match parse_line(line).unwrap() {
+        Command::AddDest(_, d) => d,
+        other => panic!("{other:?}"),
+    }
 }
 
 fn vip80() -> ServiceKey {
@@ -163,6 +170,22 @@ fn refused_commands_report_kernel_errors_and_change_nothing() {
         assert_eq!(apply(&mut t, line).unwrap_err().to_string(), text, "{line}");
         assert_eq!(snapshot(&t), before, "{line} changed the table");
     }
+    // The parser stops mixed families earlier; the table checks them too (EINVAL).
+    let v6 = ip("2001:db8::1");
+    let masq = DestConfig {
+        addr: v6,
+        ..dest_of("-a -t 192.0.2.1:80 -r 10.0.0.9:80 -m")
+    };
+    assert_eq!(
+        t.apply(&Command::AddDest(vip80(), masq)),
+        Err(ServiceError::InvalidOperation)
+    );
+    assert_eq!(snapshot(&t), before);
+    let tunnel = DestConfig {
+        addr: v6,
+        ..dest_of("-a -t 192.0.2.1:80 -r 10.0.0.9:80 -i")
+    };
+    assert_eq!(t.apply(&Command::AddDest(vip80(), tunnel)), Ok(()));
     let mut t = table(&[
         "-A -t 192.0.2.1:80",
         "-a -t 192.0.2.1:80 -r 10.0.0.2:8080 -m",

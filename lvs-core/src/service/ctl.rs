@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use super::{DestInfo, Service, ServiceError, ServiceTable, TrashedDest};
-use crate::ipvsadm::{Command, DestConfig, Netmask, ServiceConfig, ServiceKey, TunnelType};
+use crate::ipvsadm::{
+    AddressFamily, Command, DestConfig, FwdMethod, Netmask, ServiceConfig, ServiceKey, TunnelType,
+};
 use crate::sched::{
     DestChange, DestId, SchedConfig, SchedDest, SchedError, Scheduler, new_scheduler,
 };
@@ -138,8 +140,12 @@ impl ServiceTable {
         }
     }
 
-    /// The checks `ip_vs_add_dest` and `ip_vs_edit_dest` start with.
-    fn check_dest_config(dest: &DestConfig) -> Result<(), ServiceError> {
+    /// The netlink handler's family check (a dest of the other family must tunnel), then the
+    /// checks `ip_vs_add_dest` and `ip_vs_edit_dest` start with.
+    fn check_dest_config(key: &ServiceKey, dest: &DestConfig) -> Result<(), ServiceError> {
+        if AddressFamily::of(&dest.addr) != key.af() && dest.fwd != FwdMethod::Tunnel {
+            return Err(ServiceError::InvalidOperation);
+        }
         if dest.l_threshold > dest.u_threshold {
             return Err(ServiceError::OutOfRange);
         }
@@ -153,7 +159,7 @@ impl ServiceTable {
         let si = self
             .service_index(key)
             .ok_or(ServiceError::ServiceNotDefined)?;
-        Self::check_dest_config(cfg)?;
+        Self::check_dest_config(key, cfg)?;
         if self.services[si].find_dest(cfg.addr, cfg.port).is_some() {
             return Err(ServiceError::DestExists);
         }
@@ -196,7 +202,7 @@ impl ServiceTable {
         let si = self
             .service_index(key)
             .ok_or(ServiceError::ServiceNotDefined)?;
-        Self::check_dest_config(cfg)?;
+        Self::check_dest_config(key, cfg)?;
         let svc = &mut self.services[si];
         let i = svc
             .find_dest(cfg.addr, cfg.port)
