@@ -113,6 +113,40 @@ fn long_and_short_forms_agree() {
 }
 
 #[test]
+fn forwarding_long_forms() {
+    for (short, long) in [
+        ("-g", "--gatewaying"),
+        ("-i", "--ipip"),
+        ("-m", "--masquerading"),
+    ] {
+        assert_eq!(
+            parse_line(&format!("-a -t 1.2.3.4:80 -r 10.0.0.1:8080 {short}")),
+            parse_line(&format!("-a -t 1.2.3.4:80 -r 10.0.0.1:8080 {long}")),
+        );
+    }
+    assert_eq!(
+        dest("-a -t 1.2.3.4:80 -r 10.0.0.1 --ipip").1.fwd,
+        FwdMethod::Tunnel
+    );
+    assert_eq!(
+        dest("-a -t 1.2.3.4:80 -r 10.0.0.1 --gatewaying").1.fwd,
+        FwdMethod::Route
+    );
+    let (_, d) =
+        dest("-a -t 1.2.3.4:80 -r 10.0.0.1 --ipip --tun-type=gue --tun-port=6080 --tun-csum");
+    assert_eq!(
+        d.tunnel,
+        TunnelConfig {
+            kind: TunnelType::Gue,
+            port: 6080,
+            csum: TunnelCsum::Csum
+        }
+    );
+    let (_, d) = dest("-a -t 1.2.3.4:80 -r 10.0.0.1 -i --tun-type gre --tun-nocsum");
+    assert_eq!(d.tunnel.csum, TunnelCsum::NoCsum);
+}
+
+#[test]
 fn persistent_takes_an_optional_timeout() {
     assert_eq!(service("-A -t 1.2.3.4:80 -p").1.persistent, Some(300));
     assert_eq!(service("-A -t 1.2.3.4:80 -p -s rr").1.persistent, Some(300));
