@@ -125,18 +125,24 @@ impl MaglevHash {
             .collect();
 
         let mut slots = vec![NO_DEST; m as usize];
+        // Occupancy as a bitmap (the kernel's `table` bitmap too): 8 KiB for M = 65537, so the
+        // permutation walks probe L1 instead of the 256 KiB slot array.
+        let mut taken = vec![0u64; (m as usize).div_ceil(64)];
         let mut n = 0u32;
         'fill: loop {
             for (i, ds) in setup.iter_mut().enumerate() {
                 for _ in 0..ds.turns {
                     // Walk this dest's permutation to its next free slot.
-                    while slots[ds.perm as usize] != NO_DEST {
+                    let mut c = ds.perm as usize;
+                    while taken[c / 64] & (1 << (c % 64)) != 0 {
                         ds.perm += ds.skip;
                         if ds.perm >= m {
                             ds.perm -= m;
                         }
+                        c = ds.perm as usize;
                     }
-                    slots[ds.perm as usize] = i as u32;
+                    taken[c / 64] |= 1 << (c % 64);
+                    slots[c] = i as u32;
                     n += 1;
                     if n == m {
                         break 'fill;
