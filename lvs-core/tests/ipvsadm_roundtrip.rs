@@ -183,3 +183,19 @@ fn save_shapes() {
         assert_eq!(parse_line(line).unwrap().to_string(), line);
     }
 }
+
+proptest! {
+    /// Any line is an answer or an error, never a panic.
+    #[test]
+    fn parse_line_never_panics(words in prop::collection::vec(
+        prop_oneof![
+            "-[AEDCaedLZSRhv6gimo]{1,3}",
+            "--[a-z-]{2,16}(=[a-z0-9.:]{0,6})?",
+            "[0-9.:\\[\\]a-f]{0,20}",
+            prop::sample::select(vec!["-t", "-u", "-f", "-r", "-p", "-M", "-w", "-x", "-y", "-s", "-b", "--tun-type", "--tun-port"]).prop_map(str::to_owned),
+        ],
+        0..10,
+    )) {
+        let _ = parse_line(&words.join(" "));
+    }
+}

@@ -136,6 +136,16 @@ fn open_connections_keep_their_template() {
             "=> 10.0.0.3:80"
         ]
     );
+    // A year later the open connections still hold the template.
+    let lines = ok("
+        -A -t 192.0.2.1:80 -s rr -p 10
+        -a -t 192.0.2.1:80 -r 10.0.0.2:80 -m
+        -a -t 192.0.2.1:80 -r 10.0.0.3:80 -m
+        flow -t 192.0.2.1:80 from 198.51.100.1:1000 count=100 step=cport
+        advance 31536000
+        flow -t 192.0.2.1:80 from 198.51.100.1:5000
+    ");
+    assert_eq!(lines[1], "=> 10.0.0.3:80");
 }
 
 #[test]
@@ -337,4 +347,24 @@ fn comments_and_the_ipvsadm_prefix() {
         flow -t 192.0.2.1:80 from 198.51.100.1:1000 # one flow
     ");
     assert_eq!(lines, ["=> 10.0.0.2:80"]);
+}
+
+proptest::proptest! {
+    /// Scripts of arbitrary lines end in output or an error, never a panic.
+    #[test]
+    fn scripts_never_panic(lines in proptest::collection::vec(
+        proptest::prop_oneof![
+            proptest::prelude::Just("-A -t 192.0.2.1:80 -s rr -p 5".to_owned()),
+            proptest::prelude::Just("-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m -x 2".to_owned()),
+            proptest::prelude::Just("-d -t 192.0.2.1:80 -r 10.0.0.2:80".to_owned()),
+            proptest::prelude::Just("-C".to_owned()),
+            "flow -t 192.0.2.1:80 from 198.51.100.[0-9]:[0-9]{1,5}( count=[0-9])?( then=(none|active|inactive))?",
+            "advance [0-9]{1,3}(\\.[0-9])?",
+            "assume -t 192.0.2.1:80 -r 10.0.0.2:80 (active|inactive)=[0-9]{1,3}",
+            "[ -~]{0,30}",
+        ],
+        0..30,
+    )) {
+        let _ = run(&lines.join("\n"));
+    }
 }

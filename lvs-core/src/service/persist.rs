@@ -12,7 +12,7 @@
 //! A timer due at `t` has fired for any event at `t` (the kernel's timer runs when jiffies
 //! reaches `expires`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -48,16 +48,19 @@ pub(super) struct Template {
     pub(super) dest: DestId,
     timeout: Duration,
     expires: Instant,
-    pub(super) n_control: u32,
+    n_control: u32,
 }
 
 /// `expire_later` re-arms with this and makes it the template's timeout.
 const EXPIRE_LATER: Duration = Duration::from_secs(60);
 
+/// The live templates, reachable by key and by id, with a deadline index so expiry touches only
+/// the templates that are due.
 #[derive(Debug, Default)]
 pub(super) struct Templates {
-    by_id: BTreeMap<u64, Template>,
+    by_id: HashMap<u64, Template>,
     by_key: HashMap<TemplateKey, u64>,
+    deadlines: BTreeSet<(Instant, u64)>,
     next: u64,
 }
 
@@ -68,10 +71,6 @@ impl Templates {
 
     pub(super) fn get(&self, id: TemplateId) -> Option<&Template> {
         self.by_id.get(&id.0)
-    }
-
-    pub(super) fn get_mut(&mut self, id: TemplateId) -> Option<&mut Template> {
-        self.by_id.get_mut(&id.0)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -88,18 +87,34 @@ impl Templates {
     ) -> TemplateId {
         let id = self.next;
         self.next += 1;
-        self.by_id.insert(
-            id,
-            Template {
-                key: Some(key),
-                dest,
-                timeout,
-                expires: now + timeout,
-                n_control: 0,
-            },
-        );
+        let expires = now + timeout;
+        let t = Template {
+            key: Some(key),
+            dest,
+            timeout,
+            expires,
+            n_control: 0,
+        };
+        self.by_id.insert(id, t);
         self.by_key.insert(key, id);
+        self.deadlines.insert((expires, id));
         TemplateId(id)
+    }
+
+    /// A use of the template: its timer restarts with its current timeout.
+    pub(super) fn touch(&mut self, id: TemplateId, now: Instant) {
+        if let Some(t) = self.by_id.get_mut(&id.0) {
+            self.deadlines.remove(&(t.expires, id.0));
+            t.expires = now + t.timeout;
+            self.deadlines.insert((t.expires, id.0));
+        }
+    }
+
+    /// One more (`delta` = 1) or one fewer (-1) connection under the template's control.
+    pub(super) fn control(&mut self, id: TemplateId, delta: i32) {
+        if let Some(t) = self.by_id.get_mut(&id.0) {
+            t.n_control = t.n_control.saturating_add_signed(delta);
+        }
     }
 
     /// Make the template unreachable for new connections; it lives on for the ones it controls.
@@ -109,39 +124,45 @@ impl Templates {
         }
     }
 
-    /// Runs every timer due by `now`; returns the dests of the templates that went.
+    /// Runs every timer due by `now`, in deadline order; returns the dests of the templates
+    /// that went.
     pub(super) fn expire(&mut self, now: Instant) -> Vec<DestId> {
         let mut gone = Vec::new();
-        for (&id, t) in &mut self.by_id {
-            while t.expires <= now {
-                if t.n_control == 0 {
-                    gone.push(id);
-                    break;
-                }
-                t.timeout = EXPIRE_LATER;
-                t.expires = t.expires + EXPIRE_LATER;
+        while let Some(&(due, id)) = self.deadlines.first() {
+            if due > now {
+                break;
             }
-        }
-        gone.iter()
-            .filter_map(|id| {
-                let t = self.by_id.remove(id)?;
+            self.deadlines.pop_first();
+            let Some(t) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if t.n_control > 0 {
+                // Every firing up to `now` finds the same controlled connections (nothing
+                // changes between calls): skip straight past them.
+                let period = EXPIRE_LATER.as_nanos();
+                let firings = (now - due).as_nanos() / period + 1;
+                let next = u128::from(due.as_nanos()).saturating_add(firings * period);
+                t.timeout = EXPIRE_LATER;
+                t.expires = Instant::from_nanos(u64::try_from(next).unwrap_or(u64::MAX));
+                self.deadlines.insert((t.expires, id));
+                if t.expires <= now {
+                    // Saturated at the end of time: the timer can never fire again.
+                    self.deadlines.remove(&(t.expires, id));
+                }
+                continue;
+            }
+            if let Some(t) = self.by_id.remove(&id) {
                 if let Some(key) = t.key {
                     self.by_key.remove(&key);
                 }
-                Some(t.dest)
-            })
-            .collect()
+                gone.push(t.dest);
+            }
+        }
+        gone
     }
 
     /// When the next timer is due.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.by_id.values().map(|t| t.expires).min()
-    }
-}
-
-impl Template {
-    /// A use of the template: its timer restarts with its current timeout.
-    pub(super) fn touch(&mut self, now: Instant) {
-        self.expires = now + self.timeout;
+        self.deadlines.first().map(|&(due, _)| due)
     }
 }

@@ -185,7 +185,7 @@ impl ServiceTable {
                 _ => false,
             };
             if valid {
-                self.templates.get_mut(tid)?.touch(now);
+                self.templates.touch(tid, now);
                 return Some((dest, Some(tid)));
             }
             self.templates.invalidate(tid);
@@ -205,8 +205,8 @@ impl ServiceTable {
         if let Some((d, _)) = self.dest_by_id_mut(conn.dest) {
             d.bind_conn(kind);
         }
-        if let Some(t) = conn.template.and_then(|t| self.templates.get_mut(t)) {
-            t.n_control += 1;
+        if let Some(t) = conn.template {
+            self.templates.control(t, 1);
         }
     }
 
@@ -216,8 +216,8 @@ impl ServiceTable {
         if let Some((d, _)) = self.dest_by_id_mut(conn.dest) {
             d.unbind_conn(kind);
         }
-        if let Some(t) = conn.template.and_then(|t| self.templates.get_mut(t)) {
-            t.n_control = t.n_control.saturating_sub(1);
+        if let Some(t) = conn.template {
+            self.templates.control(t, -1);
         }
         self.prune_trash();
     }

@@ -232,7 +232,7 @@ impl Simulator {
             ServiceKey::Fwmark { mark, .. } => mark,
             ServiceKey::Inet { .. } => 0,
         };
-        let mut picks = Vec::with_capacity(count as usize);
+        let mut picks = Vec::with_capacity(count.min(1024) as usize);
         for k in 0..count {
             let pkt = NewConn {
                 protocol: protocol.unwrap_or(Protocol::Tcp),
