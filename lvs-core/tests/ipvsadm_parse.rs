@@ -357,6 +357,8 @@ fn dest_defaults_and_forwarding() {
     // -e without a method means -g, so the port is forced too.
     let (_, e) = dest("-e -t 192.0.2.1:80 -r 10.0.0.1:8080 -w 2");
     assert_eq!((e.fwd, e.port, e.weight), (FwdMethod::Route, 80, 2));
+    // -e carries every setting: without -w the weight goes back to 1.
+    assert_eq!(dest("-e -t 192.0.2.1:80 -r 10.0.0.1 -x 5").1.weight, 1);
     // -r before -t sees no service port yet.
     assert_eq!(dest("-a -r 10.0.0.1 -m -t 192.0.2.1:80").1.port, 0);
     // fwmark services keep the given port (or 0).

@@ -532,3 +532,20 @@ fn templates_ignore_the_overload_flag() {
         "10.0.0.2:80"
     );
 }
+
+#[test]
+fn edit_service_replaces_every_setting() {
+    // -E without -p drops persistence (ip_vs_edit_service copies flags, timeout and netmask).
+    let mut t = table(&[
+        "-A -t 192.0.2.1:80 -s rr -p 60",
+        "-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m",
+        "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m",
+    ]);
+    let c = tcp_conn("198.51.100.1", 1000, "192.0.2.1", 80);
+    assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.3:80");
+    assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.3:80");
+    apply(&mut t, "-E -t 192.0.2.1:80 -s rr").unwrap();
+    assert_eq!(t.service(&vip80()).unwrap().config().persistent, None);
+    assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.2:80");
+    assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.3:80");
+}
