@@ -22,7 +22,18 @@
 //! * `advance SECONDS` moves virtual time forward (decimal fractions allowed).
 //!
 //! Each `flow` prints `=> ` and the connection's real-server `RIP:PORT` per flow (IPv6 as
-//! `[addr]:port`), `none` when nothing took it, separated by single spaces.
+//! `[addr]:port`), `none` when nothing took it, separated by single spaces. The port is the
+//! connection's: the dest's port, or the packet's port for a dest with port 0 (fwmark dests
+//! added without a port) and for port-0 or fwmark services reached on another port.
+//!
+//! # Semantics
+//!
+//! A flow is the first packet of a connection and goes through the kernel's path: the service
+//! is looked up from the packet (`to`, the mark for `-f`), with the FTP and port-0 fallbacks;
+//! the service named in the flow must exist but the packet may land on another one, exactly as
+//! in the kernel. Persistent services reuse or create a template; `-o` UDP connections are
+//! counted and released at once. A flow from client port 20 is never scheduled (the kernel's
+//! FTP-data rule). Timers (template expiry, lblc/lblcr cache expiry) run as time advances.
 
 use std::net::IpAddr;
 use std::time::Duration;
