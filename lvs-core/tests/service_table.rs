@@ -390,6 +390,22 @@ fn a_deleted_dest_comes_back_from_the_trash_with_its_counters() {
     apply(&mut t, "-d -t 192.0.2.1:80 -r 10.0.0.3:80").unwrap();
     apply(&mut t, "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m").unwrap();
     assert_eq!(t.service(&vip80()).unwrap().dests()[0].active_conns, 0);
+    // The trash matches by service address, not by service instance: deleting and re-creating
+    // the service brings the counters back too (ip_vs_trash_get_dest).
+    apply(&mut t, "-D -t 192.0.2.1:80").unwrap();
+    apply(&mut t, "-A -t 192.0.2.1:80 -s rr").unwrap();
+    apply(&mut t, "-a -t 192.0.2.1:80 -r 10.0.0.4:80 -m").unwrap();
+    assert_eq!(t.service(&vip80()).unwrap().dests()[0].active_conns, 1);
+    // Not for another service.
+    apply(&mut t, "-d -t 192.0.2.1:80 -r 10.0.0.4:80").unwrap();
+    apply(&mut t, "-A -t 192.0.2.1:81 -s rr").unwrap();
+    apply(&mut t, "-a -t 192.0.2.1:81 -r 10.0.0.4:80 -m").unwrap();
+    let k81 = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: ip("192.0.2.1"),
+        port: 81,
+    };
+    assert_eq!(t.service(&k81).unwrap().dests()[0].active_conns, 0);
 }
 
 #[test]
