@@ -252,7 +252,8 @@ impl Entry {
             }
             Tag::Pe => {
                 self.set_option(optc::PE)?;
-                self.pe = Some(value.chars().take(32).collect());
+                // strncpy(pe_name, optarg, IP_VS_PENAME_MAXLEN)
+                self.pe = Some(value.chars().take(16).collect());
             }
             Tag::SchedFlags => {
                 self.set_option(optc::SCHED_FLAGS)?;
