@@ -343,4 +343,59 @@ mod sched_hash {
         };
         assert!(lvs_core::sched::new_scheduler("mh", &config).is_ok());
     }
+
+    /// `ip_vs_mh_reassign` refuses more dests than slots (-EINVAL) and keeps the old table; its
+    /// slots still name the same dests after the list shifted.
+    #[test]
+    fn mh_more_dests_than_slots_keeps_table() {
+        let mut s = mh(251, SchedFlags::EMPTY);
+        for i in 0..251 {
+            s.add(&format!("10.0.{}.{}", i / 200, i % 200 + 1), 1);
+        }
+        let before = s.sched.lookup_table().unwrap();
+        s.add("10.9.9.9", 1); // the 252nd
+        assert_eq!(s.sched.last_rebuild().unwrap().moved, 0);
+        assert_eq!(s.sched.lookup_table().unwrap(), before);
+        let f = flow("198.51.100.1", 0);
+        let slot = (siphash13_u32(v4("198.51.100.1"), K1, K1) % 251) as usize;
+        let owner = before[slot].unwrap();
+        let want = s
+            .dests
+            .iter()
+            .find(|d| d.id == owner)
+            .unwrap()
+            .addr
+            .to_string();
+        assert_eq!(s.pick(&f), Some(want));
+    }
+
+    #[test]
+    fn table_bits_validated() {
+        use lvs_core::sched::new_scheduler;
+        for (sh_bits, dh_bits, ok) in [
+            (8, 8, true),
+            (3, 8, false),
+            (21, 8, false),
+            (4, 1, true),
+            (8, 0, false),
+        ] {
+            let config = SchedConfig {
+                sh_table_bits: sh_bits,
+                dh_table_bits: dh_bits,
+                ..SchedConfig::default()
+            };
+            assert_eq!(
+                new_scheduler("rr", &config).is_ok(),
+                ok,
+                "{sh_bits} {dh_bits}"
+            );
+        }
+        let config = SchedConfig {
+            sh_table_bits: 4,
+            ..SchedConfig::default()
+        };
+        let mut s = Svc::with_config("sh", &config);
+        s.add("10.0.0.1", 1);
+        assert_eq!(s.sched.lookup_table().unwrap().len(), 16);
+    }
 }

@@ -157,6 +157,14 @@ impl SchedDest {
         self.weight = weight;
     }
 
+    /// `ipvsadm -e` as `__ip_vs_update_dest` applies it: weight (with the `last_weight` rule),
+    /// then the thresholds. Call [`Scheduler::update`](super::Scheduler::update) with
+    /// [`DestChange::Edited`](super::DestChange::Edited) afterwards.
+    pub fn edit(&mut self, weight: i32, upper: u32, lower: u32) {
+        self.set_weight(weight);
+        self.set_thresholds(upper, lower);
+    }
+
     /// Set the thresholds as `__ip_vs_update_dest` does: the overload flag is cleared when the
     /// new upper threshold is 0 or higher than the old one, otherwise left as it is (a lowered
     /// threshold takes effect at the next bind).

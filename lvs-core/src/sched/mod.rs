@@ -19,6 +19,23 @@
 //! The scheduler never owns the dests: the service table does, and passes the same list (in
 //! kernel order) to every call. Connection counters and the overload flag live in [`SchedDest`]
 //! and follow `ip_vs_bind_dest` / `ip_vs_unbind_dest` (see [`SchedDest::bind_conn`]).
+//!
+//! # Contract details for the service table
+//!
+//! - Keep `dests` in kernel order: a new dest goes to index 0 (`list_add_rcu`), a deletion
+//!   keeps the others' order. Call [`Scheduler::update`] after every change, before the next
+//!   `schedule`; sh/dh/mh tables hold list indices that are only valid until the next change.
+//! - Counters (`bind_conn`, `unbind_conn`, `conn_state_changed`) and the overload flag may
+//!   change between calls without telling the scheduler, as in the kernel.
+//! - A re-added `addr:port` that the kernel would revive from its dest trash should get its old
+//!   [`DestId`] back; lblc/lblcr caches then find it again as the kernel does.
+//! - [`SchedFlow::cport`] is only hashed with the `sh-port`/`mh-port` flag, and the kernel reads
+//!   a port only for TCP, UDP and SCTP: pass 0 for other protocols.
+//! - lblc/lblcr: call [`Scheduler::handle_timeout`] when [`Scheduler::poll_timeout`] is due.
+//!   The kernel arms that 60 s timer in `init_service`; without a clock there, the first
+//!   `schedule` arms it.
+//! - twos draws from a [`rand::rngs::StdRng`] seeded with [`SchedConfig::seed`]: same seed,
+//!   same picks; the kernel's picks are random and cannot be matched one for one.
 
 mod cache;
 mod config;

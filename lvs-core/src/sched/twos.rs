@@ -1,17 +1,17 @@
 //! Power of two choices (`ip_vs_twos.c`).
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use super::{DestChange, SchedDest, SchedFlow, Scheduler};
 use crate::time::Instant;
 
 /// twos: two weighted random picks, keep the one with the lower `overhead / weight`.
 ///
-/// The kernel draws from `get_random_u32`; here a [`StdRng`] seeded from
-/// [`SchedConfig::seed`](super::SchedConfig::seed) makes runs reproducible. Each draw is
-/// `next_u32() % (total_weight + 1)` as in the kernel's `prandom_u32() % total_weight` (which
-/// added the 1 first), so the draws include `total_weight` itself.
+/// The kernel draws with `get_random_u32_below(total_weight + 1)` (older kernels:
+/// `prandom_u32() % (total_weight + 1)`), uniform in `0..=total_weight`; here a [`StdRng`]
+/// seeded from [`SchedConfig::seed`](super::SchedConfig::seed) draws the same range, so runs
+/// are reproducible.
 #[derive(Debug)]
 pub(crate) struct TwoChoices {
     rng: StdRng,
@@ -48,11 +48,9 @@ impl Scheduler for TwoChoices {
         if !any {
             return None;
         }
-        // The kernel sums into an `int`; weights are at most 65535 per ipvsadm, so the sum of
-        // any realistic list fits, and `% (total + 1)` of a u32 draw is the kernel's formula.
-        let modulus = total + 1;
-        let mut r1 = i64::try_from(u64::from(self.rng.next_u32()) % modulus).unwrap_or(i64::MAX);
-        let mut r2 = i64::try_from(u64::from(self.rng.next_u32()) % modulus).unwrap_or(i64::MAX);
+        // The kernel sums into an `int`; in u64/i64 no list of i32 weights can overflow.
+        let mut r1 = self.rng.random_range(0..=total) as i64;
+        let mut r2 = self.rng.random_range(0..=total) as i64;
         let mut c1: Option<usize> = None;
         let mut c2: Option<usize> = None;
         for (i, d) in dests.iter().enumerate() {
