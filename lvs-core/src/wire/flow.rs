@@ -363,3 +363,119 @@ fn parse_quoted(buf: &[u8], at: usize, outer: IpVersion) -> Option<QuotedPacket>
         fragment: inner.fragment,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet + IPv4 (20) + TCP (20): 198.51.100.1:1234 > 192.0.2.10:80, worked by hand.
+    fn tcp4() -> [u8; 54] {
+        let mut f = [0u8; 54];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14..34].copy_from_slice(&[
+            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 198, 51, 100, 1, 192, 0, 2, 10,
+        ]);
+        f[34..38].copy_from_slice(&[0x04, 0xd2, 0x00, 0x50]);
+        f[46] = 0x50; // data offset 5
+        f
+    }
+
+    #[test]
+    fn tcp4_key_and_offsets() {
+        let info = extract(&tcp4()).unwrap();
+        assert_eq!((info.l3_offset, info.l4_offset, info.l4_end), (14, 34, 54));
+        assert_eq!(
+            info.flow.src_addr,
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1))
+        );
+        assert_eq!(info.flow.dst_addr, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)));
+        assert_eq!((info.flow.src_port, info.flow.dst_port), (1234, 80));
+        assert_eq!(info.flow.reversed().reversed(), info.flow);
+        assert_eq!(info.flow.reversed().src_port, 80);
+        let bare = extract_ip(&tcp4()[14..]).unwrap();
+        assert_eq!(
+            (bare.l3_offset, bare.l4_offset, bare.flow),
+            (0, 20, info.flow)
+        );
+    }
+
+    #[test]
+    fn length_errors() {
+        let f = tcp4();
+        for len in 0..54 {
+            assert_eq!(extract(&f[..len]), Err(WireError::Truncated), "len {len}");
+        }
+        let mut bad = f;
+        bad[46] = 0x40;
+        assert_eq!(extract(&bad), Err(WireError::BadHeaderLen));
+        let mut bad = f;
+        bad[14] = 0x55;
+        assert_eq!(extract(&bad), Err(WireError::BadVersion));
+        let mut bad = f;
+        bad[12] = 0x88;
+        assert_eq!(extract(&bad), Err(WireError::NotIp));
+        assert_eq!(extract_ip(&[0x50]), Err(WireError::BadVersion));
+        assert_eq!(extract_ip(&[]), Err(WireError::Truncated));
+    }
+
+    #[test]
+    fn first_fragment_needs_only_eight_bytes() {
+        // MF set, 8 bytes of TCP: ports are known, the rest arrives in later fragments.
+        let mut f = [0u8; 42];
+        f[..42].copy_from_slice(&tcp4()[..42]);
+        f[16..18].copy_from_slice(&28u16.to_be_bytes());
+        f[20] = 0x20;
+        let info = extract(&f).unwrap();
+        assert_eq!(info.fragment, Fragment::First);
+        assert_eq!((info.flow.src_port, info.flow.dst_port), (1234, 80));
+    }
+
+    #[test]
+    fn quoted_packet_cut_short_is_none() {
+        // ICMP port unreachable quoting an IPv4 header and only 4 bytes of UDP.
+        let mut f = [0u8; 14 + 20 + 8 + 24];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14..34].copy_from_slice(&[
+            0x45, 0, 0, 52, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 10, 198, 51, 100, 1,
+        ]);
+        f[34] = 3;
+        f[35] = 3;
+        f[42..62].copy_from_slice(&[
+            0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 198, 51, 100, 1, 192, 0, 2, 10,
+        ]);
+        f[62..66].copy_from_slice(&[0x04, 0xd2, 0x00, 0x35]);
+        let info = extract(&f).unwrap();
+        let icmp = info.icmp.unwrap();
+        assert!(icmp.related);
+        assert_eq!(icmp.quoted, None);
+        // With the full 8 bytes it is found, in the quoted packet's own direction.
+        let mut g = [0u8; 14 + 20 + 8 + 28];
+        g[..66].copy_from_slice(&f);
+        g[16..18].copy_from_slice(&56u16.to_be_bytes());
+        let quoted = extract(&g).unwrap().icmp.unwrap().quoted.unwrap();
+        assert_eq!((quoted.l3_offset, quoted.l4_offset), (42, 62));
+        assert_eq!(
+            (
+                quoted.flow.proto,
+                quoted.flow.src_port,
+                quoted.flow.dst_port
+            ),
+            (IpProtocol::Udp, 1234, 53)
+        );
+    }
+
+    #[test]
+    fn icmp_version_mismatch_is_described_not_balanced() {
+        // ICMPv4 (proto 1) inside IPv6: no ICMP details, zero ports.
+        let mut p = [0u8; 48];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&8u16.to_be_bytes());
+        p[6] = 1;
+        p[40] = 8;
+        let info = extract_ip(&p).unwrap();
+        assert_eq!(
+            (info.flow.proto, info.flow.src_port, info.icmp),
+            (IpProtocol::Icmp, 0, None)
+        );
+    }
+}
