@@ -57,6 +57,15 @@ impl FlowKey {
     }
 }
 
+/// `TCP 203.0.113.7:40000 -> 192.0.2.10:80`, IPv6 addresses in brackets.
+impl core::fmt::Display for FlowKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let src = core::net::SocketAddr::new(self.src_addr, self.src_port);
+        let dst = core::net::SocketAddr::new(self.dst_addr, self.dst_port);
+        write!(f, "{} {src} -> {dst}", self.proto)
+    }
+}
+
 /// Whether a packet is an IP fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Fragment {
@@ -436,6 +445,10 @@ mod tests {
         assert_eq!((info.flow.src_port, info.flow.dst_port), (1234, 80));
         assert_eq!(info.flow.reversed().reversed(), info.flow);
         assert_eq!(info.flow.reversed().src_port, 80);
+        assert_eq!(
+            info.flow.to_string(),
+            "TCP 198.51.100.1:1234 -> 192.0.2.10:80"
+        );
         let bare = extract_ip(&tcp4()[14..]).unwrap();
         assert_eq!(
             (bare.l3_offset, bare.l4_offset, bare.flow),
