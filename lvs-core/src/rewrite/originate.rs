@@ -1,0 +1,1 @@
+//! Packets the router originates (ICMP errors, ARP, neighbour advertisements).
