@@ -10,6 +10,7 @@ use lvs_core::rewrite::{
     ConnAddrs, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out, nat_in,
     nat_out,
 };
+use lvs_core::wire::MacAddr;
 
 fn conn(v6: bool) -> ConnAddrs {
     let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
@@ -211,10 +212,10 @@ fn dr_golden() {
         b"q",
     );
     let mut got = input.clone();
-    dr(&mut got, MAC_RS, MAC_DIR).unwrap();
+    dr(&mut got, MacAddr(MAC_RS), MacAddr(MAC_DIR)).unwrap();
     assert_frame("dr", &input, &got, &want);
     assert_eq!(
-        dr(&mut [0u8; 11], MAC_RS, MAC_DIR),
+        dr(&mut [0u8; 11], MacAddr(MAC_RS), MacAddr(MAC_DIR)),
         Err(RewriteError::Truncated)
     );
 }

@@ -14,6 +14,7 @@ use lvs_core::rewrite::RewriteError;
 use lvs_core::rewrite::originate::{
     IcmpErrorKind, NaFlags, arp_reply, gratuitous_arp, icmp_error, neighbor_advert, unsolicited_na,
 };
+use lvs_core::wire::MacAddr;
 
 /// The expected ICMP error from `from` to `to` quoting `quote`.
 fn want_error(from: IpAddr, to: IpAddr, kind: IcmpErrorKind, quote: &[u8]) -> Vec<u8> {
@@ -173,7 +174,7 @@ fn arp_golden() {
     let me = Ipv4Addr::new(192, 0, 2, 110);
     let them = Ipv4Addr::new(192, 0, 2, 1);
     let mut out = [0u8; 64];
-    let n = arp_reply(&mut out, MAC_DIR, me, MAC_GW, them).unwrap();
+    let n = arp_reply(&mut out, MacAddr(MAC_DIR), me, MacAddr(MAC_GW), them).unwrap();
     let mut want = Vec::new();
     let pkt = ArpPacket::new(
         ArpHardwareId::ETHERNET,
@@ -191,7 +192,7 @@ fn arp_golden() {
         .unwrap();
     assert_frame("arp-reply", &[], &out[..n], &want);
 
-    let n = gratuitous_arp(&mut out, MAC_DIR, me).unwrap();
+    let n = gratuitous_arp(&mut out, MacAddr(MAC_DIR), me).unwrap();
     let mut want = Vec::new();
     let pkt = ArpPacket::new(
         ArpHardwareId::ETHERNET,
@@ -209,7 +210,7 @@ fn arp_golden() {
         .unwrap();
     assert_frame("garp", &[], &out[..n], &want);
     assert_eq!(
-        gratuitous_arp(&mut out[..41], MAC_DIR, me),
+        gratuitous_arp(&mut out[..41], MacAddr(MAC_DIR), me),
         Err(RewriteError::NoRoom)
     );
 }
@@ -253,7 +254,16 @@ fn neighbor_advert_golden() {
             solicited: s,
             override_entry: o,
         };
-        let n = neighbor_advert(&mut out, MAC_DIR, me, MAC_GW, them, vip, flags).unwrap();
+        let n = neighbor_advert(
+            &mut out,
+            MacAddr(MAC_DIR),
+            me,
+            MacAddr(MAC_GW),
+            them,
+            vip,
+            flags,
+        )
+        .unwrap();
         assert_frame(
             &format!("na-{r}-{s}-{o}"),
             &[],
@@ -261,7 +271,7 @@ fn neighbor_advert_golden() {
             &build(MAC_GW, them, r, s, o),
         );
     }
-    let n = unsolicited_na(&mut out, MAC_DIR, me, vip).unwrap();
+    let n = unsolicited_na(&mut out, MacAddr(MAC_DIR), me, vip).unwrap();
     let all = "ff02::1".parse().unwrap();
     assert_frame(
         "na-unsolicited",

@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::csum::{checksum, pseudo, put16};
 use super::parse::{self, ETHERTYPE_IPV6, PROTO_ICMP, PROTO_ICMPV6};
 use super::{RewriteError, icmp};
+use crate::wire::MacAddr;
 
 /// Ethernet type of ARP.
 const ETHERTYPE_ARP: u16 = 0x0806;
@@ -153,23 +154,23 @@ fn write_ip6(h: &mut [u8], src: Ipv6Addr, dst: &[u8], payload: u16, hop: u8) {
 /// Writes an ARP packet (RFC 826) in an Ethernet frame; returns 42.
 fn arp(
     out: &mut [u8],
-    eth_dst: [u8; 6],
+    eth_dst: MacAddr,
     op: u16,
-    sha: [u8; 6],
+    sha: MacAddr,
     spa: Ipv4Addr,
-    tha: [u8; 6],
+    tha: MacAddr,
     tpa: Ipv4Addr,
 ) -> Result<usize, RewriteError> {
     let f = out.get_mut(..42).ok_or(RewriteError::NoRoom)?;
-    f[..6].copy_from_slice(&eth_dst);
-    f[6..12].copy_from_slice(&sha);
+    f[..6].copy_from_slice(&eth_dst.0);
+    f[6..12].copy_from_slice(&sha.0);
     put16(f, 12, ETHERTYPE_ARP);
     // Hardware Ethernet (1), protocol IPv4, lengths 6 and 4.
     f[14..20].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
     put16(f, 20, op);
-    f[22..28].copy_from_slice(&sha);
+    f[22..28].copy_from_slice(&sha.0);
     f[28..32].copy_from_slice(&spa.octets());
-    f[32..38].copy_from_slice(&tha);
+    f[32..38].copy_from_slice(&tha.0);
     f[38..42].copy_from_slice(&tpa.octets());
     Ok(42)
 }
@@ -177,9 +178,9 @@ fn arp(
 /// ARP reply (op 2): `our_ip` is at `our_mac`, sent to the requester.
 pub fn arp_reply(
     out: &mut [u8],
-    our_mac: [u8; 6],
+    our_mac: MacAddr,
     our_ip: Ipv4Addr,
-    to_mac: [u8; 6],
+    to_mac: MacAddr,
     to_ip: Ipv4Addr,
 ) -> Result<usize, RewriteError> {
     arp(out, to_mac, 2, our_mac, our_ip, to_mac, to_ip)
@@ -188,8 +189,8 @@ pub fn arp_reply(
 /// Gratuitous ARP announcing `ip` at `mac` (RFC 5227 2.4 ARP announcement: a broadcast request
 /// with sender and target address both `ip` and a zero target hardware address, as `arping -U`
 /// and keepalived send).
-pub fn gratuitous_arp(out: &mut [u8], mac: [u8; 6], ip: Ipv4Addr) -> Result<usize, RewriteError> {
-    arp(out, [0xff; 6], 1, mac, ip, [0; 6], ip)
+pub fn gratuitous_arp(out: &mut [u8], mac: MacAddr, ip: Ipv4Addr) -> Result<usize, RewriteError> {
+    arp(out, MacAddr::BROADCAST, 1, mac, ip, MacAddr::ZERO, ip)
 }
 
 /// Flags of a neighbour advertisement (RFC 4861 4.4).
@@ -207,17 +208,17 @@ pub struct NaFlags {
 /// target link-layer address option and hop limit 255 (RFC 4861 7.1.2 requires it).
 pub fn neighbor_advert(
     out: &mut [u8],
-    our_mac: [u8; 6],
+    our_mac: MacAddr,
     src: Ipv6Addr,
-    dst_mac: [u8; 6],
+    dst_mac: MacAddr,
     dst: Ipv6Addr,
     target: Ipv6Addr,
     flags: NaFlags,
 ) -> Result<usize, RewriteError> {
     const LEN: usize = 14 + 40 + 32;
     let f = out.get_mut(..LEN).ok_or(RewriteError::NoRoom)?;
-    f[..6].copy_from_slice(&dst_mac);
-    f[6..12].copy_from_slice(&our_mac);
+    f[..6].copy_from_slice(&dst_mac.0);
+    f[6..12].copy_from_slice(&our_mac.0);
     put16(f, 12, ETHERTYPE_IPV6);
     write_ip6(&mut f[14..54], src, &dst.octets(), 32, 255);
     let m = &mut f[54..];
@@ -230,7 +231,7 @@ pub fn neighbor_advert(
     // Target link-layer address option: type 2, length 1 (8 bytes).
     m[24] = 2;
     m[25] = 1;
-    m[26..32].copy_from_slice(&our_mac);
+    m[26..32].copy_from_slice(&our_mac.0);
     let c = checksum(m, pseudo(&src.octets(), &dst.octets(), PROTO_ICMPV6, 32));
     put16(m, 2, c);
     Ok(LEN)
@@ -240,7 +241,7 @@ pub fn neighbor_advert(
 /// 7.2.6): to all-nodes ff02::1 (MAC 33:33:00:00:00:01), solicited clear, override set.
 pub fn unsolicited_na(
     out: &mut [u8],
-    our_mac: [u8; 6],
+    our_mac: MacAddr,
     src: Ipv6Addr,
     target: Ipv6Addr,
 ) -> Result<usize, RewriteError> {
@@ -254,7 +255,7 @@ pub fn unsolicited_na(
         out,
         our_mac,
         src,
-        [0x33, 0x33, 0, 0, 0, 1],
+        MacAddr([0x33, 0x33, 0, 0, 0, 1]),
         all_nodes,
         target,
         flags,
