@@ -12,7 +12,7 @@
 //! `T: AsRef<[u8]>`, setters `T: AsMut<[u8]>`. `new_unchecked` wraps without looking;
 //! `new_checked` validates every length the accessors rely on, so that afterwards **no accessor
 //! panics** (each module restates the exact contract). Nothing here allocates, and nothing panics
-//! on any input given to a `new_checked` view or to `flow`/`dump`.
+//! on any input given to a `new_checked` view or to [`flow`]/[`dump`].
 //!
 //! Wire numbers are open enums ([`EtherType`], [`IpProtocol`], ...): an unknown value is
 //! `Unknown(n)`, not an error, and converts back to the same integer.
@@ -22,8 +22,10 @@ mod macros;
 
 mod arp;
 pub mod checksum;
+pub mod dump;
 mod error;
 mod ethernet;
+pub mod flow;
 mod icmpv4;
 mod icmpv6;
 mod ip;
