@@ -263,3 +263,34 @@ fn ttl_golden() {
         }
     }
 }
+
+#[test]
+fn layout_variants_match() {
+    use lvs_core::rewrite::{
+        Layout, decrement_ttl_at, fullnat_in_at, fullnat_out_at, nat_in_at, nat_out_at,
+    };
+    type At = fn(&mut [u8], &Layout, &ConnAddrs) -> Result<(), RewriteError>;
+    let ats: [At; 4] = [nat_in_at, nat_out_at, fullnat_in_at, fullnat_out_at];
+    for c in &CASES {
+        let k = conn(c.v6);
+        for ((method, f, from, to), at) in table(&k).into_iter().zip(ats) {
+            let input = build(c, from[0], from[1], b"layout");
+            let want = build(c, to[0], to[1], b"layout");
+            let info = lvs_core::wire::flow::extract(&input).unwrap();
+            let layout = Layout::from_frame_info(&input, &info).unwrap();
+            let mut got = input.clone();
+            at(&mut got, &layout, &k).unwrap();
+            assert_frame(&format!("{method}-at-{}", c.name), &input, &got, &want);
+            let mut plain = input.clone();
+            f(&mut plain, &k).unwrap();
+            assert_eq!(plain, got);
+            // A layout used on a shorter frame is refused, not a panic.
+            let mut short = input[..layout.end() - 1].to_vec();
+            assert_eq!(at(&mut short, &layout, &k), Err(RewriteError::Truncated));
+            assert_eq!(
+                decrement_ttl_at(&mut short, &layout),
+                Err(RewriteError::Truncated)
+            );
+        }
+    }
+}

@@ -11,6 +11,18 @@ pub(crate) fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
+/// Folds a 64-bit one's-complement accumulator to 16 bits.
+#[inline]
+pub(crate) fn fold64(mut s: u64) -> u16 {
+    // Branch-free: two 32-bit folds leave at most 2^32, three 16-bit folds then at most 0xffff.
+    s = (s & 0xffff_ffff) + (s >> 32);
+    s = (s & 0xffff_ffff) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
 /// RFC 1071 one's-complement sum of `data` (odd trailing byte padded with zero), added to `init`.
 pub(crate) fn sum(data: &[u8], init: u32) -> u32 {
     let mut acc = u64::from(init);
@@ -26,9 +38,7 @@ pub(crate) fn sum(data: &[u8], init: u32) -> u32 {
     if let [b] = rest.remainder() {
         acc += u64::from(*b) << 8;
     }
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    u32::from(fold(acc as u32))
+    u32::from(fold64(acc))
 }
 
 /// The checksum field value for `data` (the one's complement of the folded sum).
@@ -46,44 +56,47 @@ pub(crate) fn pseudo(src: &[u8], dst: &[u8], proto: u8, len: u32) -> u32 {
 /// The accumulated change of an RFC 1624 update: the one's-complement sum of `~m + m'` over
 /// every changed 16-bit word. One `Delta` can then be applied to several checksums (the IP
 /// header's and the transport's) that cover the same changed words.
+///
+/// The accumulator is 64-bit and folded only when applied: a packet changes at most a few
+/// hundred words, far below the 2^47 words that could overflow it.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Delta(u32);
+pub(crate) struct Delta(u64);
 
 impl Delta {
     /// Records a 16-bit word changing from `old` to `new`.
     #[inline]
     pub(crate) fn word(&mut self, old: u16, new: u16) {
-        self.0 += u32::from(!old) + u32::from(new);
-        self.0 = u32::from(fold(self.0));
+        self.0 += u64::from(!old) + u64::from(new);
     }
 
-    /// Records an even-length byte run changing from `old` to `new` (same length; any trailing
-    /// odd byte is treated as the high half of a zero-padded word).
+    /// Records an address-sized run (4 or 16 bytes, or any even length) changing from `old` to
+    /// `new` (same length).
     #[inline]
     pub(crate) fn bytes(&mut self, old: &[u8], new: &[u8]) {
-        // ~sum(old) + sum(new): the one's complement of a sum is the sum of the complements.
-        self.0 += u32::from(!fold(sum(old, 0))) + u32::from(fold(sum(new, 0)));
-        self.0 = u32::from(fold(self.0));
+        for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
+            self.word(
+                u16::from_be_bytes([o[0], o[1]]),
+                u16::from_be_bytes([n[0], n[1]]),
+            );
+        }
     }
 
     /// Records the words summing to `s` being inserted into the summed data.
     #[inline]
     pub(crate) fn add(&mut self, s: u32) {
-        self.0 += u32::from(fold(s));
-        self.0 = u32::from(fold(self.0));
+        self.0 += u64::from(s);
     }
 
     /// Adds another delta (changes to words covered by both checksums).
     #[inline]
     pub(crate) fn add_delta(&mut self, other: Self) {
         self.0 += other.0;
-        self.0 = u32::from(fold(self.0));
     }
 
     /// RFC 1624 eqn. 3: `HC' = ~(~HC + sum(~m + m'))`.
     #[inline]
     pub(crate) fn apply(self, hc: u16) -> u16 {
-        !fold(u32::from(!hc) + self.0)
+        !fold64(self.0 + u64::from(!hc))
     }
 }
 

@@ -10,24 +10,30 @@
 use super::csum::{Delta, get16, put16};
 use super::nat::rewrite_tuple;
 use super::parse::{self, PROTO_TCP};
-use super::{ConnAddrs, RewriteError};
+use super::{ConnAddrs, Layout, RewriteError};
 
 /// FULLNAT request path: source -> `laddr:lport`, destination -> `daddr:dport`.
 pub fn fullnat_in(frame: &mut [u8], conn: &ConnAddrs) -> Result<(), RewriteError> {
-    rewrite_tuple(
-        frame,
-        Some((conn.laddr, conn.lport)),
-        Some((conn.daddr, conn.dport)),
-    )
+    fullnat_in_at(frame, &Layout::parse(frame)?, conn)
+}
+
+/// [`fullnat_in`] with the offsets already known.
+#[inline]
+pub fn fullnat_in_at(frame: &mut [u8], at: &Layout, conn: &ConnAddrs) -> Result<(), RewriteError> {
+    let (src, dst) = ((conn.laddr, conn.lport), (conn.daddr, conn.dport));
+    rewrite_tuple(frame, &at.0, Some(src), Some(dst))
 }
 
 /// FULLNAT reply path: source -> `vaddr:vport`, destination -> `caddr:cport`.
 pub fn fullnat_out(frame: &mut [u8], conn: &ConnAddrs) -> Result<(), RewriteError> {
-    rewrite_tuple(
-        frame,
-        Some((conn.vaddr, conn.vport)),
-        Some((conn.caddr, conn.cport)),
-    )
+    fullnat_out_at(frame, &Layout::parse(frame)?, conn)
+}
+
+/// [`fullnat_out`] with the offsets already known.
+#[inline]
+pub fn fullnat_out_at(frame: &mut [u8], at: &Layout, conn: &ConnAddrs) -> Result<(), RewriteError> {
+    let (src, dst) = ((conn.vaddr, conn.vport), (conn.caddr, conn.cport));
+    rewrite_tuple(frame, &at.0, Some(src), Some(dst))
 }
 
 /// TCP option kinds walked by [`clamp_mss`] (RFC 9293 3.2).

@@ -19,6 +19,8 @@
 //!   the data path uses as the drop reason. On error the frame is unchanged.
 //! - Forwarded packets get incremental checksum updates (RFC 1624); only originated packets (and
 //!   new outer headers) are summed in full. SCTP's CRC32c is always recomputed.
+//! - The data path parses once: [`Layout`] (from [`crate::wire::flow::extract`]'s `FrameInfo` or
+//!   [`Layout::parse`]) feeds the `*_at` variants; the plain variants parse for themselves.
 //! - Same-size rewrites take `&mut [u8]`. Rewrites that change the length take a [`PacketBuf`]
 //!   (the frame plus head/tailroom of the caller's buffer) and move the shorter side of the gap.
 //! - Fragments are refused ([`RewriteError::Fragment`]): like IPVS behind netfilter defrag,
@@ -31,6 +33,7 @@ mod dr;
 mod error;
 mod fullnat;
 pub mod icmp;
+mod layout;
 mod nat;
 pub mod originate;
 mod parse;
@@ -44,9 +47,10 @@ use std::net::IpAddr;
 pub use buf::PacketBuf;
 pub use dr::dr;
 pub use error::RewriteError;
-pub use fullnat::{clamp_mss, fullnat_in, fullnat_out};
-pub use nat::{nat_in, nat_out};
-pub use ttl::{TtlVerdict, decrement_ttl};
+pub use fullnat::{clamp_mss, fullnat_in, fullnat_in_at, fullnat_out, fullnat_out_at};
+pub use layout::Layout;
+pub use nat::{nat_in, nat_in_at, nat_out, nat_out_at};
+pub use ttl::{TtlVerdict, decrement_ttl, decrement_ttl_at};
 
 /// The addresses of one connection, with the IPVS field names (LVS-SPEC "Words").
 ///

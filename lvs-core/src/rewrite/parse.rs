@@ -60,6 +60,7 @@ impl Ip {
 }
 
 /// Returns the offset of the Ethernet type field and its value, after at most one VLAN tag.
+#[inline]
 pub(crate) fn ethertype(frame: &[u8]) -> Result<(usize, u16), RewriteError> {
     if frame.len() < 14 {
         return Err(RewriteError::Truncated);
@@ -76,6 +77,7 @@ pub(crate) fn ethertype(frame: &[u8]) -> Result<(usize, u16), RewriteError> {
 
 /// Parses the Ethernet header and the IP header behind it (strict: the whole IP packet is
 /// present).
+#[inline]
 pub(crate) fn frame_ip(frame: &[u8]) -> Result<Ip, RewriteError> {
     let (at, et) = ethertype(frame)?;
     let ip = ip_at(frame, at + 2, false)?;
@@ -92,6 +94,7 @@ pub(crate) fn frame_ip(frame: &[u8]) -> Result<Ip, RewriteError> {
 
 /// Parses an IP header at `l3`. With `lenient`, the packet may be cut short (an ICMP quote):
 /// `end` is clipped to `b.len()` and only the fixed header must be present.
+#[inline]
 pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteError> {
     let first = *b.get(l3).ok_or(RewriteError::Truncated)?;
     match first >> 4 {
@@ -193,6 +196,7 @@ pub(crate) struct L4 {
 }
 
 /// Parses a frame down to its TCP/UDP/SCTP header.
+#[inline]
 pub(crate) fn transport(frame: &[u8]) -> Result<L4, RewriteError> {
     let ip = frame_ip(frame)?;
     if ip.frag {
@@ -201,6 +205,7 @@ pub(crate) fn transport(frame: &[u8]) -> Result<L4, RewriteError> {
     transport_of(frame, ip)
 }
 
+#[inline]
 pub(crate) fn transport_of(b: &[u8], ip: Ip) -> Result<L4, RewriteError> {
     let at = ip.l4();
     let room = ip.end - at;

@@ -2,7 +2,8 @@
 //! IPv4 header checksum updated incrementally (RFC 1624; RFC 1141's special case is subsumed).
 
 use super::csum::{Delta, get16, put16};
-use super::{RewriteError, parse};
+use super::parse::{self, Ip};
+use super::{Layout, RewriteError};
 
 /// Outcome of [`decrement_ttl`].
 #[must_use]
@@ -18,6 +19,20 @@ pub enum TtlVerdict {
 /// Decrements the IPv4 TTL or IPv6 hop limit of an Ethernet frame.
 pub fn decrement_ttl(frame: &mut [u8]) -> Result<TtlVerdict, RewriteError> {
     let ip = parse::frame_ip(frame)?;
+    decrement(frame, &ip)
+}
+
+/// [`decrement_ttl`] with the offsets already known.
+#[inline]
+pub fn decrement_ttl_at(frame: &mut [u8], at: &Layout) -> Result<TtlVerdict, RewriteError> {
+    if frame.len() < at.end() {
+        return Err(RewriteError::Truncated);
+    }
+    decrement(frame, &at.0.ip)
+}
+
+#[inline]
+fn decrement(frame: &mut [u8], ip: &Ip) -> Result<TtlVerdict, RewriteError> {
     let at = if ip.v6 { ip.l3 + 7 } else { ip.l3 + 8 };
     let ttl = frame[at];
     if ttl <= 1 {
