@@ -646,3 +646,48 @@ fn pseudo_header_checksums_match_etherparse() {
     ]);
     assert_eq!(checksum::finish(sum), expected6);
 }
+
+/// Writes the fuzz seed corpus when `LVS_WRITE_FUZZ_CORPUS` names the `fuzz/corpus` directory
+/// (`LVS_WRITE_FUZZ_CORPUS=$PWD/fuzz/corpus cargo test -p lvs-core --test wire_etherparse
+/// fuzz_corpus`); otherwise only checks that every seed slices cleanly.
+#[test]
+fn fuzz_corpus() {
+    let dir = std::env::var_os("LVS_WRITE_FUZZ_CORPUS").map(std::path::PathBuf::from);
+    let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    for (name, frame) in all_frames() {
+        for target in ["ethernet", "flow", "dump"] {
+            seeds.push((target, name.to_string(), frame.clone()));
+        }
+        let eth = EthernetFrame::new_checked(&frame[..]).unwrap();
+        let l3 = eth.header_len();
+        match eth.ethertype() {
+            EtherType::Arp => seeds.push(("arp", name.to_string(), frame[l3..].to_vec())),
+            EtherType::Ipv4 => seeds.push(("ipv4", name.to_string(), frame[l3..].to_vec())),
+            EtherType::Ipv6 => seeds.push(("ipv6", name.to_string(), frame[l3..].to_vec())),
+            _ => {}
+        }
+        if let Ok(info) = flow::extract(&frame) {
+            let l4 = frame[info.l4_offset..info.l4_end].to_vec();
+            match info.flow.proto {
+                IpProtocol::Tcp => seeds.push(("tcp", name.to_string(), l4)),
+                IpProtocol::Udp => seeds.push(("udp", name.to_string(), l4)),
+                IpProtocol::Icmp | IpProtocol::Icmpv6 => seeds.push(("icmp", name.to_string(), l4)),
+                _ => {}
+            }
+            // Bare IP packets exercise extract_ip in the flow target too.
+            seeds.push((
+                "flow",
+                format!("{name}_bare"),
+                frame[info.l3_offset..].to_vec(),
+            ));
+        }
+    }
+    assert!(seeds.len() > 40);
+    if let Some(dir) = dir {
+        for (target, name, bytes) in seeds {
+            let target_dir = dir.join(target);
+            std::fs::create_dir_all(&target_dir).unwrap();
+            std::fs::write(target_dir.join(name), bytes).unwrap();
+        }
+    }
+}

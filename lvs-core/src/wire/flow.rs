@@ -139,11 +139,12 @@ pub fn extract(frame: &[u8]) -> Result<FrameInfo> {
         ethertype = read_u16(frame, 16);
         l3 = 18;
     }
-    let mut info = match ethertype {
-        0x0800 => parse_ip(frame, l3, IpVersion::Ipv4, false)?,
-        0x86dd => parse_ip(frame, l3, IpVersion::Ipv6, false)?,
+    let version = match ethertype {
+        0x0800 => IpVersion::Ipv4,
+        0x86dd => IpVersion::Ipv6,
         _ => return Err(WireError::NotIp),
     };
+    let mut info = parse_ip(frame, l3, version, false)?;
     info.vlan_id = vlan_id;
     Ok(info)
 }
@@ -273,33 +274,42 @@ fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<F
                 // ICMPv4 over IPv6 or the reverse: describe it, balance nothing.
                 return Ok(info);
             }
-            if l4_bytes.len() < 8 {
-                return Err(WireError::Truncated);
-            }
-            let (msg_type, msg_code) = (l4_bytes[0], l4_bytes[1]);
-            let (echo, related) = match version {
-                IpVersion::Ipv4 => (matches!(msg_type, 0 | 8), matches!(msg_type, 3 | 4 | 11)),
-                IpVersion::Ipv6 => (matches!(msg_type, 128 | 129), matches!(msg_type, 1..=4)),
-            };
-            if echo {
-                let ident = read_u16(l4_bytes, 4);
-                info.flow.src_port = ident;
-                info.flow.dst_port = ident;
-            }
-            let mut icmp = IcmpInfo {
-                msg_type,
-                msg_code,
-                related,
-                quoted: None,
-            };
-            if related && !quoted && fragment == Fragment::None {
-                icmp.quoted = parse_quoted(&buf[..end], l4 + 8, version);
-            }
-            info.icmp = Some(icmp);
+            icmp(buf, &mut info, end, quoted)?;
         }
         _ => {}
     }
     Ok(info)
+}
+
+/// The ICMP part of [`parse_ip`], out of line: the hot path is TCP and UDP.
+#[inline(never)]
+fn icmp(buf: &[u8], info: &mut FrameInfo, end: usize, quoted: bool) -> Result<()> {
+    let l4 = info.l4_offset;
+    let l4_bytes = buf.get(l4..end).ok_or(WireError::Truncated)?;
+    if l4_bytes.len() < 8 {
+        return Err(WireError::Truncated);
+    }
+    let (msg_type, msg_code) = (l4_bytes[0], l4_bytes[1]);
+    let (echo, related) = match info.ip_version {
+        IpVersion::Ipv4 => (matches!(msg_type, 0 | 8), matches!(msg_type, 3 | 4 | 11)),
+        IpVersion::Ipv6 => (matches!(msg_type, 128 | 129), matches!(msg_type, 1..=4)),
+    };
+    if echo {
+        let ident = read_u16(l4_bytes, 4);
+        info.flow.src_port = ident;
+        info.flow.dst_port = ident;
+    }
+    let mut icmp = IcmpInfo {
+        msg_type,
+        msg_code,
+        related,
+        quoted: None,
+    };
+    if related && !quoted && info.fragment == Fragment::None {
+        icmp.quoted = parse_quoted(&buf[..end], l4 + 8, info.ip_version);
+    }
+    info.icmp = Some(icmp);
+    Ok(())
 }
 
 /// Checks that `l4` holds the transport header: the full header for a whole packet (TCP with
@@ -344,6 +354,7 @@ fn check_l4_len(proto: IpProtocol, l4: &[u8], relaxed: bool) -> Result<()> {
 }
 
 /// The quoted packet of an ICMP error, starting at `at`; `None` if unusable.
+#[inline(never)]
 fn parse_quoted(buf: &[u8], at: usize, outer: IpVersion) -> Option<QuotedPacket> {
     let version = match buf.get(at)? >> 4 {
         4 => IpVersion::Ipv4,
@@ -355,6 +366,11 @@ fn parse_quoted(buf: &[u8], at: usize, outer: IpVersion) -> Option<QuotedPacket>
         return None;
     }
     let inner = parse_ip(buf, at, version, true).ok()?;
+    // parse_ip skips the transport check of a non-first fragment; the 8-byte rule holds for
+    // every quote (a quoted non-first fragment is returned with ports 0, for the caller to pass).
+    if inner.l4_offset + 8 > buf.len() {
+        return None;
+    }
     Some(QuotedPacket {
         l3_offset: inner.l3_offset,
         l4_offset: inner.l4_offset,
@@ -477,5 +493,22 @@ mod tests {
             (info.flow.proto, info.flow.src_port, info.icmp),
             (IpProtocol::Icmp, 0, None)
         );
+    }
+
+    #[test]
+    fn quoted_non_first_fragment_needs_eight_bytes_too() {
+        // Found by the flow fuzz target: a frag-needed error quoting a non-first fragment with
+        // only 4 bytes after the quoted IPv4 header.
+        let frame = [
+            0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+            0x45, 0x00, 0x00, 0x34, 0x00, 0x00, 0x40, 0x00, 0xfa, 0x01, 0x94, 0x85, 0xc6, 0x33,
+            0x64, 0x01, 0x00, 0x02, 0xc0, 0x0a, 0x03, 0x04, 0x3f, 0x4b, 0x00, 0x00, 0x05, 0xc8,
+            0x45, 0x00, 0x05, 0xa0, 0x00, 0x00, 0x40, 0x7a, 0x00, 0x3f, 0x06, 0x38, 0x46, 0xc0,
+            0x00, 0x02, 0x0a, 0xcb, 0x00, 0x71, 0x07, 0x00, 0x50, 0x9c, 0x40, 0x3d, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1b, 0x58,
+        ];
+        let icmp = extract(&frame).unwrap().icmp.unwrap();
+        assert!(icmp.related);
+        assert_eq!(icmp.quoted, None);
     }
 }
