@@ -294,3 +294,25 @@ fn layout_variants_match() {
         }
     }
 }
+
+/// Found by fuzzing: a later IPv6 fragment header must not clear an earlier one's offset.
+#[test]
+fn ipv6_second_fragment_header_keeps_fragment() {
+    let k = conn(true);
+    let mut f = Vec::new();
+    // Hop-by-hop, then a non-first fragment header (offset 33), then an atomic one.
+    let mut payload = vec![44, 0, 1, 4, 0, 0, 0, 0];
+    payload.extend_from_slice(&[44, 0, 0x01, 0x08, 0, 0, 0, 1]);
+    payload.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0, 2]);
+    payload.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+    // By hand: etherparse's builder does not take a raw extension-header chain.
+    f.extend_from_slice(&MAC_DIR);
+    f.extend_from_slice(&MAC_GW);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, payload.len() as u8, 0, 64]);
+    f.extend_from_slice(&common::v6(k.caddr));
+    f.extend_from_slice(&common::v6(k.vaddr));
+    f.extend_from_slice(&payload);
+    let orig = f.clone();
+    assert_eq!(nat_in(&mut f, &k), Err(RewriteError::Fragment));
+    assert_eq!(f, orig);
+}

@@ -155,8 +155,8 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
                             return Err(RewriteError::Truncated);
                         }
                         let f = get16(b, at + 2);
-                        frag = f & 0xfff9 != 0;
-                        later_frag = f & 0xfff8 != 0;
+                        frag |= f & 0xfff9 != 0;
+                        later_frag |= f & 0xfff8 != 0;
                         8
                     }
                     51 => {

@@ -160,8 +160,7 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     let l4 = (!ip.frag).then_some(ip.hdr_len);
     let sport = flow_port(inner, ip.v6, l4);
 
-    pkt.truncate(ip.end);
-    pkt.open_gap(ip.l3, oh)?;
+    pkt.truncate_and_open(ip.end, ip.l3, oh)?;
     let f = pkt.frame_mut();
     put16(
         f,
