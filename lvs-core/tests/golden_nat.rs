@@ -316,3 +316,84 @@ fn ipv6_second_fragment_header_keeps_fragment() {
     assert_eq!(nat_in(&mut f, &k), Err(RewriteError::Fragment));
     assert_eq!(f, orig);
 }
+
+/// Bit-at-a-time CRC32c (test-side, independent of the table-driven one under test).
+fn crc32c(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0x82f6_3b78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// An SCTP packet (common header + one DATA chunk) with a valid CRC32c (RFC 9260 6.8).
+fn sctp(sport: u16, dport: u16) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend_from_slice(&[0; 4]);
+    // DATA chunk: type 0, flags 3, length 20, TSN, stream, seq, PPID, 4 bytes of data.
+    p.extend_from_slice(&[
+        0, 3, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, b'p', b'i', b'n', b'g',
+    ]);
+    let c = crc32c(&p);
+    p[8..12].copy_from_slice(&c.to_le_bytes());
+    p
+}
+
+#[test]
+fn nat_sctp_golden() {
+    for v6 in [false, true] {
+        let k = conn(v6);
+        let input = common::raw_frame(
+            MAC_GW,
+            MAC_DIR,
+            k.caddr,
+            k.vaddr,
+            64,
+            132,
+            &sctp(k.cport, k.vport),
+        );
+        let want = common::raw_frame(
+            MAC_GW,
+            MAC_DIR,
+            k.caddr,
+            k.daddr,
+            64,
+            132,
+            &sctp(k.cport, k.dport),
+        );
+        let mut got = input.clone();
+        nat_in(&mut got, &k).unwrap();
+        assert_frame(&format!("nat-in-sctp-{v6}"), &input, &got, &want);
+        let input = common::raw_frame(
+            MAC_GW,
+            MAC_DIR,
+            k.daddr,
+            k.laddr,
+            64,
+            132,
+            &sctp(k.dport, k.lport),
+        );
+        let want = common::raw_frame(
+            MAC_GW,
+            MAC_DIR,
+            k.vaddr,
+            k.caddr,
+            64,
+            132,
+            &sctp(k.vport, k.cport),
+        );
+        let mut got = input.clone();
+        fullnat_out(&mut got, &k).unwrap();
+        assert_frame(&format!("fullnat-out-sctp-{v6}"), &input, &got, &want);
+    }
+}
