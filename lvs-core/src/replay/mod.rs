@@ -12,6 +12,10 @@
 //! Virtual time is the capture's own clock: a frame's [`Instant`] is its timestamp in nanoseconds
 //! since the Unix epoch, so output frames carry timestamps comparable with the input's.
 
+mod rules;
+
+pub use rules::{RulesError, parse_rules};
+
 use crate::time::Instant;
 
 /// One link-layer frame (Ethernet) and the time it was seen or sent.
