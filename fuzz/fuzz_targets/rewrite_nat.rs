@@ -1,0 +1,53 @@
+//! Fuzz target: NAT / FULLNAT / TTL / MSS rewriters on one frame (see `rewrite_check.rs`).
+#![no_main]
+
+#[path = "rewrite_check.rs"]
+mod check;
+
+use lvs_core::rewrite::{clamp_mss, decrement_ttl, fullnat_in, fullnat_out, icmp, nat_in, nat_out};
+use lvs_core::wire::IpVersion;
+use lvs_core::wire::flow;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let (seed, mut frame) = check::split(data);
+    let Some((info, filled)) = check::normalize(&mut frame) else {
+        // Not IP: everything must refuse without panicking.
+        let k = check::conn(&seed, false);
+        let _ = nat_in(&mut frame.clone(), &k);
+        let _ = decrement_ttl(&mut frame.clone());
+        return;
+    };
+    let k = check::conn(&seed, info.ip_version == IpVersion::Ipv6);
+    if let Some(g) = check::run(&frame, filled, "nat_in", |f| nat_in(f, &k)) {
+        let out = flow::extract(&g).expect("parses");
+        assert_eq!((out.flow.dst_addr, out.flow.dst_port), (k.daddr, k.dport));
+        assert_eq!(
+            (out.flow.src_addr, out.flow.src_port),
+            (info.flow.src_addr, info.flow.src_port)
+        );
+    }
+    if let Some(g) = check::run(&frame, filled, "nat_out", |f| nat_out(f, &k)) {
+        let out = flow::extract(&g).expect("parses");
+        assert_eq!((out.flow.src_addr, out.flow.src_port), (k.vaddr, k.vport));
+    }
+    if let Some(g) = check::run(&frame, filled, "fullnat_in", |f| fullnat_in(f, &k)) {
+        let out = flow::extract(&g).expect("parses");
+        assert_eq!((out.flow.src_addr, out.flow.src_port), (k.laddr, k.lport));
+        assert_eq!((out.flow.dst_addr, out.flow.dst_port), (k.daddr, k.dport));
+    }
+    check::run(&frame, filled, "fullnat_out", |f| fullnat_out(f, &k));
+    check::run(&frame, filled, "ttl", |f| decrement_ttl(f).map(|_| ()));
+    let mss = u16::from_be_bytes([seed[72], seed[73]]);
+    check::run(&frame, filled, "clamp_mss", |f| {
+        clamp_mss(f, mss).map(|_| ())
+    });
+    check::run(&frame, filled, "icmp_nat_in", |f| icmp::nat_in(f, &k));
+    check::run(&frame, filled, "icmp_nat_out", |f| icmp::nat_out(f, &k));
+    check::run(&frame, filled, "icmp_fullnat_in", |f| {
+        icmp::fullnat_in(f, &k)
+    });
+    check::run(&frame, filled, "icmp_fullnat_out", |f| {
+        icmp::fullnat_out(f, &k)
+    });
+    let _ = icmp::quoted_tuple(&frame);
+});
