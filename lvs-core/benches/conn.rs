@@ -1,0 +1,2 @@
+//! Connection table benchmarks (filled in below).
+fn main() {}
