@@ -504,6 +504,9 @@ impl ConnTable {
     /// the table is empty. Calling [`expire`](Self::expire) then may expire nothing: the
     /// entries found may have been re-armed by traffic.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.is_empty() {
+            return None;
+        }
         self.wheel.next_tick().map(Instant::from_secs)
     }
 
