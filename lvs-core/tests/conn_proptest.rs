@@ -5,6 +5,7 @@
 //! replaces the deadline (earlier or later).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvs_core::conn::{Conn, ConnFlags, ConnId, ConnTable, ForwardMethod};
@@ -49,7 +50,7 @@ fn conn(port: u16, v6: bool) -> Conn {
     };
     Conn {
         proto: IpProtocol::Tcp,
-        fwd: if port % 2 == 0 {
+        fwd: if port.is_multiple_of(2) {
             ForwardMethod::Nat
         } else {
             ForwardMethod::Dr
@@ -90,11 +91,11 @@ proptest! {
                 Op::Insert { port, v6, timeout } => {
                     let c = conn(port, v6);
                     let r = table.insert(&c, Instant::from_nanos(now), timeout);
-                    if model.contains_key(&(port, v6)) {
-                        prop_assert!(r.is_err());
-                    } else {
-                        let id = r.unwrap();
-                        model.insert((port, v6), (id, deadline(now, timeout)));
+                    match model.entry((port, v6)) {
+                        Entry::Occupied(_) => prop_assert!(r.is_err()),
+                        Entry::Vacant(v) => {
+                            v.insert((r.unwrap(), deadline(now, timeout)));
+                        }
                     }
                 }
                 Op::Touch { pick, timeout } => {
