@@ -547,3 +547,36 @@ fn udp_uses_its_timeout() {
     table.expire(Instant::from_secs(300), &mut out);
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn batch_lookup_agrees_with_single_lookups() {
+    let mut table = ConnTable::new(12, 1000);
+    let mut ids = Vec::new();
+    for p in 0..100u16 {
+        ids.push(
+            table
+                .insert(&conn(ForwardMethod::Nat, p), t(0.0), 60)
+                .unwrap(),
+        );
+    }
+    let c6: Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let mut c = conn(ForwardMethod::Dr, 7);
+    c.caddr = c6.into();
+    c.vaddr = c6.into();
+    c.daddr = c6.into();
+    let id6 = table.insert(&c, t(0.0), 60).unwrap();
+    // Hits, misses (ports 100..), the IPv6 one, in a mixed order.
+    let mut keys: Vec<ConnKey> = (0..130u16).rev().map(key).collect();
+    keys.push(c.key());
+    let mut out = vec![None; keys.len()];
+    table.lookup_in_batch(&keys, &mut out);
+    for (k, got) in keys.iter().zip(&out) {
+        assert_eq!(*got, table.lookup_in(k));
+        let want = match (k.caddr, k.cport) {
+            (IpAddr::V6(_), _) => Some(id6),
+            (_, p) if p < 100 => Some(ids[usize::from(p)]),
+            _ => None,
+        };
+        assert_eq!(*got, want);
+    }
+}
