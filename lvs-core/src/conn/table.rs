@@ -83,19 +83,19 @@ impl<A: Family> Tables<A> {
             .copied()
     }
 
-    /// Loads the control bytes of `hash`'s probe (`entries == false`), or the index slots and
-    /// entries of its candidates, without comparing keys.
+    /// Loads one level of `hash`'s probe without comparing keys: 0 the control bytes, 1 the
+    /// candidates' index slots, 2 their entries.
     #[inline]
-    fn warm_in(&self, hash: u64, entries: bool) {
+    fn warm_in(&self, hash: u64, level: u8) {
         let slab = &self.slab;
-        if entries {
-            black_box(self.by_in.find(hash, |&s| {
+        match level {
+            0 => black_box(self.by_in.find(hash, |_| false)),
+            1 => black_box(self.by_in.find(hash, |&s| black_box(s) == u32::MAX)),
+            _ => black_box(self.by_in.find(hash, |&s| {
                 black_box(slab.get(s).map(|e| e.meta.proto));
                 false
-            }));
-        } else {
-            black_box(self.by_in.find(hash, |_| false));
-        }
+            })),
+        };
     }
 
     #[inline]
@@ -363,15 +363,14 @@ impl ConnTable {
     ///
     /// At millions of entries a lookup is three dependent cache misses (control bytes, index
     /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
-    /// first, then every key's slot and entry, then the real probes run on warm lines, so the
-    /// misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
+    /// first, then every key's index slot, then every entry, and the real probes run on warm
+    /// lines, so the misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
     /// kept alive with `black_box` instead of prefetch instructions.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for key in keys {
-            self.warm_in(key, false);
-        }
-        for key in keys {
-            self.warm_in(key, true);
+        for level in 0..3 {
+            for key in keys {
+                self.warm_in(key, level);
+            }
         }
         for (key, out) in keys.iter().zip(out) {
             *out = self.lookup_in(key);
@@ -379,20 +378,20 @@ impl ConnTable {
     }
 
     #[inline]
-    fn warm_in(&self, key: &ConnKey, entries: bool) {
+    fn warm_in(&self, key: &ConnKey, level: u8) {
         let h = &self.hasher;
         let p = u8::from(key.proto);
         match (key.caddr, key.vaddr) {
             (IpAddr::V4(c), IpAddr::V4(v)) => {
                 self.v4.warm_in(
                     Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    entries,
+                    level,
                 );
             }
             (IpAddr::V6(c), IpAddr::V6(v)) => {
                 self.v6.warm_in(
                     Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    entries,
+                    level,
                 );
             }
             _ => {}
