@@ -580,3 +580,38 @@ fn batch_lookup_agrees_with_single_lookups() {
         assert_eq!(*got, want);
     }
 }
+
+#[test]
+fn get_mut_expire_now_and_reserve() {
+    let mut table = ConnTable::new(13, 100);
+    table.reserve(1000, 10);
+    let id = table
+        .insert(&conn(ForwardMethod::Nat, 1), t(0.0), 900)
+        .unwrap();
+    {
+        let mut c = table.get_mut(id).unwrap();
+        c.set_dest(9);
+        c.set_svc(8);
+        c.set_state(TcpState::Listen as u8);
+        c.insert_flags(ConnFlags::TEMPLATE.union(ConnFlags::ONE_PACKET));
+        c.remove_flags(ConnFlags::INACTIVE);
+        let r = c.get();
+        assert_eq!((r.dest(), r.svc()), (9, 8));
+        assert_eq!(r.tcp_state(), Some(TcpState::Listen));
+        // TEMPLATE cannot be set through the view: it would move the entry between key spaces.
+        assert!(!r.flags().contains(ConnFlags::TEMPLATE));
+        assert!(r.flags().contains(ConnFlags::ONE_PACKET));
+        assert_eq!(r.dest_counter(), DestCounter::Active);
+    }
+    assert_eq!(table.lookup_in(&key(1)), Some(id));
+    // expire_now: gone at the next expiry at or after now, not before.
+    assert!(table.expire_now(id, t(10.2)));
+    let mut out = Vec::new();
+    table.expire(Instant::from_secs(10), &mut out);
+    assert!(out.is_empty());
+    table.expire(Instant::from_secs(11), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.dest, 9);
+    assert!(table.get_mut(id).is_none());
+    assert!(!table.expire_now(id, t(12.0)));
+}

@@ -49,6 +49,7 @@
 //! software (or uses an eBPF fanout program) with these rules.
 #![allow(clippy::module_name_repetitions)]
 
+mod family;
 mod key;
 mod slab;
 mod table;
@@ -61,7 +62,7 @@ pub use key::{Conn, ConnKey, OutKey};
 pub use table::{ConnError, ConnId, ConnTable};
 pub use tcp::{CounterChange, Direction, FlagClass, TcpState};
 pub use timeout::Timeouts;
-pub use view::ConnRef;
+pub use view::{ConnMut, ConnRef};
 
 /// How a connection's packets reach the real server (`IP_VS_CONN_F_FWD_MASK`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
