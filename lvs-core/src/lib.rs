@@ -14,6 +14,7 @@
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
+//!     conn      connection table, TCP state tables, timeouts, expiry
 //!     replay    capture frames merged in time and driven through the director
 //!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
 //!     wire      typed views over byte buffers, checksums, flow keys
@@ -21,6 +22,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod conn;
 pub mod ipvsadm;
 pub mod replay;
 pub mod rewrite;
