@@ -1,4 +1,11 @@
 //! `lvs-router`: the lvs-rs director binary. Thin: argument parsing, wiring, exit codes.
+//!
+//! One module per subcommand; each exposes an `Args` struct (clap derive) and a
+//! `run(args) -> ExitCode`.
+
+mod simulate;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -11,9 +18,14 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Replay ipvsadm commands and flows in virtual time and print where each flow goes.
+    Simulate(simulate::Args),
+}
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Simulate(args) => simulate::run(&args),
+    }
 }

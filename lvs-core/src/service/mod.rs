@@ -1,1 +1,228 @@
-//! Services and their dests, as the kernel keeps them (see issue 3).
+//! Services and their dests, as the kernel keeps them (`net/netfilter/ipvs/ip_vs_ctl.c`).
+//!
+//! [`ServiceTable::apply`] takes an [`ipvsadm::Command`](crate::ipvsadm::Command) and changes the
+//! table with the kernel's semantics and error texts; a refused command leaves the table as it
+//! was. [`ServiceTable::schedule`] picks the dest for a new connection as `ip_vs_schedule` and
+//! `ip_vs_sched_persist` do, persistence templates included; [`ServiceTable::bind_conn`] and
+//! [`ServiceTable::unbind_conn`] keep the dest counters and the overload flag.
+//!
+//! ```text
+//!   ServiceTable
+//!     services          in creation order; keyed by (protocol, VIP, port) or (fwmark, family)
+//!       Service         config (scheduler, -p, -M, -o, -b, --pe) + its scheduler instance
+//!         dests         SchedDest in kernel list order: index 0 = newest (added at the head)
+//!         dest_info     forwarding method and tunnel settings, same order
+//!     trash             deleted dests still referenced by connections (ip_vs_trash_get_dest)
+//!     templates         persistence templates (client network, VIP or fwmark, vport) -> dest
+//! ```
+//!
+//! [`simulate`] drives a table from a script for `lvs-router simulate`.
+
+mod ctl;
+mod persist;
+mod schedule;
+pub mod simulate;
+
+use std::net::IpAddr;
+
+use crate::ipvsadm::{FwdMethod, ServiceConfig, ServiceKey, TunnelConfig};
+use crate::sched::{DestId, SchedConfig, SchedDest, SchedError, Scheduler};
+
+pub use persist::TemplateId;
+pub use schedule::{NewConn, Scheduled};
+
+/// Why the kernel refuses a command; Display is what ipvsadm prints (`ipvs_strerror`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// `-A` of an existing service (EEXIST).
+    #[error("Service already exists")]
+    ServiceExists,
+    /// `-E`/`-D` of a missing service (ESRCH).
+    #[error("No such service")]
+    NoSuchService,
+    /// `-a`/`-e`/`-d` on a missing service (ESRCH; ipvsadm words it differently).
+    #[error("Service not defined")]
+    ServiceNotDefined,
+    /// Unknown `-s` or `--pe` (ENOENT).
+    #[error("Scheduler or persistence engine not found")]
+    SchedulerNotFound,
+    /// `-a` of a dest the service already has (EEXIST).
+    #[error("Destination already exists")]
+    DestExists,
+    /// `-e`/`-d` of a dest the service lacks (ENOENT).
+    #[error("No such destination")]
+    NoSuchDest,
+    /// `-y` above `-x` (ERANGE, printed with `strerror`).
+    #[error("Numerical result out of range")]
+    OutOfRange,
+    /// EINVAL: a dest address that is not unicast, a GUE dest without port, an IPv6 prefix
+    /// outside 1..=128.
+    #[error("Invalid operation.  Possibly wrong module version, address not unicast, ...")]
+    InvalidOperation,
+    /// The table's scheduler configuration (table sizes) is invalid.
+    #[error("scheduler configuration: {0}")]
+    SchedConfig(SchedError),
+}
+
+/// Forwarding and tunnel settings of a dest (what [`SchedDest`] does not carry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestInfo {
+    /// `-g`, `-i`, `-m`.
+    pub fwd: FwdMethod,
+    /// `--tun-*`.
+    pub tunnel: TunnelConfig,
+}
+
+/// One virtual service.
+#[derive(Debug)]
+pub struct Service {
+    key: ServiceKey,
+    config: ServiceConfig,
+    /// `None` for the kernel's `none` scheduler: no dest is ever picked.
+    scheduler: Option<Box<dyn Scheduler>>,
+    dests: Vec<SchedDest>,
+    dest_info: Vec<DestInfo>,
+}
+
+impl Service {
+    /// The service's key.
+    pub fn key(&self) -> &ServiceKey {
+        &self.key
+    }
+
+    /// The service's settings.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The dests in kernel list order (index 0 = most recently added).
+    pub fn dests(&self) -> &[SchedDest] {
+        &self.dests
+    }
+
+    /// Forwarding settings of the dest at `index` of [`dests`](Self::dests).
+    pub fn dest_info(&self, index: usize) -> Option<&DestInfo> {
+        self.dest_info.get(index)
+    }
+
+    /// The bound scheduler, `None` for `none`.
+    pub fn scheduler(&self) -> Option<&dyn Scheduler> {
+        self.scheduler.as_deref()
+    }
+
+    fn find_dest(&self, addr: IpAddr, port: u16) -> Option<usize> {
+        // ip_vs_lookup_dest: family, address and port.
+        self.dests
+            .iter()
+            .position(|d| d.addr == addr && d.port == port)
+    }
+}
+
+/// A deleted dest kept for the connections that still point at it (the kernel's dest trash):
+/// re-adding it to the same service brings back its counters.
+#[derive(Debug)]
+struct TrashedDest {
+    service: ServiceKey,
+    dest: SchedDest,
+}
+
+/// The director's services.
+#[derive(Debug)]
+pub struct ServiceTable {
+    services: Vec<Service>,
+    trash: Vec<TrashedDest>,
+    templates: persist::Templates,
+    next_dest_id: u32,
+    sched_config: SchedConfig,
+    expire_quiescent_template: bool,
+}
+
+impl Default for ServiceTable {
+    fn default() -> Self {
+        Self::new(SchedConfig::default())
+    }
+}
+
+impl ServiceTable {
+    /// An empty table; `sched_config` gives the table sizes and seed every scheduler is built
+    /// with (its `flags` are replaced by each service's `-b`).
+    pub fn new(sched_config: SchedConfig) -> Self {
+        Self {
+            services: Vec::new(),
+            trash: Vec::new(),
+            templates: persist::Templates::default(),
+            next_dest_id: 0,
+            sched_config,
+            expire_quiescent_template: false,
+        }
+    }
+
+    /// The sysctl `expire_quiescent_template` (default off): when on, a persistence template
+    /// whose dest has weight 0 is dropped at its next use instead of pinning the client to it.
+    pub fn set_expire_quiescent_template(&mut self, on: bool) {
+        self.expire_quiescent_template = on;
+    }
+
+    /// The services in creation order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter()
+    }
+
+    /// The service with this key.
+    pub fn service(&self, key: &ServiceKey) -> Option<&Service> {
+        self.services
+            .iter()
+            .position(|s| s.key == *key)
+            .map(|i| &self.services[i])
+    }
+
+    /// A dest's counters and overload flag, for what-if tools (`simulate`'s `assume`). Change
+    /// only those: weight and thresholds go through `-e` so the scheduler hears about them.
+    pub fn dest_mut(
+        &mut self,
+        key: &ServiceKey,
+        addr: IpAddr,
+        port: u16,
+    ) -> Result<&mut SchedDest, ServiceError> {
+        let svc = self.service_index(key).ok_or(ServiceError::NoSuchService)?;
+        let svc = &mut self.services[svc];
+        let i = svc.find_dest(addr, port).ok_or(ServiceError::NoSuchDest)?;
+        Ok(&mut svc.dests[i])
+    }
+
+    fn service_index(&self, key: &ServiceKey) -> Option<usize> {
+        self.services.iter().position(|s| s.key == *key)
+    }
+
+    /// The dest with this id, in a service (available) or in the trash.
+    fn dest_by_id_mut(&mut self, id: DestId) -> Option<(&mut SchedDest, bool)> {
+        for svc in &mut self.services {
+            if let Some(d) = svc.dests.iter_mut().find(|d| d.id == id) {
+                return Some((d, true));
+            }
+        }
+        self.trash
+            .iter_mut()
+            .find(|t| t.dest.id == id)
+            .map(|t| (&mut t.dest, false))
+    }
+
+    fn dest_by_id(&self, id: DestId) -> Option<(&SchedDest, bool)> {
+        for svc in &self.services {
+            if let Some(d) = svc.dests.iter().find(|d| d.id == id) {
+                return Some((d, true));
+            }
+        }
+        self.trash
+            .iter()
+            .find(|t| t.dest.id == id)
+            .map(|t| (&t.dest, false))
+    }
+
+    /// Forget trashed dests nothing refers to any more.
+    fn prune_trash(&mut self) {
+        self.trash
+            .retain(|t| t.dest.active_conns + t.dest.inactive_conns + t.dest.persist_conns > 0);
+    }
+}

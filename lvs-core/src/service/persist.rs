@@ -1,0 +1,168 @@
+//! Persistence templates (`IP_VS_CONN_F_TEMPLATE` connections in the kernel).
+//!
+//! A template is keyed like a connection with the client port zeroed: (protocol, client network,
+//! VIP or fwmark, vport or 0). Its timer follows `ip_vs_conn_expire`:
+//!
+//! * every use re-arms it to `now + timeout` (`ip_vs_conn_put` restarts the timer);
+//! * when it fires while the template still controls connections, it is re-armed for 60 s and
+//!   the template's timeout becomes 60 s from then on (`expire_later`: `cp->timeout = 60*HZ`);
+//! * when it fires with no controlled connection, the template goes and its dest's persistent
+//!   counter drops.
+//!
+//! A timer due at `t` has fired for any event at `t` (the kernel's timer runs when jiffies
+//! reaches `expires`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::sched::DestId;
+use crate::time::Instant;
+
+/// Handle of a persistence template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateId(u64);
+
+/// A template's "virtual address": the VIP, or the fwmark for fwmark services reached on another
+/// port (`<IPPROTO_IP, caddr, 0, fwmark, 0>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum TemplateVaddr {
+    Addr(IpAddr),
+    Fwmark(u32),
+}
+
+/// `ip_vs_ct_in_get`'s match: protocol, masked client address, vaddr, vport (client port 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct TemplateKey {
+    /// IP protocol number, 0 (`IPPROTO_IP`) for fwmark templates.
+    pub(super) protocol: u8,
+    pub(super) caddr: IpAddr,
+    pub(super) vaddr: TemplateVaddr,
+    pub(super) vport: u16,
+}
+
+#[derive(Debug)]
+pub(super) struct Template {
+    /// `None` once invalidated (`ip_vs_check_template` rehashes it out of reach).
+    key: Option<TemplateKey>,
+    pub(super) dest: DestId,
+    timeout: Duration,
+    expires: Instant,
+    n_control: u32,
+}
+
+/// `expire_later` re-arms with this and makes it the template's timeout.
+const EXPIRE_LATER: Duration = Duration::from_secs(60);
+
+/// The live templates, reachable by key and by id, with a deadline index so expiry touches only
+/// the templates that are due.
+#[derive(Debug, Default)]
+pub(super) struct Templates {
+    by_id: HashMap<u64, Template>,
+    by_key: HashMap<TemplateKey, u64>,
+    deadlines: BTreeSet<(Instant, u64)>,
+    next: u64,
+}
+
+impl Templates {
+    pub(super) fn lookup(&self, key: &TemplateKey) -> Option<TemplateId> {
+        self.by_key.get(key).map(|&id| TemplateId(id))
+    }
+
+    pub(super) fn get(&self, id: TemplateId) -> Option<&Template> {
+        self.by_id.get(&id.0)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// A new template for `dest`, armed for `timeout` from `now`.
+    pub(super) fn insert(
+        &mut self,
+        key: TemplateKey,
+        dest: DestId,
+        timeout: Duration,
+        now: Instant,
+    ) -> TemplateId {
+        let id = self.next;
+        self.next += 1;
+        let expires = now + timeout;
+        let t = Template {
+            key: Some(key),
+            dest,
+            timeout,
+            expires,
+            n_control: 0,
+        };
+        self.by_id.insert(id, t);
+        self.by_key.insert(key, id);
+        self.deadlines.insert((expires, id));
+        TemplateId(id)
+    }
+
+    /// A use of the template: its timer restarts with its current timeout.
+    pub(super) fn touch(&mut self, id: TemplateId, now: Instant) {
+        if let Some(t) = self.by_id.get_mut(&id.0) {
+            self.deadlines.remove(&(t.expires, id.0));
+            t.expires = now + t.timeout;
+            self.deadlines.insert((t.expires, id.0));
+        }
+    }
+
+    /// One more (`delta` = 1) or one fewer (-1) connection under the template's control.
+    pub(super) fn control(&mut self, id: TemplateId, delta: i32) {
+        if let Some(t) = self.by_id.get_mut(&id.0) {
+            t.n_control = t.n_control.saturating_add_signed(delta);
+        }
+    }
+
+    /// Make the template unreachable for new connections; it lives on for the ones it controls.
+    pub(super) fn invalidate(&mut self, id: TemplateId) {
+        if let Some(key) = self.by_id.get_mut(&id.0).and_then(|t| t.key.take()) {
+            self.by_key.remove(&key);
+        }
+    }
+
+    /// Runs every timer due by `now`, in deadline order; returns the dests of the templates
+    /// that went.
+    pub(super) fn expire(&mut self, now: Instant) -> Vec<DestId> {
+        let mut gone = Vec::new();
+        while let Some(&(due, id)) = self.deadlines.first() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(t) = self.by_id.get_mut(&id) else {
+                continue;
+            };
+            if t.n_control > 0 {
+                // Every firing up to `now` finds the same controlled connections (nothing
+                // changes between calls): skip straight past them.
+                let period = EXPIRE_LATER.as_nanos();
+                let firings = (now - due).as_nanos() / period + 1;
+                let next = u128::from(due.as_nanos()).saturating_add(firings * period);
+                t.timeout = EXPIRE_LATER;
+                t.expires = Instant::from_nanos(u64::try_from(next).unwrap_or(u64::MAX));
+                self.deadlines.insert((t.expires, id));
+                if t.expires <= now {
+                    // Saturated at the end of time: the timer can never fire again.
+                    self.deadlines.remove(&(t.expires, id));
+                }
+                continue;
+            }
+            if let Some(t) = self.by_id.remove(&id) {
+                if let Some(key) = t.key {
+                    self.by_key.remove(&key);
+                }
+                gone.push(t.dest);
+            }
+        }
+        gone
+    }
+
+    /// When the next timer is due.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(due, _)| due)
+    }
+}
