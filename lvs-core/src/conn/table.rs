@@ -1,0 +1,622 @@
+//! The connection table.
+
+use core::hint::black_box;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+
+use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, Meta, OutKey};
+use super::slab::{MAX_SLOTS, Slab};
+use super::tcp::{self, CounterChange, Direction};
+use super::timer::{Action, Wheel};
+use super::{ConnFlags, ConnRef, TcpState, Timeouts};
+use crate::time::Instant;
+
+/// A handle to a connection: a slot and the slot's generation, so a handle kept past the
+/// connection's removal is detected (every accessor returns `None` for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    /// Slot, with the address family in the top bit.
+    pub(super) slot: u32,
+    pub(super) generation: u32,
+}
+
+const V6: u32 = 1 << 31;
+
+/// Why an insert failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The capacity budget is used up: the DoS defense's hard limit. Drop the packet.
+    #[error("connection table full ({budget} entries)")]
+    Full {
+        /// The configured budget.
+        budget: usize,
+    },
+    /// A connection (or template) with the same in key exists.
+    #[error("connection already exists")]
+    Exists,
+    /// The addresses are not all of one family (mixed-family tunnels are not supported).
+    #[error("connection addresses of different families")]
+    FamilyMismatch,
+    /// The controlling template handle is stale.
+    #[error("no such template")]
+    NoSuchTemplate,
+}
+
+/// The addresses and indexes of one family.
+struct Tables<A> {
+    slab: Slab<A>,
+    by_in: HashTable<u32>,
+    by_out: HashTable<u32>,
+}
+
+impl<A: Family> Tables<A> {
+    fn new() -> Self {
+        Self {
+            slab: Slab::new(),
+            by_in: HashTable::new(),
+            by_out: HashTable::new(),
+        }
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn find_in(
+        &self,
+        h: &FixedState,
+        kind: u8,
+        p: u8,
+        c: A,
+        cp: u16,
+        v: A,
+        vp: u16,
+    ) -> Option<u32> {
+        let hash = A::hash(h, kind, p, c, cp, v, vp);
+        let slab = &self.slab;
+        self.by_in
+            .find(hash, |&s| {
+                slab.get(s)
+                    .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
+            })
+            .copied()
+    }
+
+    /// Loads the control bytes of `hash`'s probe (`entries == false`), or the index slots and
+    /// entries of its candidates, without comparing keys.
+    #[inline]
+    fn warm_in(&self, hash: u64, entries: bool) {
+        let slab = &self.slab;
+        if entries {
+            black_box(self.by_in.find(hash, |&s| {
+                black_box(slab.get(s).map(|e| e.meta.proto));
+                false
+            }));
+        } else {
+            black_box(self.by_in.find(hash, |_| false));
+        }
+    }
+
+    #[inline]
+    fn find_out(&self, h: &FixedState, p: u8, d: A, dp: u16, b: A, bp: u16) -> Option<u32> {
+        let hash = A::hash(h, super::key::KIND_OUT, p, d, dp, b, bp);
+        let slab = &self.slab;
+        self.by_out
+            .find(hash, |&s| {
+                slab.get(s).is_some_and(|e| e.matches_out(p, d, dp, b, bp))
+            })
+            .copied()
+    }
+
+    fn insert(&mut self, h: &FixedState, entry: Entry<A>) -> Result<u32, ConnError> {
+        let m = &entry.meta;
+        if self
+            .find_in(
+                h,
+                entry.in_kind(),
+                m.proto,
+                entry.caddr,
+                m.cport,
+                entry.vaddr,
+                m.vport,
+            )
+            .is_some()
+        {
+            return Err(ConnError::Exists);
+        }
+        let Some(slot) = self.slab.alloc() else {
+            return Err(ConnError::Full {
+                budget: MAX_SLOTS as usize,
+            });
+        };
+        let generation = self.slab.get(slot).map_or(0, |e| e.meta.generation);
+        let Self {
+            slab,
+            by_in,
+            by_out,
+        } = self;
+        if let Some(e) = slab.get_mut(slot) {
+            *e = entry;
+            e.meta.generation = generation;
+        }
+        let rehash_in = |&s: &u32| slab.get(s).map_or(0, |e| e.in_hash(h));
+        by_in.insert_unique(entry.in_hash(h), slot, rehash_in);
+        if has_out(&entry) {
+            let rehash_out = |&s: &u32| slab.get(s).map_or(0, |e| e.out_hash(h));
+            by_out.insert_unique(entry.out_hash(h), slot, rehash_out);
+        }
+        Ok(slot)
+    }
+
+    /// Unlinks and frees a live slot, returning its entry.
+    fn remove(&mut self, h: &FixedState, slot: u32) -> Option<Entry<A>> {
+        let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
+        if let Ok(found) = self.by_in.find_entry(entry.in_hash(h), |&s| s == slot) {
+            found.remove();
+        }
+        if has_out(&entry)
+            && let Ok(found) = self.by_out.find_entry(entry.out_hash(h), |&s| s == slot)
+        {
+            found.remove();
+        }
+        self.slab.free(slot);
+        Some(entry)
+    }
+
+    fn allocation_size(&self) -> usize {
+        self.slab.allocation_size() + self.by_in.allocation_size() + self.by_out.allocation_size()
+    }
+}
+
+fn has_out<A>(entry: &Entry<A>) -> bool {
+    !entry.meta.flags.contains(ConnFlags::TEMPLATE)
+        && super::ForwardMethod::from_u8(entry.meta.fwd).sees_replies()
+}
+
+/// Rounds a deadline up to whole seconds so nothing expires early.
+#[inline]
+fn deadline(now: Instant, timeout_secs: u32) -> u32 {
+    let secs = now.as_nanos().div_ceil(1_000_000_000) + u64::from(timeout_secs);
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// The connection table of one worker (module doc of [`super`]).
+pub struct ConnTable {
+    hasher: FixedState,
+    v4: Tables<Ipv4Addr>,
+    v6: Tables<Ipv6Addr>,
+    wheel: Wheel,
+    budget: usize,
+}
+
+macro_rules! dispatch {
+    ($self:expr, $tag:expr, |$t:ident, $slot:ident| $body:expr) => {{
+        let $slot = $tag & !V6;
+        if $tag & V6 == 0 {
+            let $t = &$self.v4;
+            $body
+        } else {
+            let $t = &$self.v6;
+            $body
+        }
+    }};
+    (mut $self:expr, $tag:expr, |$t:ident, $slot:ident| $body:expr) => {{
+        let $slot = $tag & !V6;
+        if $tag & V6 == 0 {
+            let $t = &mut $self.v4;
+            $body
+        } else {
+            let $t = &mut $self.v6;
+            $body
+        }
+    }};
+}
+
+impl ConnTable {
+    /// An empty table. `seed` keys the hash (pass a random value: the core has no randomness
+    /// source); `budget` caps the number of entries (connections and templates).
+    pub fn new(seed: u64, budget: usize) -> Self {
+        Self {
+            hasher: FixedState::with_seed(seed),
+            v4: Tables::new(),
+            v6: Tables::new(),
+            wheel: Wheel::new(),
+            budget,
+        }
+    }
+
+    /// Number of entries (connections and templates).
+    pub fn len(&self) -> usize {
+        self.v4.slab.len() + self.v6.slab.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity budget.
+    pub const fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Changes the budget; existing entries stay even above it.
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+    }
+
+    /// Bytes allocated by the table (slabs, both indexes, the wheel).
+    pub fn allocation_size(&self) -> usize {
+        self.v4.allocation_size() + self.v6.allocation_size() + self.wheel.allocation_size()
+    }
+
+    /// Inserts a connection or, with [`ConnFlags::TEMPLATE`], a template, expiring
+    /// `timeout_secs` from `now` (the kernel gives a new connection 3 s,
+    /// [`Timeouts::NEW_CONN_SECS`], until its first packet is tracked).
+    ///
+    /// Flags as `ip_vs_bind_dest` leaves them: `NO_OUTPUT` for methods without replies, and a
+    /// non-template connection not created by sync starts `INACTIVE` (the dest's `conn_flags`
+    /// carry `IP_VS_CONN_F_INACTIVE`). A `control` template gets its controlled count bumped
+    /// (`ip_vs_control_add`). NAT and FULLNAT connections get an out-index entry; several
+    /// connections may share an out key (the first inserted is found).
+    pub fn insert(
+        &mut self,
+        conn: &Conn,
+        now: Instant,
+        timeout_secs: u32,
+    ) -> Result<ConnId, ConnError> {
+        if self.len() >= self.budget {
+            return Err(ConnError::Full {
+                budget: self.budget,
+            });
+        }
+        if let Some(control) = conn.control
+            && self.get(control).is_none()
+        {
+            return Err(ConnError::NoSuchTemplate);
+        }
+        let mut flags = conn.flags;
+        if !conn.fwd.sees_replies() {
+            flags.insert(ConnFlags::NO_OUTPUT);
+        }
+        if !flags.contains(ConnFlags::TEMPLATE) && !flags.contains(ConnFlags::SYNC) {
+            flags.insert(ConnFlags::INACTIVE);
+        }
+        flags.insert(ConnFlags::LIVE);
+        let expires = deadline(now, timeout_secs);
+        let (control_slot, control_gen) = conn
+            .control
+            .map_or((u32::MAX, 0), |c| (c.slot, c.generation));
+        let meta = Meta {
+            cport: conn.cport,
+            vport: conn.vport,
+            dport: conn.dport,
+            lport: conn.lport,
+            expires,
+            queued: expires,
+            svc: conn.svc,
+            dest: conn.dest,
+            control_slot,
+            control_gen,
+            n_control: 0,
+            generation: 0,
+            proto: u8::from(conn.proto),
+            fwd: conn.fwd as u8,
+            state: conn.state,
+            flags,
+        };
+        let h = &self.hasher;
+        let tag = match (conn.caddr, conn.vaddr, conn.daddr) {
+            (IpAddr::V4(c), IpAddr::V4(v), IpAddr::V4(d)) => {
+                let l = Ipv4Addr::from_ip(conn.laddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                self.v4.insert(
+                    h,
+                    Entry {
+                        caddr: c,
+                        vaddr: v,
+                        daddr: d,
+                        laddr: l,
+                        meta,
+                    },
+                )?
+            }
+            (IpAddr::V6(c), IpAddr::V6(v), IpAddr::V6(d)) => {
+                let l = Ipv6Addr::from_ip(conn.laddr).unwrap_or(Ipv6Addr::UNSPECIFIED);
+                V6 | self.v6.insert(
+                    h,
+                    Entry {
+                        caddr: c,
+                        vaddr: v,
+                        daddr: d,
+                        laddr: l,
+                        meta,
+                    },
+                )?
+            }
+            _ => return Err(ConnError::FamilyMismatch),
+        };
+        if let Some(control) = conn.control
+            && let Some(t) = self.meta_mut(control)
+        {
+            t.n_control += 1;
+        }
+        self.wheel.schedule(tag, expires);
+        let generation = dispatch!(self, tag, |t, s| t
+            .slab
+            .get(s)
+            .map_or(0, |e| e.meta.generation));
+        Ok(ConnId {
+            slot: tag,
+            generation,
+        })
+    }
+
+    /// The connection a client packet belongs to (templates never match).
+    #[inline]
+    pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
+        self.lookup_kind(key, KIND_CONN)
+    }
+
+    /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
+    /// shorter of the two lengths is used).
+    ///
+    /// At millions of entries a lookup is three dependent cache misses (control bytes, index
+    /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
+    /// first, then every key's slot and entry, then the real probes run on warm lines, so the
+    /// misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
+    /// kept alive with `black_box` instead of prefetch instructions.
+    pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
+        for key in keys {
+            self.warm_in(key, false);
+        }
+        for key in keys {
+            self.warm_in(key, true);
+        }
+        for (key, out) in keys.iter().zip(out) {
+            *out = self.lookup_in(key);
+        }
+    }
+
+    #[inline]
+    fn warm_in(&self, key: &ConnKey, entries: bool) {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.caddr, key.vaddr) {
+            (IpAddr::V4(c), IpAddr::V4(v)) => {
+                self.v4.warm_in(
+                    Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
+                    entries,
+                );
+            }
+            (IpAddr::V6(c), IpAddr::V6(v)) => {
+                self.v6.warm_in(
+                    Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
+                    entries,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The persistence template with this key (`ip_vs_ct_in_get`).
+    #[inline]
+    pub fn lookup_template(&self, key: &ConnKey) -> Option<ConnId> {
+        self.lookup_kind(key, KIND_TEMPLATE)
+    }
+
+    #[inline]
+    fn lookup_kind(&self, key: &ConnKey, kind: u8) -> Option<ConnId> {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.caddr, key.vaddr) {
+            (IpAddr::V4(c), IpAddr::V4(v)) => {
+                let slot = self.v4.find_in(h, kind, p, c, key.cport, v, key.vport)?;
+                self.v4.slab.get(slot).map(|e| ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                })
+            }
+            (IpAddr::V6(c), IpAddr::V6(v)) => {
+                let slot = self.v6.find_in(h, kind, p, c, key.cport, v, key.vport)?;
+                let generation = self.v6.slab.get(slot)?.meta.generation;
+                Some(ConnId {
+                    slot: V6 | slot,
+                    generation,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The NAT or FULLNAT connection a real-server reply belongs to.
+    #[inline]
+    pub fn lookup_out(&self, key: &OutKey) -> Option<ConnId> {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.daddr, key.addr) {
+            (IpAddr::V4(d), IpAddr::V4(b)) => {
+                let slot = self.v4.find_out(h, p, d, key.dport, b, key.port)?;
+                self.v4.slab.get(slot).map(|e| ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                })
+            }
+            (IpAddr::V6(d), IpAddr::V6(b)) => {
+                let slot = self.v6.find_out(h, p, d, key.dport, b, key.port)?;
+                let generation = self.v6.slab.get(slot)?.meta.generation;
+                Some(ConnId {
+                    slot: V6 | slot,
+                    generation,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// A read view of a live connection.
+    #[inline]
+    pub fn get(&self, id: ConnId) -> Option<ConnRef<'_>> {
+        if id.slot & V6 == 0 {
+            let e = self.v4.slab.get(id.slot)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnRef::v4(e))
+        } else {
+            let e = self.v6.slab.get(id.slot & !V6)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnRef::v6(e))
+        }
+    }
+
+    #[inline]
+    pub(super) fn meta_mut(&mut self, id: ConnId) -> Option<&mut Meta> {
+        let meta = dispatch!(mut self, id.slot, |t, s| &mut t.slab.get_mut(s)?.meta);
+        (meta.flags.contains(ConnFlags::LIVE) && meta.generation == id.generation).then_some(meta)
+    }
+
+    /// Sets the deadline to `timeout_secs` from `now`. Per packet this only stores the
+    /// deadline; the timer wheel is touched only when the deadline moves earlier. `false` for
+    /// a stale handle.
+    #[inline]
+    pub fn touch(&mut self, id: ConnId, now: Instant, timeout_secs: u32) -> bool {
+        let expires = deadline(now, timeout_secs);
+        let Some(meta) = self.meta_mut(id) else {
+            return false;
+        };
+        meta.expires = expires;
+        if expires < meta.queued {
+            meta.queued = expires;
+            self.wheel.schedule(id.slot, expires);
+        }
+        true
+    }
+
+    /// Tracks one TCP segment (`set_tcp_state`): picks the next state from the normal or
+    /// `secure_tcp` table, applies the INPUT-ONLY rule, re-arms the timeout of the new state
+    /// and returns how the dest counters move (`None` for a stale handle).
+    #[inline]
+    pub fn track_tcp(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        direction: Direction,
+        tcp_flags: u8,
+        secure_tcp: bool,
+        timeouts: &Timeouts,
+    ) -> Option<CounterChange> {
+        let meta = self.meta_mut(id)?;
+        let state = TcpState::from_u8(meta.state).unwrap_or_default();
+        let t = tcp::track(
+            tcp::state_table(secure_tcp),
+            state,
+            &mut meta.flags,
+            direction,
+            tcp_flags,
+        );
+        meta.state = t.state as u8;
+        self.touch(id, now, timeouts.tcp(t.state));
+        Some(t.counters)
+    }
+
+    /// Changes the owning dest (e.g. a rescheduled connection); the caller moves the counter.
+    pub fn set_dest(&mut self, id: ConnId, dest: u32) -> bool {
+        self.meta_mut(id).map(|m| m.dest = dest).is_some()
+    }
+
+    /// Removes an entry now, unlinking it from its template (`ip_vs_control_del`).
+    pub fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        self.get(id)?;
+        let h = &self.hasher;
+        let conn = dispatch!(mut self, id.slot, |t, s| t.remove(h, s).map(|e| e.conn()))?;
+        if let Some(control) = conn.control
+            && let Some(t) = self.meta_mut(control)
+        {
+            t.n_control = t.n_control.saturating_sub(1);
+        }
+        Some(conn)
+    }
+
+    /// Every live entry, for listings (`ipvsadm -Lc`); order unspecified.
+    pub fn iter(&self) -> impl Iterator<Item = (ConnId, ConnRef<'_>)> {
+        let v4 = self.v4.slab.iter().map(|(s, e)| {
+            (
+                ConnId {
+                    slot: s,
+                    generation: e.meta.generation,
+                },
+                ConnRef::v4(e),
+            )
+        });
+        let v6 = self.v6.slab.iter().map(|(s, e)| {
+            (
+                ConnId {
+                    slot: V6 | s,
+                    generation: e.meta.generation,
+                },
+                ConnRef::v6(e),
+            )
+        });
+        v4.chain(v6)
+    }
+
+    /// A time at or before the next expiry (the wheel's next non-empty second), `None` when
+    /// the table is empty. Calling [`expire`](Self::expire) then may expire nothing: the
+    /// entries found may have been re-armed by traffic.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.is_empty() {
+            return None;
+        }
+        self.wheel.next_tick().map(Instant::from_secs)
+    }
+
+    /// Expires every entry whose deadline is at or before `now`, pushing each with its old
+    /// handle onto `out` (the caller decrements the dest counter its flags name), and
+    /// returns [`next_deadline`](Self::next_deadline).
+    ///
+    /// As `ip_vs_conn_expire`: an entry that still controls connections (a template with
+    /// connections) is not removed but re-armed for 60 s
+    /// ([`Timeouts::CONTROL_REARM_SECS`]); an expiring connection decrements its template's
+    /// count.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<(ConnId, Conn)>) -> Option<Instant> {
+        let now_secs = now.as_secs();
+        let mut wheel = core::mem::replace(&mut self.wheel, Wheel::empty());
+        wheel.advance(now_secs, |tag, queued_at| {
+            self.on_due(tag, queued_at, now_secs, out)
+        });
+        self.wheel = wheel;
+        self.next_deadline()
+    }
+
+    fn on_due(
+        &mut self,
+        tag: u32,
+        queued_at: u32,
+        now_secs: u64,
+        out: &mut Vec<(ConnId, Conn)>,
+    ) -> Action {
+        let Some(meta) = dispatch!(mut self, tag, |t, s| t.slab.get_mut(s).map(|e| &mut e.meta))
+        else {
+            return Action::Drop;
+        };
+        if !meta.flags.contains(ConnFlags::LIVE) || meta.queued != queued_at {
+            return Action::Drop;
+        }
+        if u64::from(meta.expires) > now_secs {
+            meta.queued = meta.expires;
+            return Action::Rearm(meta.expires);
+        }
+        if meta.n_control > 0 {
+            let later = u32::try_from(now_secs + u64::from(Timeouts::CONTROL_REARM_SECS))
+                .unwrap_or(u32::MAX);
+            meta.expires = later;
+            meta.queued = later;
+            return Action::Rearm(later);
+        }
+        let id = ConnId {
+            slot: tag,
+            generation: meta.generation,
+        };
+        if let Some(conn) = self.remove(id) {
+            out.push((id, conn));
+        }
+        Action::Drop
+    }
+}
