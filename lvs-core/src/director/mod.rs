@@ -224,7 +224,8 @@ impl Director {
         let est = *self
             .next_estimate
             .get_or_insert(now + stats::ESTIMATOR_INTERVAL);
-        let def = *self.next_defense.get_or_insert(now + DEFENSE_INTERVAL);
+        // The defense runs at once on the first call: a level-3 sysctl is in force from the start.
+        let def = *self.next_defense.get_or_insert(now);
         let mut expired = core::mem::take(&mut self.expired);
         expired.clear();
         self.conns.expire(now, &mut expired);
@@ -254,11 +255,15 @@ impl Director {
     }
 
     /// The earliest instant [`handle_timeout`](Self::handle_timeout) has work: connection or
-    /// template expiry, a scheduler timer, the estimator or the defense tick. `None` before
-    /// the first `handle_timeout` only if nothing at all is pending.
+    /// template expiry, a scheduler timer, the estimator or the defense tick.
+    /// Before the first `handle_timeout` it is [`Instant::ZERO`]: the periodic timers start
+    /// at that first call.
     ///
     /// Call it after every `handle_*` and arm the data plane's timer with it.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.next_defense.is_none() {
+            return Some(Instant::ZERO);
+        }
         [
             self.conns.next_deadline(),
             self.services.poll_timeout(),
