@@ -11,6 +11,7 @@
 //!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
 //!        |
 //!   lvs-core
+//!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conn;
+pub mod director;
 pub mod ipvsadm;
 pub mod replay;
 pub mod rewrite;
