@@ -12,9 +12,11 @@
 //! Virtual time is the capture's own clock: a frame's [`Instant`] is its timestamp in nanoseconds
 //! since the Unix epoch, so output frames carry timestamps comparable with the input's.
 
+mod drive;
 mod rules;
 
-pub use rules::{RulesError, parse_rules};
+pub use drive::{Summary, replay};
+pub use rules::{Rule, RulesError, parse_rules};
 
 use crate::time::Instant;
 

@@ -15,9 +15,18 @@ pub struct RulesError {
     pub source: IpvsadmError,
 }
 
+/// One command of the rules file and the line it came from (for errors applying it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// 1-based line number.
+    pub line: usize,
+    /// The parsed command.
+    pub command: Command,
+}
+
 /// Parses every line into a command, in order. Blank lines and lines starting with `#` are
 /// skipped (`ipvsadm-restore` reads the same file through a shell-like loop that skips them).
-pub fn parse_rules(text: &str) -> Result<Vec<Command>, RulesError> {
+pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RulesError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| {
@@ -25,10 +34,14 @@ pub fn parse_rules(text: &str) -> Result<Vec<Command>, RulesError> {
             !t.is_empty() && !t.starts_with('#')
         })
         .map(|(i, l)| {
-            parse_line(l).map_err(|source| RulesError {
+            let command = parse_line(l).map_err(|source| RulesError {
                 line: i + 1,
                 text: l.trim().to_owned(),
                 source,
+            })?;
+            Ok(Rule {
+                line: i + 1,
+                command,
             })
         })
         .collect()
@@ -42,8 +55,9 @@ mod tests {
     #[test]
     fn save_output_parses_in_order() {
         let text = "# ipvsadm-save -n\n\n-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 172.16.0.2:8080 -m -w 1\n";
-        let cmds = parse_rules(text).unwrap();
-        assert_eq!(cmds.len(), 2);
+        let rules = parse_rules(text).unwrap();
+        assert_eq!(rules.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
+        let cmds: Vec<Command> = rules.into_iter().map(|r| r.command).collect();
         let Command::AddService(ServiceKey::Inet { port: 80, .. }, svc) = &cmds[0] else {
             panic!("{:?}", cmds[0]);
         };
