@@ -1,0 +1,210 @@
+//! NAT reference: the kernel's own DNAT is the oracle for `lvs-router replay`.
+//!
+//! A router namespace DNATs VIP:80 to RIP:8080 with nftables (TCP and UDP) while a real client
+//! and server talk through it. tcpdump records both router interfaces. The frames that *entered*
+//! the router (client -> VIP on r0, server -> client on r1) are replayed through the director
+//! with the equivalent ipvsadm rules, and every frame the director transmits must carry the same
+//! IPv4 and TCP/UDP headers and payload as the frame the kernel transmitted, field by field.
+//!
+//! Needs root, `ip netns`, nft, tcpdump, ethtool and python3 (Debian: iproute2 nftables tcpdump
+//! ethtool python3); skipped with a message otherwise.
+
+#[path = "support/netns.rs"]
+mod netns;
+
+#[path = "support/compare.rs"]
+mod compare;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use lvs_core::wire::MacAddr;
+use lvs_net::pcap::{LinkMacs, read_capture};
+use lvs_net::replay::{DEFAULT_MAC, DEFAULT_PEER_MAC, ReplayOptions, replay_files};
+use netns::{CLIENT, Lab, RIP, VIP};
+
+/// The router's rules: what `ipvsadm -A/-a ... -m` does, in the kernel's other NAT engine.
+const NFT_RULES: &str = "
+table ip lvsref {
+    chain pre {
+        type nat hook prerouting priority dstnat;
+        ip daddr 192.0.2.10 tcp dport 80 dnat to 172.16.0.2:8080
+        ip daddr 192.0.2.10 udp dport 80 dnat to 172.16.0.2:8080
+    }
+}
+";
+
+/// The equivalent ipvsadm-save lines.
+const IPVS_RULES: &str = "\
+-A -t 192.0.2.10:80 -s rr
+-a -t 192.0.2.10:80 -r 172.16.0.2:8080 -m -w 1
+-A -u 192.0.2.10:80 -s rr
+-a -u 192.0.2.10:80 -r 172.16.0.2:8080 -m -w 1
+";
+
+/// One TCP request/response (the server closes first) and one UDP echo, each bounded by a
+/// 5 s socket timeout; prints "ready" once both sockets listen.
+const SERVER: &str = r#"
+import socket
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("0.0.0.0", 8080)); t.listen(1); t.settimeout(5)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 8080)); u.settimeout(5)
+print("ready", flush=True)
+c, _ = t.accept(); c.settimeout(5)
+req = b""
+while not req.endswith(b"\n"):
+    chunk = c.recv(100)
+    if not chunk: break
+    req += chunk
+c.sendall(b"reply to " + req)
+c.close()
+data, peer = u.recvfrom(100)
+u.sendto(b"echo " + data, peer)
+print("served", flush=True)
+"#;
+
+const CLIENT_SCRIPT: &str = r#"
+import socket
+s = socket.create_connection(("192.0.2.10", 80), timeout=5)
+s.sendall(b"hello lvs\n")
+got = b""
+while True:
+    chunk = s.recv(100)
+    if not chunk: break
+    got += chunk
+s.close()
+assert got == b"reply to hello lvs\n", got
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+u.sendto(b"ping", ("192.0.2.10", 80))
+data, peer = u.recvfrom(100)
+assert data == b"echo ping" and peer == ("192.0.2.10", 80), (data, peer)
+print("client ok")
+"#;
+
+/// The kernel's side of the exchange: `before.pcap` on r0 (client side), `after.pcap` on r1.
+fn kernel_captures(lab: &mut Lab) {
+    let (client, router, server) = (lab.client.clone(), lab.router.clone(), lab.server.clone());
+    let rules = lab.path("rules.nft");
+    std::fs::write(&rules, NFT_RULES).unwrap();
+    lab.exec(&router, &["nft", "-f", rules.to_str().unwrap()]);
+    lab.capture(&router, "r0", "before.pcap");
+    lab.capture(&router, "r1", "after.pcap");
+    lab.spawn(
+        &server,
+        &["timeout", "20", "python3", "-c", SERVER],
+        "server.log",
+    );
+    lab.wait_for("server.log", "ready");
+    let out = lab.exec(&client, &["timeout", "20", "python3", "-c", CLIENT_SCRIPT]);
+    assert!(out.contains("client ok"), "client: {out}");
+    lab.wait_for("server.log", "served");
+    lab.stop_captures();
+}
+
+/// The IPv4 source and destination of an Ethernet frame, and its source MAC.
+fn addrs(frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr, [u8; 6])> {
+    let p = compare::parse(frame)?;
+    let mac = frame[6..12].try_into().ok()?;
+    Some((p.ip.source.into(), p.ip.destination.into(), mac))
+}
+
+fn frames(path: &Path) -> Vec<Vec<u8>> {
+    let macs = LinkMacs {
+        local: DEFAULT_MAC,
+        peer: DEFAULT_PEER_MAC,
+    };
+    let capture = read_capture(&netns::read(path)[..], macs).unwrap();
+    capture.frames.into_iter().map(|f| f.data).collect()
+}
+
+/// The frames of `capture` from `src` to `dst`, in capture order.
+fn between(capture: &[Vec<u8>], src: Ipv4Addr, dst: Ipv4Addr) -> Vec<Vec<u8>> {
+    capture
+        .iter()
+        .filter(|f| addrs(f).is_some_and(|(s, d, _)| (s, d) == (src, dst)))
+        .cloned()
+        .collect()
+}
+
+fn assert_same(what: &str, ours: &[Vec<u8>], kernel: &[Vec<u8>]) {
+    assert_eq!(ours.len(), kernel.len(), "{what}: frame count");
+    for (i, (o, k)) in ours.iter().zip(kernel).enumerate() {
+        let diffs = compare::diff(o, k);
+        assert!(diffs.is_empty(), "{what}, frame {}: {diffs:#?}", i + 1);
+        // Whole IP packets: nothing outside the compared fields differs either.
+        assert_eq!(o[14..], k[14..], "{what}, frame {}: IP packet bytes", i + 1);
+    }
+}
+
+#[test]
+fn replay_matches_kernel_dnat() {
+    if let Some(why) = netns::unavailable() {
+        eprintln!("SKIPPED nat_reference: {why} (needs root and `ip netns`)");
+        return;
+    }
+    let (client, vip, rip): (Ipv4Addr, Ipv4Addr, Ipv4Addr) = (
+        CLIENT.parse().unwrap(),
+        VIP.parse().unwrap(),
+        RIP.parse().unwrap(),
+    );
+    let mut lab = Lab::build("nat");
+    kernel_captures(&mut lab);
+    let before = frames(&lab.path("before.pcap"));
+    let after = frames(&lab.path("after.pcap"));
+
+    // What entered the router, and what the kernel sent on.
+    let requests = between(&before, client, vip);
+    let replies = between(&after, rip, client);
+    let kernel_to_server = between(&after, client, rip);
+    let kernel_to_client = between(&before, vip, client);
+    // Client: SYN, ACK, request, ACK, FIN; server: SYN-ACK, ACK, reply, FIN, ACK; one datagram
+    // each way.
+    assert_eq!(
+        (requests.len(), replies.len()),
+        (6, 6),
+        "the kernel's exchange"
+    );
+    assert_eq!(
+        (kernel_to_server.len(), kernel_to_client.len()),
+        (6, 6),
+        "the kernel's output"
+    );
+
+    // The neighbours the kernel resolved by ARP, read from the frames they sent.
+    let client_mac = MacAddr(addrs(&requests[0]).unwrap().2);
+    let server_mac = MacAddr(addrs(&replies[0]).unwrap().2);
+    let rules = lab.path("rules.ipvs");
+    std::fs::write(&rules, IPVS_RULES).unwrap();
+    let out = lab.path("replay.pcap");
+    let options = ReplayOptions {
+        neighbours: vec![(client.into(), client_mac), (rip.into(), server_mac)],
+        ..ReplayOptions::default()
+    };
+    // Both whole captures: the kernel's own output in them is not addressed to a service nor a
+    // reply of a connection, so the director passes it.
+    let inputs = [lab.path("before.pcap"), lab.path("after.pcap")];
+    let report = replay_files(&inputs, &rules, &out, &options).unwrap();
+    let s = &report.summary;
+    assert_eq!((s.frames_in, s.forwarded, s.passed), (24, 12, 12), "{s}");
+    assert_eq!(
+        (s.dropped_total(), s.unresolved_next_hop, s.transmitted),
+        (0, 0, 0),
+        "{s}"
+    );
+
+    let ours = frames(&out);
+    let ours_to_server = between(&ours, client, rip);
+    let ours_to_client = between(&ours, vip, client);
+    assert_same("client -> real server", &ours_to_server, &kernel_to_server);
+    assert_same("real server -> client", &ours_to_client, &kernel_to_client);
+    // Link layer: the next hops are the kernel's; the source is the director's one MAC where
+    // the kernel used each interface's own (an intended difference: one port in replay).
+    for (o, k) in ours_to_server
+        .iter()
+        .zip(&kernel_to_server)
+        .chain(ours_to_client.iter().zip(&kernel_to_client))
+    {
+        assert_eq!(o[..6], k[..6], "destination MAC");
+        assert_eq!(o[6..12], DEFAULT_MAC.octets(), "source MAC");
+    }
+}

@@ -1,0 +1,240 @@
+//! A three-namespace lab (client, router, server) for reference tests against the kernel.
+//!
+//! ```text
+//!   client ns            router ns                          server ns
+//!   c0 203.0.113.2 ---- r0 203.0.113.1   r1 172.16.0.1 ---- s0 172.16.0.2
+//!                       (VIP 192.0.2.10 is never assigned: nftables DNATs it in prerouting)
+//! ```
+//!
+//! Names carry the test's pid, so parallel runs do not collide, and [`Lab`]'s `Drop` kills the
+//! processes it started (by pid) and deletes its namespaces, also when an assertion fails.
+//! Traffic never leaves these namespaces: they have no link to the host.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// The client's address (TEST-NET-3).
+pub(crate) const CLIENT: &str = "203.0.113.2";
+/// The virtual IP (TEST-NET-1).
+pub(crate) const VIP: &str = "192.0.2.10";
+/// The real server's address, private and only inside the server namespace.
+pub(crate) const RIP: &str = "172.16.0.2";
+
+/// The namespaces, the interfaces and the processes of one test run.
+pub(crate) struct Lab {
+    /// Namespace names: client, router, server.
+    pub(crate) client: String,
+    pub(crate) router: String,
+    pub(crate) server: String,
+    /// Where captures and logs go.
+    pub(crate) dir: PathBuf,
+    children: Vec<Child>,
+    captures: Vec<u32>,
+}
+
+/// Why the lab cannot run here (not root, no `ip netns`): the test is skipped with this text.
+pub(crate) fn unavailable() -> Option<String> {
+    let euid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&euid.stdout).trim() != "0" {
+        return Some("not root".into());
+    }
+    for tool in ["ip", "nft", "tcpdump", "ethtool", "python3"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output();
+        if !found.is_ok_and(|o| o.status.success()) {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    let probe = format!("lvsprobe{}", std::process::id());
+    if !run_status(&["ip", "netns", "add", &probe]) {
+        return Some("`ip netns add` is not permitted".into());
+    }
+    run_status(&["ip", "netns", "del", &probe]);
+    None
+}
+
+fn run_status(args: &[&str]) -> bool {
+    Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command to completion and panics with its output if it fails.
+pub(crate) fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Lab {
+    /// Creates the namespaces and links, addresses, routes and the router's forwarding; tx
+    /// checksum offload is off on every veth so captured checksums are the real ones.
+    pub(crate) fn build(tag: &str) -> Self {
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("lvs-{tag}-{pid}"));
+        fs::create_dir_all(&dir).unwrap();
+        let lab = Self {
+            client: format!("lvs{tag}c{pid}"),
+            router: format!("lvs{tag}r{pid}"),
+            server: format!("lvs{tag}s{pid}"),
+            dir,
+            children: Vec::new(),
+            captures: Vec::new(),
+        };
+        // Register every namespace before the first fallible step so Drop removes them.
+        for ns in [&lab.client, &lab.router, &lab.server] {
+            run(&["ip", "netns", "add", ns]);
+        }
+        let (c, r, s) = (
+            lab.client.as_str(),
+            lab.router.as_str(),
+            lab.server.as_str(),
+        );
+        run(&[
+            "ip", "-n", c, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", r,
+        ]);
+        run(&[
+            "ip", "-n", s, "link", "add", "s0", "type", "veth", "peer", "name", "r1", "netns", r,
+        ]);
+        for (ns, dev, addr) in [
+            (c, "c0", "203.0.113.2/24"),
+            (r, "r0", "203.0.113.1/24"),
+            (r, "r1", "172.16.0.1/24"),
+            (s, "s0", "172.16.0.2/24"),
+        ] {
+            // IPv6 off: no router solicitations or DAD in the captures.
+            lab.exec(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+            lab.exec(ns, &["ip", "addr", "add", addr, "dev", dev]);
+            lab.exec(
+                ns,
+                &[
+                    "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
+                ],
+            );
+            lab.exec(ns, &["ip", "link", "set", dev, "up"]);
+            lab.exec(ns, &["ip", "link", "set", "lo", "up"]);
+        }
+        lab.exec(c, &["ip", "route", "add", "default", "via", "203.0.113.1"]);
+        lab.exec(s, &["ip", "route", "add", "default", "via", "172.16.0.1"]);
+        lab.exec(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        lab
+    }
+
+    /// Runs a command inside namespace `ns` to completion.
+    pub(crate) fn exec(&self, ns: &str, args: &[&str]) -> String {
+        let mut full = vec!["ip", "netns", "exec", ns];
+        full.extend_from_slice(args);
+        run(&full)
+    }
+
+    /// Starts a command inside `ns` in the background, output to `DIR/log`; killed on drop.
+    pub(crate) fn spawn(&mut self, ns: &str, args: &[&str], log: &str) -> u32 {
+        let out = fs::File::create(self.dir.join(log)).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {args:?}: {e}"));
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// Waits until `DIR/log` contains `text` (a process says it is ready), at most 10 s.
+    pub(crate) fn wait_for(&self, log: &str, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let path = self.dir.join(log);
+        while !fs::read_to_string(&path).unwrap_or_default().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {text:?} after 10 s",
+                path.display()
+            );
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts tcpdump on `dev` in `ns`, writing IPv4 frames of both directions to `DIR/file`.
+    pub(crate) fn capture(&mut self, ns: &str, dev: &str, file: &str) -> PathBuf {
+        let path = self.dir.join(file);
+        let log = format!("{file}.log");
+        let path_str = path.to_str().unwrap().to_owned();
+        // --immediate-mode and -U: hand over and write every packet at once, so stopping tcpdump
+        // loses nothing (the default buffering holds packets up to a second); -n: no DNS.
+        let pid = self.spawn(
+            ns,
+            &[
+                "tcpdump",
+                "-i",
+                dev,
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-w",
+                &path_str,
+                "ip",
+            ],
+            &log,
+        );
+        self.captures.push(pid);
+        self.wait_for(&log, "listening on");
+        path
+    }
+
+    /// Stops every capture (SIGINT, so tcpdump closes its file) and waits for it to exit.
+    pub(crate) fn stop_captures(&mut self) {
+        // Frames still on their way through the veths.
+        sleep(Duration::from_millis(300));
+        for pid in std::mem::take(&mut self.captures) {
+            run_status(&["kill", "-INT", &pid.to_string()]);
+            if let Some(child) = self.children.iter_mut().find(|c| c.id() == pid) {
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// A path in the lab's directory.
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            // Only our own children, by pid: kill() on one that already exited is harmless.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in [&self.client, &self.router, &self.server] {
+            run_status(&["ip", "netns", "del", ns]);
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Reads a whole file, with its name in the panic message.
+pub(crate) fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
