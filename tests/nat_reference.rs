@@ -6,8 +6,8 @@
 //! with the equivalent ipvsadm rules, and every frame the director transmits must carry the same
 //! IPv4 and TCP/UDP headers and payload as the frame the kernel transmitted, field by field.
 //!
-//! Needs root, `ip netns`, nft, tcpdump, ethtool and python3 (Debian: iproute2 nftables tcpdump
-//! ethtool python3); skipped with a message otherwise.
+//! Needs root and `ip netns` (skipped with a message otherwise), and then nft, tcpdump, ethtool,
+//! python3 (Debian: `netns::PACKAGES`), whose absence fails the test.
 
 #[path = "support/netns.rs"]
 mod netns;
@@ -81,14 +81,17 @@ assert data == b"echo ping" and peer == ("192.0.2.10", 80), (data, peer)
 print("client ok")
 "#;
 
-/// The kernel's side of the exchange: `before.pcap` on r0 (client side), `after.pcap` on r1.
+/// The kernel's side of the exchange: `before.pcap` on r0 (client side), `after.pcap` on r1,
+/// `any-sll2.pcap` and `any-sll.pcap` on all the router's interfaces (Linux cooked v2 and v1).
 fn kernel_captures(lab: &mut Lab) {
     let (client, router, server) = (lab.client.clone(), lab.router.clone(), lab.server.clone());
     let rules = lab.path("rules.nft");
     std::fs::write(&rules, NFT_RULES).unwrap();
     lab.exec(&router, &["nft", "-f", rules.to_str().unwrap()]);
-    lab.capture(&router, "r0", "before.pcap");
-    lab.capture(&router, "r1", "after.pcap");
+    lab.capture(&router, "r0", "before.pcap", None);
+    lab.capture(&router, "r1", "after.pcap", None);
+    lab.capture(&router, "any", "any-sll2.pcap", Some("LINUX_SLL2"));
+    lab.capture(&router, "any", "any-sll.pcap", Some("LINUX_SLL"));
     lab.spawn(
         &server,
         &["timeout", "20", "python3", "-c", SERVER],
@@ -142,6 +145,7 @@ fn replay_matches_kernel_dnat() {
         eprintln!("SKIPPED nat_reference: {why} (needs root and `ip netns`)");
         return;
     }
+    netns::require_tools();
     let (client, vip, rip): (Ipv4Addr, Ipv4Addr, Ipv4Addr) = (
         CLIENT.parse().unwrap(),
         VIP.parse().unwrap(),
@@ -175,14 +179,16 @@ fn replay_matches_kernel_dnat() {
     let server_mac = MacAddr(addrs(&replies[0]).unwrap().2);
     let rules = lab.path("rules.ipvs");
     std::fs::write(&rules, IPVS_RULES).unwrap();
-    let out = lab.path("replay.pcap");
     let options = ReplayOptions {
         neighbours: vec![(client.into(), client_mac), (rip.into(), server_mac)],
         ..ReplayOptions::default()
     };
-    // Both whole captures: the kernel's own output in them is not addressed to a service nor a
-    // reply of a connection, so the director passes it.
+    let kernel = (kernel_to_server, kernel_to_client);
+
+    // Both whole interface captures: the kernel's own output in them is not addressed to a
+    // service nor a reply of a connection, so the director passes it.
     let inputs = [lab.path("before.pcap"), lab.path("after.pcap")];
+    let out = lab.path("replay.pcap");
     let report = replay_files(&inputs, &rules, &out, &options).unwrap();
     let s = &report.summary;
     assert_eq!((s.frames_in, s.forwarded, s.passed), (24, 12, 12), "{s}");
@@ -191,19 +197,40 @@ fn replay_matches_kernel_dnat() {
         (0, 0, 0),
         "{s}"
     );
+    assert_replay_is_kernel(&frames(&out), &kernel);
 
-    let ours = frames(&out);
-    let ours_to_server = between(&ours, client, rip);
-    let ours_to_client = between(&ours, vip, client);
-    assert_same("client -> real server", &ours_to_server, &kernel_to_server);
-    assert_same("real server -> client", &ours_to_client, &kernel_to_client);
+    // `tcpdump -i any` (Linux cooked captures): the router's output is marked outgoing and
+    // skipped, its input converted to Ethernet from the link address in the cooked header.
+    for capture in ["any-sll2.pcap", "any-sll.pcap"] {
+        let out = lab.path(&format!("replay-{capture}"));
+        let report = replay_files(&[lab.path(capture)], &rules, &out, &options).unwrap();
+        let s = &report.summary;
+        let counts = (report.skipped_outgoing, s.frames_in, s.forwarded);
+        assert_eq!(counts, (12, 12, 12), "{capture}: {s}");
+        let rest = (s.passed, s.dropped_total(), s.unresolved_next_hop);
+        assert_eq!(rest, (0, 0, 0), "{capture}: {s}");
+        assert_replay_is_kernel(&frames(&out), &kernel);
+    }
+}
+
+/// Replay's output, split by direction, against the kernel's (to the server, to the client).
+fn assert_replay_is_kernel(ours: &[Vec<u8>], kernel: &(Vec<Vec<u8>>, Vec<Vec<u8>>)) {
+    let (client, vip, rip) = (
+        CLIENT.parse().unwrap(),
+        VIP.parse().unwrap(),
+        RIP.parse().unwrap(),
+    );
+    let ours_to_server = between(ours, client, rip);
+    let ours_to_client = between(ours, vip, client);
+    assert_same("client -> real server", &ours_to_server, &kernel.0);
+    assert_same("real server -> client", &ours_to_client, &kernel.1);
     // Link layer: the next hops are the kernel's; the source is the director's one MAC where
-    // the kernel used each interface's own (an intended difference: one port in replay).
-    for (o, k) in ours_to_server
+    // the kernel used each interface's own (an intended difference: replay has one port).
+    let pairs = ours_to_server
         .iter()
-        .zip(&kernel_to_server)
-        .chain(ours_to_client.iter().zip(&kernel_to_client))
-    {
+        .zip(&kernel.0)
+        .chain(ours_to_client.iter().zip(&kernel.1));
+    for (o, k) in pairs {
         assert_eq!(o[..6], k[..6], "destination MAC");
         assert_eq!(o[6..12], DEFAULT_MAC.octets(), "source MAC");
     }

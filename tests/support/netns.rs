@@ -33,28 +33,43 @@ pub(crate) struct Lab {
     pub(crate) dir: PathBuf,
     children: Vec<Child>,
     captures: Vec<u32>,
+    capture_logs: Vec<String>,
 }
 
-/// Why the lab cannot run here (not root, no `ip netns`): the test is skipped with this text.
+/// The Debian packages the lab's tools come from.
+pub(crate) const PACKAGES: &str = "iproute2 nftables tcpdump ethtool python3 procps coreutils";
+
+/// Why the lab cannot run here (not root, or `ip netns` impossible): the test is skipped with
+/// this text. Anything else missing is a failure ([`require_tools`]).
 pub(crate) fn unavailable() -> Option<String> {
-    let euid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&euid.stdout).trim() != "0" {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
         return Some("not root".into());
-    }
-    for tool in ["ip", "nft", "tcpdump", "ethtool", "python3"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output();
-        if !found.is_ok_and(|o| o.status.success()) {
-            return Some(format!("{tool} is not installed"));
-        }
     }
     let probe = format!("lvsprobe{}", std::process::id());
     if !run_status(&["ip", "netns", "add", &probe]) {
-        return Some("`ip netns add` is not permitted".into());
+        return Some("`ip netns add` is not possible here".into());
     }
     run_status(&["ip", "netns", "del", &probe]);
     None
+}
+
+/// Panics naming the packages to install when a tool is missing: as root the test must run,
+/// not skip, or CI would pass without checking anything.
+pub(crate) fn require_tools() {
+    let missing: Vec<&str> = [
+        "nft", "tcpdump", "ethtool", "python3", "sysctl", "timeout", "kill",
+    ]
+    .into_iter()
+    .filter(|tool| !run_status(&["sh", "-c", &format!("command -v {tool}")]))
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "{missing:?} not found: apt-get install -y {PACKAGES}"
+    );
 }
 
 fn run_status(args: &[&str]) -> bool {
@@ -96,6 +111,7 @@ impl Lab {
             dir,
             children: Vec::new(),
             captures: Vec::new(),
+            capture_logs: Vec::new(),
         };
         // Register every namespace before the first fallible step so Drop removes them.
         for ns in [&lab.client, &lab.router, &lab.server] {
@@ -173,30 +189,32 @@ impl Lab {
         }
     }
 
-    /// Starts tcpdump on `dev` in `ns`, writing IPv4 frames of both directions to `DIR/file`.
-    pub(crate) fn capture(&mut self, ns: &str, dev: &str, file: &str) -> PathBuf {
+    /// Starts tcpdump on `dev` in `ns`, writing IPv4 frames of both directions to `DIR/file`;
+    /// `link_type` picks the capture's link type (`-y`), for `any` the cooked v1 or v2 header.
+    pub(crate) fn capture(
+        &mut self,
+        ns: &str,
+        dev: &str,
+        file: &str,
+        link_type: Option<&str>,
+    ) -> PathBuf {
         let path = self.dir.join(file);
         let log = format!("{file}.log");
         let path_str = path.to_str().unwrap().to_owned();
         // --immediate-mode and -U: hand over and write every packet at once, so stopping tcpdump
-        // loses nothing (the default buffering holds packets up to a second); -n: no DNS.
-        let pid = self.spawn(
-            ns,
-            &[
-                "tcpdump",
-                "-i",
-                dev,
-                "-n",
-                "-U",
-                "--immediate-mode",
-                "-w",
-                &path_str,
-                "ip",
-            ],
-            &log,
-        );
+        // loses nothing (the default buffering holds packets up to a second). An immediate-mode
+        // ring holds buffer / snaplen frames: with the defaults (2 MiB, 256 KiB) a burst of 8
+        // overflows it, hence the small snaplen and the larger buffer. -n: no DNS.
+        let mut args = vec!["tcpdump", "-i", dev, "-n", "-U", "--immediate-mode"];
+        args.extend(["-s", "2048", "-B", "8192", "-w", &path_str]);
+        if let Some(link_type) = link_type {
+            args.extend(["-y", link_type]);
+        }
+        args.push("ip");
+        let pid = self.spawn(ns, &args, &log);
         self.captures.push(pid);
         self.wait_for(&log, "listening on");
+        self.capture_logs.push(log);
         path
     }
 
@@ -209,6 +227,14 @@ impl Lab {
             if let Some(child) = self.children.iter_mut().find(|c| c.id() == pid) {
                 let _ = child.wait();
             }
+        }
+        // A capture that lost frames would make the comparison fail for the wrong reason.
+        for log in &self.capture_logs {
+            let text = fs::read_to_string(self.dir.join(log)).unwrap_or_default();
+            let clean = text
+                .lines()
+                .any(|l| l.trim() == "0 packets dropped by kernel");
+            assert!(clean, "{log}: {text}");
         }
     }
 
