@@ -161,18 +161,19 @@ fn replay_matches_kernel_dnat() {
     let replies = between(&after, rip, client);
     let kernel_to_server = between(&after, client, rip);
     let kernel_to_client = between(&before, vip, client);
-    // Client: SYN, ACK, request, ACK, FIN; server: SYN-ACK, ACK, reply, FIN, ACK; one datagram
-    // each way.
-    assert_eq!(
-        (requests.len(), replies.len()),
-        (6, 6),
+    // Client: SYN, ACK, request, [ACK], FIN; server: SYN-ACK, [ACK], reply, FIN, ACK; one
+    // datagram each way. Whether a pure ACK goes out or rides on data depends on timing.
+    assert!(
+        requests.len() >= 5 && replies.len() >= 5,
         "the kernel's exchange"
     );
+    let counts = (kernel_to_server.len(), kernel_to_client.len());
     assert_eq!(
-        (kernel_to_server.len(), kernel_to_client.len()),
-        (6, 6),
-        "the kernel's output"
+        counts,
+        (requests.len(), replies.len()),
+        "the kernel forwarded every frame"
     );
+    let n = (requests.len() + replies.len()) as u64;
 
     // The neighbours the kernel resolved by ARP, read from the frames they sent.
     let client_mac = MacAddr(addrs(&requests[0]).unwrap().2);
@@ -191,7 +192,7 @@ fn replay_matches_kernel_dnat() {
     let out = lab.path("replay.pcap");
     let report = replay_files(&inputs, &rules, &out, &options).unwrap();
     let s = &report.summary;
-    assert_eq!((s.frames_in, s.forwarded, s.passed), (24, 12, 12), "{s}");
+    assert_eq!((s.frames_in, s.forwarded, s.passed), (2 * n, n, n), "{s}");
     assert_eq!(
         (s.dropped_total(), s.unresolved_next_hop, s.transmitted),
         (0, 0, 0),
@@ -206,7 +207,7 @@ fn replay_matches_kernel_dnat() {
         let report = replay_files(&[lab.path(capture)], &rules, &out, &options).unwrap();
         let s = &report.summary;
         let counts = (report.skipped_outgoing, s.frames_in, s.forwarded);
-        assert_eq!(counts, (12, 12, 12), "{capture}: {s}");
+        assert_eq!(counts, (n, n, n), "{capture}: {s}");
         let rest = (s.passed, s.dropped_total(), s.unresolved_next_hop);
         assert_eq!(rest, (0, 0, 0), "{capture}: {s}");
         assert_replay_is_kernel(&frames(&out), &kernel);
