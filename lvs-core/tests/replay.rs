@@ -211,3 +211,93 @@ fn connections_expire_in_capture_time() {
     assert_eq!(times, [secs(0), secs(299), secs(598)]);
     assert_eq!((summary.forwarded, summary.passed), (3, 1));
 }
+
+#[test]
+fn arp_replies_and_originated_icmp_are_written_out() {
+    use etherparse::{
+        ArpEthIpv4Packet, ArpOperation, Icmpv4Type, NetHeaders, PacketHeaders, TransportHeader,
+    };
+    let dip = [192, 0, 2, 1];
+    let mut d = Director::new(DirectorConfig {
+        mac: MacAddr(DIRECTOR_MAC),
+        addrs: vec![dip.into()],
+        vips: vec![VIP.into()],
+        neighbours: vec![(CLIENT.into(), MacAddr(CLIENT_MAC))],
+        ..DirectorConfig::default()
+    });
+    for rule in parse_rules(RULES).unwrap() {
+        d.apply(&rule.command, at(0)).unwrap();
+    }
+    let arp = |op, src_mac, src_ip, dst_mac, dst_ip| {
+        let packet = ArpEthIpv4Packet {
+            operation: op,
+            sender_mac: src_mac,
+            sender_ipv4: src_ip,
+            target_mac: dst_mac,
+            target_ipv4: dst_ip,
+        };
+        let eth_dst = if op == ArpOperation::REQUEST {
+            [0xff; 6]
+        } else {
+            dst_mac
+        };
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2(src_mac, eth_dst)
+            .arp(packet.to_arp_packet())
+            .write(&mut out)
+            .unwrap();
+        out
+    };
+    let who_has_vip = arp(ArpOperation::REQUEST, CLIENT_MAC, CLIENT, [0; 6], VIP);
+    // TTL 1: the director drops it and answers with ICMP time exceeded (RFC 792), from its DIP.
+    let last_hop = tcp(
+        (CLIENT_MAC, DIRECTOR_MAC),
+        (CLIENT, 40003),
+        (VIP, 80),
+        1,
+        7,
+        0,
+        "S",
+        b"",
+    );
+    let input = vec![
+        Frame::new(at(0), who_has_vip),
+        Frame::new(at(1), last_hop.clone()),
+    ];
+    let (out, summary) = run(&mut d, input);
+    assert_eq!(
+        (
+            summary.replies,
+            summary.transmitted,
+            summary.dropped.get("ttl_expired")
+        ),
+        (1, 1, Some(&1)),
+        "{summary}"
+    );
+    assert_eq!(
+        out[0],
+        Frame::new(
+            at(0),
+            arp(ArpOperation::REPLY, DIRECTOR_MAC, VIP, CLIENT_MAC, CLIENT)
+        )
+    );
+
+    assert_eq!(out[1].at, at(1));
+    let icmp = PacketHeaders::from_ethernet_slice(&out[1].data).unwrap();
+    let Some(NetHeaders::Ipv4(ip, _)) = &icmp.net else {
+        panic!("{icmp:?}")
+    };
+    assert_eq!((ip.source, ip.destination), (dip, CLIENT));
+    assert_eq!(ip.calc_header_checksum(), ip.header_checksum);
+    let Some(TransportHeader::Icmpv4(h)) = &icmp.transport else {
+        panic!("{icmp:?}")
+    };
+    assert!(
+        matches!(h.icmp_type, Icmpv4Type::TimeExceeded(_)),
+        "{:?}",
+        h.icmp_type
+    );
+    assert_eq!(h.icmp_type.calc_checksum(icmp.payload.slice()), h.checksum);
+    // The quote starts with the offending IP header and 8 bytes of TCP, as received.
+    assert_eq!(icmp.payload.slice()[..28], last_hop[14..42]);
+}
