@@ -34,7 +34,7 @@ pub(crate) struct Args {
     /// A VIP the director answers ARP / neighbour solicitations for; repeatable.
     #[arg(long, value_name = "IP")]
     vip: Vec<IpAddr>,
-    /// Captures (pcap: Ethernet, Linux cooked v1/v2 or raw IP), merged by timestamp.
+    /// Captures (pcap or pcapng; Ethernet, Linux cooked v1/v2 or raw IP), merged by timestamp.
     #[arg(required = true, value_name = "IN.pcap")]
     inputs: Vec<PathBuf>,
 }
