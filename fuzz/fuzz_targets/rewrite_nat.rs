@@ -1,12 +1,12 @@
-//! Fuzz target: NAT / FULLNAT / TTL / MSS rewriters on one frame (see `rewrite_check.rs`).
+//! Fuzz target: NAT / FULLNAT / TTL / DR rewriters on one frame (see `rewrite_check.rs`).
 #![no_main]
 
 #[path = "rewrite_check.rs"]
 mod check;
 
-use lvs_core::rewrite::{clamp_mss, decrement_ttl, fullnat_in, fullnat_out, icmp, nat_in, nat_out};
-use lvs_core::wire::IpVersion;
+use lvs_core::rewrite::{decrement_ttl, dr, fullnat_in, fullnat_out, nat_in, nat_out};
 use lvs_core::wire::flow;
+use lvs_core::wire::{IpVersion, MacAddr};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let (seed, mut frame) = check::split(data);
@@ -37,17 +37,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     check::run(&frame, filled, "fullnat_out", |f| fullnat_out(f, &k));
     check::run(&frame, filled, "ttl", |f| decrement_ttl(f).map(|_| ()));
-    let mss = u16::from_be_bytes([seed[72], seed[73]]);
-    check::run(&frame, filled, "clamp_mss", |f| {
-        clamp_mss(f, mss).map(|_| ())
-    });
-    check::run(&frame, filled, "icmp_nat_in", |f| icmp::nat_in(f, &k));
-    check::run(&frame, filled, "icmp_nat_out", |f| icmp::nat_out(f, &k));
-    check::run(&frame, filled, "icmp_fullnat_in", |f| {
-        icmp::fullnat_in(f, &k)
-    });
-    check::run(&frame, filled, "icmp_fullnat_out", |f| {
-        icmp::fullnat_out(f, &k)
-    });
-    let _ = icmp::quoted_tuple(&frame);
+    let mut g = frame.clone();
+    dr(
+        &mut g,
+        MacAddr([2, 0, 0, 0, 0, 3]),
+        MacAddr([2, 0, 0, 0, 0, 2]),
+    )
+    .expect("IP frame");
+    check::assert_valid(&g, filled, "dr");
 });
