@@ -233,8 +233,8 @@ impl ConnTable {
     /// At millions of entries a lookup is three dependent cache misses (control bytes, index
     /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
     /// first, then every key's index slot, then every entry, and the real probes run on warm
-    /// lines, so the misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
-    /// kept alive with `black_box` instead of prefetch instructions.
+    /// lines, so the misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses
+    /// plain loads kept alive with `black_box` instead of prefetch instructions.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
         for level in 0..3 {
             for key in keys {
