@@ -57,7 +57,6 @@
 //! Memory from capacity arithmetic ([`ConnTable::allocation_size`]): 98 B per connection at
 //! 1M, 94 B at 10M (RSS growth 84-95 B); a 64-byte cache-line entry, about 8 B per entry and
 //! index in hashbrown at its load factor, 8 B per timer-wheel entry.
-#![allow(clippy::module_name_repetitions)]
 
 mod family;
 mod key;
