@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!   ConnTable (one per worker, single-threaded)
-//!     in index   HashTable<u32>  (proto, caddr, cport, vaddr, vport) + template bit -> slot
-//!     out index  HashTable<u32>  (proto, daddr, dport, caddr|laddr, cport|lport)   -> slot
+//!     in index   LineIndex  (proto, caddr, cport, vaddr, vport) + template bit -> slot
+//!     out index  LineIndex  (proto, daddr, dport, caddr|laddr, cport|lport)   -> slot
+//!                (cache-line chunks of 12 tags + 12 slots, F14-style; seeded foldhash)
 //!     slabs      chunked Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>>, ConnId = slot + generation
 //!     wheel      1024 one-second slots of (slot, deadline), re-armed lazily
 //!   tcp          const state tables (normal, secure_tcp), flag classes, counter changes
@@ -59,6 +60,7 @@
 //! index in hashbrown at its load factor, 8 B per timer-wheel entry.
 
 mod family;
+mod index;
 mod key;
 mod slab;
 mod table;

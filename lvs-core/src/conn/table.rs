@@ -231,13 +231,13 @@ impl ConnTable {
     /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
     /// shorter of the two lengths is used).
     ///
-    /// At millions of entries a lookup is three dependent cache misses (control bytes, index
-    /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
-    /// first, then every key's index slot, then every entry, and the real probes run on warm
-    /// lines, so the misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses
+    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
+    /// One at a time they serialise; here every key's index chunk is loaded first, then every
+    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
+    /// overlap. The core forbids `unsafe`, so the warm-up uses
     /// plain loads kept alive with `black_box` instead of prefetch instructions.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for level in 0..3 {
+        for level in 0..2 {
             for key in keys {
                 self.warm_in(key, level);
             }
