@@ -88,10 +88,19 @@ fn build(n: usize, seed: u64) -> ConnTable {
     table
 }
 
+/// The sizes to run: `CONN_BENCH_SIZES=1000000,10000000` narrows them (building the 10M table
+/// is the slow part).
+fn sizes() -> Vec<usize> {
+    std::env::var("CONN_BENCH_SIZES").map_or_else(
+        |_| SIZES.to_vec(),
+        |v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+    )
+}
+
 fn established(c: &mut Criterion) {
     let mut group = c.benchmark_group("conn");
     group.sample_size(10);
-    for &n in &SIZES {
+    for n in sizes() {
         let mut table = build(n, 42);
         let now = Instant::from_secs(2_000);
         let mut i = 0u64;

@@ -615,3 +615,38 @@ fn get_mut_expire_now_and_reserve() {
     assert!(table.get_mut(id).is_none());
     assert!(!table.expire_now(id, t(12.0)));
 }
+
+#[test]
+fn drop_entry_removes_half_open_connections_only() {
+    let mut table = ConnTable::new(14, 10_000);
+    let timeouts = Timeouts::default();
+    let mut half_open = 0;
+    // 320 connections: every third stays half-open (SYN only: SYN_RECV), the others complete
+    // the handshake (ESTABLISHED).
+    for p in 0..320u16 {
+        let id = table
+            .insert(&conn(ForwardMethod::Nat, p), t(0.0), 3)
+            .unwrap();
+        table.track_tcp(id, t(0.0), Direction::In, SYN, false, &timeouts);
+        if p % 3 == 0 {
+            half_open += 1;
+        } else {
+            table.track_tcp(id, t(0.1), Direction::Out, SYN | ACK, false, &timeouts);
+            table.track_tcp(id, t(0.2), Direction::In, ACK, false, &timeouts);
+        }
+    }
+    let mut out = Vec::new();
+    // 32 rounds over consecutive slices cover every slot once.
+    for round in 0..32u64 {
+        table.drop_half_open(round * 10, &mut out);
+    }
+    assert_eq!(out.len(), half_open);
+    for (_, c) in &out {
+        assert_eq!(c.state, TcpState::SynRecv as u8);
+        assert_eq!(c.cport % 3, 0);
+    }
+    assert_eq!(table.len(), 320 - half_open);
+    for (_, c) in table.iter() {
+        assert_eq!(c.tcp_state(), Some(TcpState::Established));
+    }
+}

@@ -3,9 +3,9 @@
 use core::hint::black_box;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 
 use super::ConnFlags;
+use super::index::LineIndex;
 use super::key::{Entry, Family, KIND_OUT};
 use super::slab::{MAX_SLOTS, Slab};
 use super::table::ConnError;
@@ -13,16 +13,16 @@ use super::table::ConnError;
 /// The addresses and indexes of one family.
 pub(super) struct Tables<A> {
     pub(super) slab: Slab<A>,
-    by_in: HashTable<u32>,
-    by_out: HashTable<u32>,
+    by_in: LineIndex,
+    by_out: LineIndex,
 }
 
 impl<A: Family> Tables<A> {
     pub(super) fn new() -> Self {
         Self {
             slab: Slab::new(),
-            by_in: HashTable::new(),
-            by_out: HashTable::new(),
+            by_in: LineIndex::new(),
+            by_out: LineIndex::new(),
         }
     }
 
@@ -40,27 +40,25 @@ impl<A: Family> Tables<A> {
     ) -> Option<u32> {
         let hash = A::hash(h, kind, p, c, cp, v, vp);
         let slab = &self.slab;
-        self.by_in
-            .find(hash, |&s| {
-                slab.get(s)
-                    .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
-            })
-            .copied()
+        self.by_in.find(hash, |s| {
+            slab.get(s)
+                .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
+        })
     }
 
-    /// Loads one level of `hash`'s probe without comparing keys: 0 the control bytes, 1 the
-    /// candidates' index slots, 2 their entries.
+    /// Loads one level of `hash`'s probe without comparing keys: 0 the index chunk, 1 the
+    /// candidates' entries.
     #[inline]
     pub(super) fn warm_in(&self, hash: u64, level: u8) {
         let slab = &self.slab;
-        match level {
-            0 => black_box(self.by_in.find(hash, |_| false)),
-            1 => black_box(self.by_in.find(hash, |&s| black_box(s) == u32::MAX)),
-            _ => black_box(self.by_in.find(hash, |&s| {
+        if level == 0 {
+            self.by_in.warm(hash);
+        } else {
+            black_box(self.by_in.find(hash, |s| {
                 black_box(slab.get(s).map(|e| e.meta.proto));
                 false
-            })),
-        };
+            }));
+        }
     }
 
     #[inline]
@@ -75,11 +73,9 @@ impl<A: Family> Tables<A> {
     ) -> Option<u32> {
         let hash = A::hash(h, KIND_OUT, p, d, dp, b, bp);
         let slab = &self.slab;
-        self.by_out
-            .find(hash, |&s| {
-                slab.get(s).is_some_and(|e| e.matches_out(p, d, dp, b, bp))
-            })
-            .copied()
+        self.by_out.find(hash, |s| {
+            slab.get(s).is_some_and(|e| e.matches_out(p, d, dp, b, bp))
+        })
     }
 
     pub(super) fn insert(&mut self, h: &FixedState, entry: Entry<A>) -> Result<u32, ConnError> {
@@ -113,11 +109,11 @@ impl<A: Family> Tables<A> {
             *e = entry;
             e.meta.generation = generation;
         }
-        let rehash_in = |&s: &u32| slab.get(s).map_or(0, |e| e.in_hash(h));
-        by_in.insert_unique(entry.in_hash(h), slot, rehash_in);
+        let rehash_in = |s: u32| slab.get(s).map_or(0, |e| e.in_hash(h));
+        by_in.insert(entry.in_hash(h), slot, rehash_in);
         if has_out(&entry) {
-            let rehash_out = |&s: &u32| slab.get(s).map_or(0, |e| e.out_hash(h));
-            by_out.insert_unique(entry.out_hash(h), slot, rehash_out);
+            let rehash_out = |s: u32| slab.get(s).map_or(0, |e| e.out_hash(h));
+            by_out.insert(entry.out_hash(h), slot, rehash_out);
         }
         Ok(slot)
     }
@@ -125,13 +121,9 @@ impl<A: Family> Tables<A> {
     /// Unlinks and frees a live slot, returning its entry.
     pub(super) fn remove(&mut self, h: &FixedState, slot: u32) -> Option<Entry<A>> {
         let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
-        if let Ok(found) = self.by_in.find_entry(entry.in_hash(h), |&s| s == slot) {
-            found.remove();
-        }
-        if has_out(&entry)
-            && let Ok(found) = self.by_out.find_entry(entry.out_hash(h), |&s| s == slot)
-        {
-            found.remove();
+        self.by_in.remove(entry.in_hash(h), slot);
+        if has_out(&entry) {
+            self.by_out.remove(entry.out_hash(h), slot);
         }
         self.slab.free(slot);
         Some(entry)
@@ -143,8 +135,8 @@ impl<A: Family> Tables<A> {
             by_in,
             by_out,
         } = self;
-        by_in.reserve(additional, |&s| slab.get(s).map_or(0, |e| e.in_hash(h)));
-        by_out.reserve(additional, |&s| slab.get(s).map_or(0, |e| e.out_hash(h)));
+        by_in.reserve(additional, |s| slab.get(s).map_or(0, |e| e.in_hash(h)));
+        by_out.reserve(additional, |s| slab.get(s).map_or(0, |e| e.out_hash(h)));
     }
 
     pub(super) fn allocation_size(&self) -> usize {

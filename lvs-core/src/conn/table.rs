@@ -10,6 +10,7 @@ use super::tcp::{self, CounterChange, Direction};
 use super::timer::{Action, Wheel};
 use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
 use crate::time::Instant;
+use crate::wire::IpProtocol;
 
 /// A handle to a connection: a slot and the slot's generation, so a handle kept past the
 /// connection's removal is detected (every accessor returns `None` for it).
@@ -230,13 +231,13 @@ impl ConnTable {
     /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
     /// shorter of the two lengths is used).
     ///
-    /// At millions of entries a lookup is three dependent cache misses (control bytes, index
-    /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
-    /// first, then every key's index slot, then every entry, and the real probes run on warm
-    /// lines, so the misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
-    /// kept alive with `black_box` instead of prefetch instructions.
+    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
+    /// One at a time they serialise; here every key's index chunk is loaded first, then every
+    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
+    /// overlap. The core forbids `unsafe`, so the warm-up uses
+    /// plain loads kept alive with `black_box` instead of prefetch instructions.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for level in 0..3 {
+        for level in 0..2 {
             for key in keys {
                 self.warm_in(key, level);
             }
@@ -421,6 +422,47 @@ impl ConnTable {
             t.n_control = t.n_control.saturating_sub(1);
         }
         Some(conn)
+    }
+
+    /// One round of the `drop_entry` defense (`ip_vs_random_dropentry`, run each second while
+    /// the defense is on): scans a 1/32 slice of each family's slots, starting at `start` (a
+    /// random value from the caller), and removes the half-open TCP connections in it
+    /// (SYN_RECV, SYNACK) that control nothing, pushing them onto `out`. Returns how many.
+    ///
+    /// The kernel also drops ESTABLISHED and non-TCP entries that have seen between 1 and 8
+    /// packets (`todrop_entry`); the table keeps no packet count, so those are not dropped.
+    pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
+        let before = out.len();
+        for family in [0, V6] {
+            let used = if family == 0 {
+                self.v4.slab.used()
+            } else {
+                self.v6.slab.used()
+            };
+            if used == 0 {
+                continue;
+            }
+            let first = (start % u64::from(used)) as u32;
+            for k in 0..used.div_ceil(32) {
+                let tag = family | ((first + k) % used);
+                let victim = dispatch!(self, tag, |t, s| t.slab.get(s).and_then(|e| {
+                    let m = &e.meta;
+                    let half_open = m.proto == u8::from(IpProtocol::Tcp)
+                        && (m.state == TcpState::SynRecv as u8
+                            || m.state == TcpState::SynAck as u8);
+                    (e.is_live() && half_open && m.n_control == 0).then_some(ConnId {
+                        slot: tag,
+                        generation: m.generation,
+                    })
+                }));
+                if let Some(id) = victim
+                    && let Some(conn) = self.remove(id)
+                {
+                    out.push((id, conn));
+                }
+            }
+        }
+        out.len() - before
     }
 
     /// Every live entry, for listings (`ipvsadm -Lc`); order unspecified.
