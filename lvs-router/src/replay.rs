@@ -1,5 +1,18 @@
 //! `lvs-router replay --rules FILE --out OUT.pcap IN.pcap...`: runs captured frames through
 //! the director in capture time and writes what it transmits (`lvs_net::replay`).
+//!
+//! ```text
+//! ipvsadm-save -n > rules          # or write the -A/-a lines by hand
+//! tcpdump -i eth0 -w client.pcap   # what reaches the director, from clients and real servers
+//! lvs-router replay --rules rules --out out.pcap \
+//!     --neighbour 172.16.0.2=52:54:00:12:34:56 client.pcap servers.pcap
+//! tcpdump -enr out.pcap
+//! ```
+//!
+//! The director learns next-hop MACs from ARP frames in the captures and from `--neighbour`;
+//! frames to an unknown next hop get `--next-hop-mac` (counted in the summary). Output frames
+//! carry the timestamp of the frame that caused them (the director takes no time), or the timer
+//! deadline for frames it originates on a timer.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -254,7 +254,11 @@ impl Drop for Lab {
         for ns in [&self.client, &self.router, &self.server] {
             run_status(&["ip", "netns", "del", ns]);
         }
-        if !std::thread::panicking() {
+        // Captures and logs stay for a post-mortem when the test failed or LVS_KEEP_CAPTURES is
+        // set (to try `lvs-router replay` on real captures by hand).
+        if std::thread::panicking() || std::env::var_os("LVS_KEEP_CAPTURES").is_some() {
+            eprintln!("captures and logs kept in {}", self.dir.display());
+        } else {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
