@@ -1,10 +1,14 @@
 //! NAT reference: the kernel's own DNAT is the oracle for `lvs-router replay`.
 //!
 //! A router namespace DNATs VIP:80 to RIP:8080 with nftables (TCP and UDP) while a real client
-//! and server talk through it. tcpdump records both router interfaces. The frames that *entered*
-//! the router (client -> VIP on r0, server -> client on r1) are replayed through the director
-//! with the equivalent ipvsadm rules, and every frame the director transmits must carry the same
-//! IPv4 and TCP/UDP headers and payload as the frame the kernel transmitted, field by field.
+//! and server talk through it; a datagram to VIP:81 (DNAT to the closed RIP:8081) brings back a
+//! port-unreachable that conntrack translates as a related ICMP error. tcpdump records both
+//! router interfaces and `any`. The frames that *entered* the router (client -> VIP on r0,
+//! server -> client on r1) are replayed through the director with the equivalent ipvsadm rules,
+//! and every frame the director transmits must carry the same IPv4 and TCP/UDP/ICMP headers,
+//! quoted packet and payload as the frame the kernel transmitted, field by field and then byte
+//! for byte. The one intended difference is the source MAC: the director has one, the kernel's
+//! router one per interface.
 //!
 //! Needs root and `ip netns` (skipped with a message otherwise), and then nft, tcpdump, ethtool,
 //! python3 (Debian: `netns::PACKAGES`), whose absence fails the test.
@@ -30,6 +34,7 @@ table ip lvsref {
         type nat hook prerouting priority dstnat;
         ip daddr 192.0.2.10 tcp dport 80 dnat to 172.16.0.2:8080
         ip daddr 192.0.2.10 udp dport 80 dnat to 172.16.0.2:8080
+        ip daddr 192.0.2.10 udp dport 81 dnat to 172.16.0.2:8081
     }
 }
 ";
@@ -40,6 +45,8 @@ const IPVS_RULES: &str = "\
 -a -t 192.0.2.10:80 -r 172.16.0.2:8080 -m -w 1
 -A -u 192.0.2.10:80 -s rr
 -a -u 192.0.2.10:80 -r 172.16.0.2:8080 -m -w 1
+-A -u 192.0.2.10:81 -s rr
+-a -u 192.0.2.10:81 -r 172.16.0.2:8081 -m -w 1
 ";
 
 /// One TCP request/response (the server closes first) and one UDP echo, each bounded by a
@@ -78,6 +85,14 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
 u.sendto(b"ping", ("192.0.2.10", 80))
 data, peer = u.recvfrom(100)
 assert data == b"echo ping" and peer == ("192.0.2.10", 80), (data, peer)
+# Nothing listens on 8081: the server's port-unreachable comes back as a related ICMP error.
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.settimeout(5)
+r.connect(("192.0.2.10", 81)); r.send(b"anyone?")
+try:
+    r.recv(100)
+    raise SystemExit("no ICMP error")
+except ConnectionRefusedError:
+    pass
 print("client ok")
 "#;
 
@@ -161,10 +176,11 @@ fn replay_matches_kernel_dnat() {
     let replies = between(&after, rip, client);
     let kernel_to_server = between(&after, client, rip);
     let kernel_to_client = between(&before, vip, client);
-    // Client: SYN, ACK, request, [ACK], FIN; server: SYN-ACK, [ACK], reply, FIN, ACK; one
-    // datagram each way. Whether a pure ACK goes out or rides on data depends on timing.
+    // Client: SYN, ACK, request, [ACK], FIN, two datagrams; server: SYN-ACK, [ACK], reply, FIN,
+    // ACK, a datagram, a port-unreachable. Whether a pure ACK goes out or rides on data depends
+    // on timing.
     assert!(
-        requests.len() >= 5 && replies.len() >= 5,
+        requests.len() >= 6 && replies.len() >= 6,
         "the kernel's exchange"
     );
     let counts = (kernel_to_server.len(), kernel_to_client.len());

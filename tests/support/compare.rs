@@ -1,4 +1,5 @@
-//! Field-by-field comparison of two IPv4 TCP/UDP frames with etherparse, the independent parser.
+//! Field-by-field comparison of two IPv4 TCP/UDP/ICMP frames with etherparse, the independent
+//! parser.
 
 use etherparse::{NetHeaders, PacketHeaders, TransportHeader};
 
@@ -9,14 +10,17 @@ pub(crate) struct Parsed<'a> {
     pub(crate) payload: &'a [u8],
 }
 
-/// Parses an Ethernet frame carrying IPv4 + TCP or UDP; `None` for anything else.
+/// Parses an Ethernet frame carrying IPv4 + TCP, UDP or ICMP; `None` for anything else.
 pub(crate) fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
     let headers = PacketHeaders::from_ethernet_slice(frame).ok()?;
     let Some(NetHeaders::Ipv4(ip, _)) = headers.net else {
         return None;
     };
     let transport = headers.transport?;
-    if !matches!(transport, TransportHeader::Tcp(_) | TransportHeader::Udp(_)) {
+    if !matches!(
+        transport,
+        TransportHeader::Tcp(_) | TransportHeader::Udp(_) | TransportHeader::Icmpv4(_)
+    ) {
         return None;
     }
     Some(Parsed {
@@ -122,6 +126,17 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
                 "udp.checksum (ours: recomputed vs stored)",
                 s.calc_checksum_ipv4(x, a.payload).ok(),
                 Some(s.checksum)
+            );
+        }
+        (TransportHeader::Icmpv4(s), TransportHeader::Icmpv4(t)) => {
+            field!(d, "icmp.type and code", s.icmp_type, t.icmp_type);
+            field!(d, "icmp.checksum", s.checksum, t.checksum);
+            let recomputed = s.icmp_type.calc_checksum(a.payload);
+            field!(
+                d,
+                "icmp.checksum (ours: recomputed vs stored)",
+                recomputed,
+                s.checksum
             );
         }
         _ => d.push("different transport protocols".into()),
