@@ -1,28 +1,43 @@
-//! Field-by-field comparison of two IPv4 TCP/UDP/ICMP frames with etherparse, the independent
-//! parser.
+//! Field-by-field comparison of two IPv4/IPv6 TCP/UDP/ICMP frames with etherparse, the
+//! independent parser.
 
-use etherparse::{NetHeaders, PacketHeaders, TransportHeader};
+use std::net::IpAddr;
 
-/// The IPv4 and TCP/UDP fields of a frame, parsed by etherparse.
+use etherparse::{Ipv4Header, Ipv6Header, NetHeaders, PacketHeaders, TransportHeader};
+
+/// The network header of a parsed frame.
+pub(crate) enum Ip {
+    V4(Ipv4Header),
+    V6(Ipv6Header),
+}
+
+/// The IP and TCP/UDP/ICMP fields of a frame, parsed by etherparse.
 pub(crate) struct Parsed<'a> {
-    pub(crate) ip: etherparse::Ipv4Header,
+    pub(crate) ip: Ip,
     pub(crate) transport: TransportHeader,
     pub(crate) payload: &'a [u8],
 }
 
-/// Parses an Ethernet frame carrying IPv4 + TCP, UDP or ICMP; `None` for anything else.
+impl Parsed<'_> {
+    /// Source and destination addresses.
+    pub(crate) fn addrs(&self) -> (IpAddr, IpAddr) {
+        match &self.ip {
+            Ip::V4(h) => (h.source.into(), h.destination.into()),
+            Ip::V6(h) => (h.source.into(), h.destination.into()),
+        }
+    }
+}
+
+/// Parses an Ethernet frame carrying IP (no IPv6 extension headers) and TCP, UDP, ICMP or
+/// ICMPv6; `None` for anything else.
 pub(crate) fn parse(frame: &[u8]) -> Option<Parsed<'_>> {
     let headers = PacketHeaders::from_ethernet_slice(frame).ok()?;
-    let Some(NetHeaders::Ipv4(ip, _)) = headers.net else {
-        return None;
+    let ip = match headers.net? {
+        NetHeaders::Ipv4(h, _) => Ip::V4(h),
+        NetHeaders::Ipv6(h, exts) if exts.is_empty() => Ip::V6(h),
+        _ => return None,
     };
     let transport = headers.transport?;
-    if !matches!(
-        transport,
-        TransportHeader::Tcp(_) | TransportHeader::Udp(_) | TransportHeader::Icmpv4(_)
-    ) {
-        return None;
-    }
     Some(Parsed {
         ip,
         transport,
@@ -38,43 +53,68 @@ macro_rules! field {
     };
 }
 
-/// Every IPv4 and TCP/UDP header field and the payload of `ours` against `kernel`, and the
+/// Every IP and transport header field and the payload of `ours` against `kernel`, and the
 /// validity of every checksum in `ours` (recomputed by etherparse). Empty when they match.
 pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
     let (Some(a), Some(b)) = (parse(ours), parse(kernel)) else {
-        return vec!["not both IPv4 TCP/UDP frames".into()];
+        return vec!["not both IP TCP/UDP/ICMP frames".into()];
     };
     let mut d = Vec::new();
-    let (x, y) = (&a.ip, &b.ip);
-    field!(d, "ip.dscp", x.dscp, y.dscp);
-    field!(d, "ip.ecn", x.ecn, y.ecn);
-    field!(d, "ip.total_len", x.total_len, y.total_len);
-    field!(d, "ip.identification", x.identification, y.identification);
-    field!(d, "ip.dont_fragment", x.dont_fragment, y.dont_fragment);
-    field!(d, "ip.more_fragments", x.more_fragments, y.more_fragments);
-    field!(
-        d,
-        "ip.fragment_offset",
-        x.fragment_offset,
-        y.fragment_offset
-    );
-    field!(d, "ip.ttl", x.time_to_live, y.time_to_live);
-    field!(d, "ip.protocol", x.protocol, y.protocol);
-    field!(
-        d,
-        "ip.header_checksum",
-        x.header_checksum,
-        y.header_checksum
-    );
-    field!(d, "ip.source", x.source, y.source);
-    field!(d, "ip.destination", x.destination, y.destination);
-    field!(d, "ip.options", x.options.as_slice(), y.options.as_slice());
-    field!(
-        d,
-        "ip.header_checksum (ours: recomputed vs stored)",
-        x.calc_header_checksum(),
-        x.header_checksum
-    );
+    match (&a.ip, &b.ip) {
+        (Ip::V4(x), Ip::V4(y)) => {
+            field!(d, "ip.dscp", x.dscp, y.dscp);
+            field!(d, "ip.ecn", x.ecn, y.ecn);
+            field!(d, "ip.total_len", x.total_len, y.total_len);
+            field!(d, "ip.identification", x.identification, y.identification);
+            field!(d, "ip.dont_fragment", x.dont_fragment, y.dont_fragment);
+            field!(d, "ip.more_fragments", x.more_fragments, y.more_fragments);
+            field!(
+                d,
+                "ip.fragment_offset",
+                x.fragment_offset,
+                y.fragment_offset
+            );
+            field!(d, "ip.ttl", x.time_to_live, y.time_to_live);
+            field!(d, "ip.protocol", x.protocol, y.protocol);
+            field!(
+                d,
+                "ip.header_checksum",
+                x.header_checksum,
+                y.header_checksum
+            );
+            field!(d, "ip.options", x.options.as_slice(), y.options.as_slice());
+            let recomputed = x.calc_header_checksum();
+            field!(
+                d,
+                "ip.header_checksum (ours: recomputed vs stored)",
+                recomputed,
+                x.header_checksum
+            );
+        }
+        (Ip::V6(x), Ip::V6(y)) => {
+            field!(d, "ip6.traffic_class", x.traffic_class, y.traffic_class);
+            field!(d, "ip6.flow_label", x.flow_label, y.flow_label);
+            field!(d, "ip6.payload_length", x.payload_length, y.payload_length);
+            field!(d, "ip6.next_header", x.next_header, y.next_header);
+            field!(d, "ip6.hop_limit", x.hop_limit, y.hop_limit);
+        }
+        _ => d.push("different IP versions".into()),
+    }
+    field!(d, "ip.addresses", a.addrs(), b.addrs());
+    // Checksums recomputed over our own frame: valid whatever the kernel wrote.
+    let pseudo = |tcp_or_udp: &TransportHeader| match (&a.ip, tcp_or_udp) {
+        (Ip::V4(x), TransportHeader::Tcp(h)) => h.calc_checksum_ipv4(x, a.payload).ok(),
+        (Ip::V6(x), TransportHeader::Tcp(h)) => h.calc_checksum_ipv6(x, a.payload).ok(),
+        (Ip::V4(x), TransportHeader::Udp(h)) => h.calc_checksum_ipv4(x, a.payload).ok(),
+        (Ip::V6(x), TransportHeader::Udp(h)) => h.calc_checksum_ipv6(x, a.payload).ok(),
+        (Ip::V6(x), TransportHeader::Icmpv6(h)) => h
+            .icmp_type
+            .calc_checksum(x.source, x.destination, a.payload)
+            .ok(),
+        (_, TransportHeader::Icmpv4(h)) => Some(h.icmp_type.calc_checksum(a.payload)),
+        _ => None,
+    };
+    let recomputed = pseudo(&a.transport);
     match (&a.transport, &b.transport) {
         (TransportHeader::Tcp(s), TransportHeader::Tcp(t)) => {
             field!(d, "tcp.source_port", s.source_port, t.source_port);
@@ -107,7 +147,7 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
             field!(
                 d,
                 "tcp.checksum (ours: recomputed vs stored)",
-                s.calc_checksum_ipv4(x, a.payload).ok(),
+                recomputed,
                 Some(s.checksum)
             );
         }
@@ -124,23 +164,33 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
             field!(
                 d,
                 "udp.checksum (ours: recomputed vs stored)",
-                s.calc_checksum_ipv4(x, a.payload).ok(),
+                recomputed,
                 Some(s.checksum)
             );
         }
         (TransportHeader::Icmpv4(s), TransportHeader::Icmpv4(t)) => {
             field!(d, "icmp.type and code", s.icmp_type, t.icmp_type);
             field!(d, "icmp.checksum", s.checksum, t.checksum);
-            let recomputed = s.icmp_type.calc_checksum(a.payload);
             field!(
                 d,
                 "icmp.checksum (ours: recomputed vs stored)",
                 recomputed,
-                s.checksum
+                Some(s.checksum)
+            );
+        }
+        (TransportHeader::Icmpv6(s), TransportHeader::Icmpv6(t)) => {
+            field!(d, "icmp6.type and code", s.icmp_type, t.icmp_type);
+            field!(d, "icmp6.checksum", s.checksum, t.checksum);
+            field!(
+                d,
+                "icmp6.checksum (ours: recomputed vs stored)",
+                recomputed,
+                Some(s.checksum)
             );
         }
         _ => d.push("different transport protocols".into()),
     }
+    // For ICMP errors this is the quoted packet, translated too.
     field!(d, "payload", a.payload, b.payload);
     d
 }

@@ -1,10 +1,14 @@
 //! A three-namespace lab (client, router, server) for reference tests against the kernel.
 //!
 //! ```text
-//!   client ns            router ns                          server ns
-//!   c0 203.0.113.2 ---- r0 203.0.113.1   r1 172.16.0.1 ---- s0 172.16.0.2
-//!                       (VIP 192.0.2.10 is never assigned: nftables DNATs it in prerouting)
+//!   client ns              router ns                           server ns
+//!   c0 203.0.113.2 ------- r0 203.0.113.1    r1 172.16.0.1 ----- s0 172.16.0.2
+//!      2001:db8:1::2          2001:db8:1::1     fd00:5e::1          fd00:5e::2
+//!   (VIPs 192.0.2.10 and 2001:db8:2::10 are never assigned: nftables DNATs them in prerouting)
 //! ```
+//!
+//! Client and VIPs are documentation addresses (TEST-NET-3, TEST-NET-1, 2001:db8::/32), the
+//! server's are private (RFC 1918, ULA) and exist only inside the server namespace.
 //!
 //! Names carry the test's pid, so parallel runs do not collide, and [`Lab`]'s `Drop` kills the
 //! processes it started (by pid) and deletes its namespaces, also when an assertion fails.
@@ -22,6 +26,12 @@ pub(crate) const CLIENT: &str = "203.0.113.2";
 pub(crate) const VIP: &str = "192.0.2.10";
 /// The real server's address, private and only inside the server namespace.
 pub(crate) const RIP: &str = "172.16.0.2";
+/// The client's IPv6 address (documentation prefix).
+pub(crate) const CLIENT6: &str = "2001:db8:1::2";
+/// The IPv6 virtual IP (documentation prefix).
+pub(crate) const VIP6: &str = "2001:db8:2::10";
+/// The real server's IPv6 address (unique local).
+pub(crate) const RIP6: &str = "fd00:5e::2";
 
 /// The namespaces, the interfaces and the processes of one test run.
 pub(crate) struct Lab {
@@ -116,6 +126,13 @@ impl Lab {
         // Register every namespace before the first fallible step so Drop removes them.
         for ns in [&lab.client, &lab.router, &lab.server] {
             run(&["ip", "netns", "add", ns]);
+            // Inherited by the veths created next: no DAD delay, no router solicitations.
+            for knob in ["accept_dad=0", "router_solicitations=0", "accept_ra=0"] {
+                lab.exec(
+                    ns,
+                    &["sysctl", "-qw", &format!("net.ipv6.conf.default.{knob}")],
+                );
+            }
         }
         let (c, r, s) = (
             lab.client.as_str(),
@@ -128,27 +145,39 @@ impl Lab {
         run(&[
             "ip", "-n", s, "link", "add", "s0", "type", "veth", "peer", "name", "r1", "netns", r,
         ]);
-        for (ns, dev, addr) in [
-            (c, "c0", "203.0.113.2/24"),
-            (r, "r0", "203.0.113.1/24"),
-            (r, "r1", "172.16.0.1/24"),
-            (s, "s0", "172.16.0.2/24"),
+        for (ns, dev, addr, addr6) in [
+            (c, "c0", "203.0.113.2/24", "2001:db8:1::2/64"),
+            (r, "r0", "203.0.113.1/24", "2001:db8:1::1/64"),
+            (r, "r1", "172.16.0.1/24", "fd00:5e::1/64"),
+            (s, "s0", "172.16.0.2/24", "fd00:5e::2/64"),
         ] {
-            // IPv6 off: no router solicitations or DAD in the captures.
-            lab.exec(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
             lab.exec(ns, &["ip", "addr", "add", addr, "dev", dev]);
-            lab.exec(
-                ns,
-                &[
-                    "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off", "gro", "off",
-                ],
-            );
+            lab.exec(ns, &["ip", "addr", "add", addr6, "dev", dev, "nodad"]);
+            let offloads = ["tx", "off", "tso", "off", "gso", "off", "gro", "off"];
+            lab.exec(ns, &[&["ethtool", "-K", dev][..], &offloads].concat());
             lab.exec(ns, &["ip", "link", "set", dev, "up"]);
             lab.exec(ns, &["ip", "link", "set", "lo", "up"]);
         }
         lab.exec(c, &["ip", "route", "add", "default", "via", "203.0.113.1"]);
+        lab.exec(
+            c,
+            &[
+                "ip",
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "2001:db8:1::1",
+            ],
+        );
         lab.exec(s, &["ip", "route", "add", "default", "via", "172.16.0.1"]);
+        lab.exec(
+            s,
+            &["ip", "-6", "route", "add", "default", "via", "fd00:5e::1"],
+        );
         lab.exec(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        lab.exec(r, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
         lab
     }
 
@@ -189,14 +218,16 @@ impl Lab {
         }
     }
 
-    /// Starts tcpdump on `dev` in `ns`, writing IPv4 frames of both directions to `DIR/file`;
-    /// `link_type` picks the capture's link type (`-y`), for `any` the cooked v1 or v2 header.
+    /// Starts tcpdump on `dev` in `ns`, writing the frames of both directions that match
+    /// `filter` (a pcap filter) to `DIR/file`; `link_type` picks the capture's link type (`-y`),
+    /// for `any` the cooked v1 or v2 header.
     pub(crate) fn capture(
         &mut self,
         ns: &str,
         dev: &str,
         file: &str,
         link_type: Option<&str>,
+        filter: &str,
     ) -> PathBuf {
         let path = self.dir.join(file);
         let log = format!("{file}.log");
@@ -210,7 +241,7 @@ impl Lab {
         if let Some(link_type) = link_type {
             args.extend(["-y", link_type]);
         }
-        args.push("ip");
+        args.push(filter);
         let pid = self.spawn(ns, &args, &log);
         self.captures.push(pid);
         self.wait_for(&log, "listening on");
