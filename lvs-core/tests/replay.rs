@@ -4,7 +4,7 @@
 
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder, TcpHeader};
 use lvs_core::director::{Director, DirectorConfig};
-use lvs_core::replay::{Frame, Summary, merge, parse_rules, replay};
+use lvs_core::replay::{Frame, MAX_TIMER_STEPS, Summary, merge, parse_rules, replay};
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
@@ -300,4 +300,26 @@ fn arp_replies_and_originated_icmp_are_written_out() {
     assert_eq!(h.icmp_type.calc_checksum(icmp.payload.slice()), h.checksum);
     // The quote starts with the offending IP header and 8 bytes of TCP, as received.
     assert_eq!(icmp.payload.slice()[..28], last_hop[14..42]);
+}
+
+#[test]
+fn a_gap_of_months_between_frames_does_not_stall() {
+    // 90 days without traffic: 7.8 million one-second defense ticks if run one by one.
+    let c = (CLIENT, 40004);
+    let day = 86_400_000;
+    let input = vec![
+        Frame::new(
+            at(0),
+            udp((CLIENT_MAC, DIRECTOR_MAC), c, (VIP, 53), 64, b"q"),
+        ),
+        Frame::new(
+            at(90 * day),
+            udp((SERVER_MAC, DIRECTOR_MAC), (RIP, 5353), c, 64, b"a"),
+        ),
+    ];
+    let (_, summary) = run(&mut director(at(0), true), input);
+    // The connection expired in the gap: the reply is not translated.
+    assert_eq!((summary.forwarded, summary.passed), (1, 1));
+    // Bounded work: the deadlines one by one up to the bound, then one catch-up.
+    assert_eq!(summary.timer_runs, u64::from(MAX_TIMER_STEPS) + 1);
 }

@@ -31,6 +31,9 @@ pub struct Summary {
     /// Forwarded frames whose next hop's MAC the director did not know: they got the
     /// replay's fallback next-hop MAC.
     pub unresolved_next_hop: u64,
+    /// `handle_timeout` calls made for timers due between frames (bounded per gap, see
+    /// [`MAX_TIMER_STEPS`]).
+    pub timer_runs: u64,
     /// `Verdict::Drop` by [`DropReason::label`](crate::director::DropReason::label).
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -130,6 +133,11 @@ pub fn replay(
     summary
 }
 
+/// Timer deadlines run one by one between two frames; past this many the rest run in one
+/// `handle_timeout(until)`, which skips the missed periodic ticks (estimator 2 s, defense 1 s).
+/// One by one they would take millions of steps over a gap of months in a capture.
+pub const MAX_TIMER_STEPS: u32 = 100_000;
+
 /// Runs the timers due at or before `until`, each at its deadline.
 fn run_timers(
     director: &mut Director,
@@ -138,13 +146,24 @@ fn run_timers(
     summary: &mut Summary,
     emit: &mut impl FnMut(Frame),
 ) {
+    let mut steps = 0;
     while let Some(deadline) = director.poll_timeout().filter(|d| *d <= until) {
-        director.handle_timeout(deadline);
-        drain_transmit(director, deadline, tx, summary, emit);
-        if director.poll_timeout() == Some(deadline) {
-            // A timer that does not move after firing would spin here; catch up at `until`.
-            director.handle_timeout(until);
-            drain_transmit(director, until, tx, summary, emit);
+        steps += 1;
+        // A timer that does not move after firing would spin: catch up at `until` instead.
+        let (at, last) = if steps > MAX_TIMER_STEPS {
+            (until, true)
+        } else {
+            (deadline, false)
+        };
+        director.handle_timeout(at);
+        summary.timer_runs += 1;
+        drain_transmit(director, at, tx, summary, emit);
+        if last || director.poll_timeout() == Some(deadline) {
+            if !last {
+                director.handle_timeout(until);
+                summary.timer_runs += 1;
+                drain_transmit(director, until, tx, summary, emit);
+            }
             break;
         }
     }

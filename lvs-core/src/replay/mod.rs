@@ -15,7 +15,7 @@
 mod drive;
 mod rules;
 
-pub use drive::{Summary, replay};
+pub use drive::{MAX_TIMER_STEPS, Summary, replay};
 pub use rules::{Rule, RulesError, parse_rules};
 
 use crate::time::Instant;
