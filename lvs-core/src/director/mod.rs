@@ -45,6 +45,7 @@ mod config;
 mod control;
 mod defense;
 mod event;
+mod fastpath;
 mod icmp;
 mod neighbour;
 mod new_conn;
