@@ -54,7 +54,7 @@ mod snapshot;
 mod stats;
 mod verdict;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use rand::SeedableRng;
@@ -78,6 +78,12 @@ use control::{DestRt, SvcRt};
 use defense::Defense;
 use neighbour::Neighbours;
 use stats::Estimator;
+
+/// The maps of the director hash with foldhash: their keys are not attacker-chosen in bulk
+/// (services, dests, the connections of persistent or FULLNAT services), and SipHash costs more
+/// than the rest of a new connection's bookkeeping.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Originated frames waiting for `poll_transmit`; more are dropped.
 const TX_QUEUE_CAP: usize = 256;
@@ -181,8 +187,8 @@ impl Director {
             fullnat: config.fullnat,
             cursors,
             fwmark_rules: config.fwmark_rules,
-            templates_of: HashMap::new(),
-            toa_pending: HashSet::new(),
+            templates_of: HashMap::default(),
+            toa_pending: HashSet::default(),
             neighbours,
             global: Stats::default(),
             global_est: Estimator::default(),
