@@ -72,6 +72,17 @@ proptest! {
         prop_assert_eq!(via_addr, full(&data));
     }
 
+    #[test]
+    fn incremental_odd_sized_bytes_equals_full(data in prop::collection::vec(any::<u8>(), 24..200), at in 2usize..100, new: [u8; 6]) {
+        let mut data = covered(data);
+        let at = ((at * 2).min(data.len() - 6)).max(4) & !1;
+        prop_assume!(at + 6 <= data.len());
+        let old: [u8; 6] = data[at..at + 6].try_into().unwrap();
+        let updated = checksum::update_bytes(hc(&data), &old, &new);
+        data[at..at + 6].copy_from_slice(&new);
+        prop_assert_eq!(updated, full(&data));
+    }
+
     /// What the NAT rewriter does: change the destination address (pseudo-header) and port of
     /// a TCP segment incrementally, then compare with a full fill.
     #[test]

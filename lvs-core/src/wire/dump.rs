@@ -406,3 +406,128 @@ fn gre(f: &mut Formatter<'_>, bytes: &[u8], depth: usize) -> fmt::Result {
         other => write!(f, "proto 0x{:04x}", u16::from(other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPv4 header (no options) from 10.0.0.1 to 10.0.0.2 with `proto` and `payload`,
+    /// checksum left zero (dump does not verify it).
+    fn ipv4(proto: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
+        let total = (20 + payload.len()) as u16;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[6..8].copy_from_slice(&frag.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn truncated_and_unknown() {
+        assert_eq!(Summary(&[0; 5]).to_string(), "[|ether] length 5");
+        let tcp_cut = ipv4(6, 0, &[0x9c, 0x40, 0, 80]);
+        assert_eq!(
+            IpSummary(&tcp_cut).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: [|tcp]"
+        );
+        assert_eq!(
+            IpSummary(&ipv4(50, 0, &[0; 12])).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: esp, length 12"
+        );
+        assert_eq!(
+            IpSummary(&[0x45]).to_string(),
+            "IP [|ip] truncated: the buffer is shorter than the header or length field requires"
+        );
+        assert_eq!(IpSummary(&[0x15]).to_string(), "[|ip]");
+        let mut frame = vec![0u8; 14];
+        frame[12..14].copy_from_slice(&[0x88, 0xcc]);
+        assert_eq!(
+            Summary(&frame).to_string(),
+            "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype 0x88cc, length 14"
+        );
+    }
+
+    #[test]
+    fn later_fragment() {
+        // Offset 185 * 8 = 1480, more fragments.
+        let p = ipv4(17, 0x2000 | 185, &[0; 16]);
+        assert_eq!(
+            IpSummary(&p).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: udp (frag 4660:16@1480+)"
+        );
+    }
+
+    #[test]
+    fn port_unreachable_names_the_quoted_port() {
+        let quoted = ipv4(17, 0, &[0x9c, 0x40, 0x00, 0x35, 0, 8, 0, 0]);
+        let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&quoted);
+        assert_eq!(
+            IpSummary(&ipv4(1, 0, &icmp)).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: ICMP 10.0.0.2 port 53 unreachable, length 36"
+        );
+        let mut ttl = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        ttl.extend_from_slice(&quoted);
+        assert_eq!(
+            IpSummary(&ipv4(1, 0, &ttl)).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: ICMP time exceeded in-transit, length 36"
+        );
+    }
+
+    #[test]
+    fn gre_shows_the_inner_packet() {
+        let inner = ipv4(17, 0, &[0x9c, 0x40, 0x00, 0x35, 0, 8, 0, 0]);
+        // Key present (K bit): 4 extra bytes before the payload.
+        let mut gre = vec![0x20, 0x00, 0x08, 0x00, 0, 0, 0, 42];
+        gre.extend_from_slice(&inner);
+        assert_eq!(
+            IpSummary(&ipv4(47, 0, &gre)).to_string(),
+            "IP 10.0.0.1 > 10.0.0.2: GREv0, length 36: IP 10.0.0.1.40000 > 10.0.0.2.53: UDP, length 0"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // IPIP inside IPIP, ten deep: the summary stops descending after MAX_DEPTH.
+        let mut p = ipv4(17, 0, &[0x9c, 0x40, 0x00, 0x35, 0, 8, 0, 0]);
+        for _ in 0..10 {
+            p = ipv4(4, 0, &p);
+        }
+        let line = IpSummary(&p).to_string();
+        assert_eq!(line.matches("IP ").count(), MAX_DEPTH + 1);
+        // 28 bytes of UDP packet + 10 * 20 of headers, minus the 5 headers shown = 128.
+        assert!(line.ends_with("ipip, length 128"), "{line}");
+    }
+
+    #[test]
+    fn neighbor_advertisement() {
+        let mut na = vec![136, 0, 0, 0, 0x60, 0, 0, 0];
+        na.extend_from_slice(
+            &"2001:db8::10"
+                .parse::<Ipv6Addr>()
+                .map(|a| a.octets())
+                .unwrap_or([0; 16]),
+        );
+        na.extend_from_slice(&[2, 1, 2, 0, 0, 0, 0, 1]);
+        let mut p = vec![0x60, 0, 0, 0, 0, 32, 58, 255];
+        p.extend_from_slice(
+            &"2001:db8::10"
+                .parse::<Ipv6Addr>()
+                .map(|a| a.octets())
+                .unwrap_or([0; 16]),
+        );
+        p.extend_from_slice(
+            &"ff02::1"
+                .parse::<Ipv6Addr>()
+                .map(|a| a.octets())
+                .unwrap_or([0; 16]),
+        );
+        p.extend_from_slice(&na);
+        assert_eq!(
+            IpSummary(&p).to_string(),
+            "IP6 2001:db8::10 > ff02::1: ICMP6, neighbor advertisement, tgt is 2001:db8::10, length 32"
+        );
+    }
+}

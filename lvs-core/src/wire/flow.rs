@@ -57,6 +57,15 @@ impl FlowKey {
     }
 }
 
+/// `TCP 203.0.113.7:40000 -> 192.0.2.10:80`, IPv6 addresses in brackets.
+impl core::fmt::Display for FlowKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let src = core::net::SocketAddr::new(self.src_addr, self.src_port);
+        let dst = core::net::SocketAddr::new(self.dst_addr, self.dst_port);
+        write!(f, "{} {src} -> {dst}", self.proto)
+    }
+}
+
 /// Whether a packet is an IP fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Fragment {
@@ -144,9 +153,7 @@ pub fn extract(frame: &[u8]) -> Result<FrameInfo> {
         0x86dd => IpVersion::Ipv6,
         _ => return Err(WireError::NotIp),
     };
-    let mut info = parse_ip(frame, l3, version, false)?;
-    info.vlan_id = vlan_id;
-    Ok(info)
+    parse_ip(frame, l3, version, vlan_id, false)
 }
 
 /// Extracts the flow key and layout of a bare IP packet (version from the first nibble).
@@ -158,13 +165,22 @@ pub fn extract_ip(packet: &[u8]) -> Result<FrameInfo> {
         Some(6) => IpVersion::Ipv6,
         Some(_) => return Err(WireError::BadVersion),
     };
-    parse_ip(packet, 0, version, false)
+    parse_ip(packet, 0, version, None, false)
 }
 
 /// The IP layer. `quoted` relaxes the length checks for a packet quoted in an ICMP error: its
 /// length field describes the original packet, which the quote cuts short.
+///
+/// Speed: the protocol is matched as a raw byte and the result built once at the end, so the
+/// TCP/UDP path neither calls the open-enum conversion nor copies the (large) `FrameInfo`.
 #[inline(always)]
-fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<FrameInfo> {
+fn parse_ip(
+    buf: &[u8],
+    l3: usize,
+    version: IpVersion,
+    vlan_id: Option<u16>,
+    quoted: bool,
+) -> Result<FrameInfo> {
     let ip = buf.get(l3..).ok_or(WireError::Truncated)?;
     let (src_addr, dst_addr, hop_limit, proto, l4, end, fragment);
     match version {
@@ -197,7 +213,7 @@ fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<F
             src_addr = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
             dst_addr = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
             hop_limit = ip[8];
-            proto = IpProtocol::from(ip[9]);
+            proto = ip[9];
             l4 = l3 + ihl;
             end = if quoted { buf.len() } else { l3 + total };
         }
@@ -219,15 +235,15 @@ fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<F
             a.copy_from_slice(&ip[24..40]);
             dst_addr = IpAddr::V6(Ipv6Addr::from(a));
             hop_limit = ip[7];
-            let next = IpProtocol::from(ip[6]);
-            if matches!(next, IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Icmpv6) {
+            let next = ip[6];
+            if matches!(next, TCP | UDP | ICMPV6) {
                 // The common case skips the walk.
                 proto = next;
                 l4 = l3 + 40;
                 fragment = Fragment::None;
             } else {
-                let upper = walk_ext_headers(buf, next, l3 + 40, end)?;
-                proto = upper.next_header;
+                let upper = walk_ext_headers(buf, next.into(), l3 + 40, end)?;
+                proto = upper.next_header.into();
                 l4 = upper.offset;
                 fragment = match upper.fragment {
                     None => Fragment::None,
@@ -239,8 +255,34 @@ fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<F
             }
         }
     }
-    let mut info = FrameInfo {
-        vlan_id: None,
+    let mut ports = (0, 0);
+    let mut icmp = None;
+    if fragment != Fragment::NonFirst {
+        let l4_bytes = buf.get(l4..end).ok_or(WireError::Truncated)?;
+        match (proto, version) {
+            (TCP | UDP | SCTP, _) => {
+                // Quotes and first fragments are only promised 8 bytes of transport header
+                // (RFC 792; a fragment's data is a multiple of 8 bytes); a whole packet must
+                // hold its full header.
+                let relaxed = quoted || fragment == Fragment::First;
+                check_l4_len(proto, l4_bytes, relaxed)?;
+                ports = (read_u16(l4_bytes, 0), read_u16(l4_bytes, 2));
+            }
+            // ICMPv4 over IPv6 or the reverse is described with zero ports, balanced nowhere.
+            (ICMP, IpVersion::Ipv4) | (ICMPV6, IpVersion::Ipv6) => {
+                (ports, icmp) =
+                    icmp_info(buf, l4, end, version, fragment == Fragment::None && !quoted)?;
+            }
+            _ => {}
+        }
+    }
+    let proto = match proto {
+        TCP => IpProtocol::Tcp,
+        UDP => IpProtocol::Udp,
+        other => IpProtocol::from(other),
+    };
+    Ok(FrameInfo {
+        vlan_id,
         l3_offset: l3,
         l4_offset: l4,
         l4_end: end,
@@ -249,73 +291,68 @@ fn parse_ip(buf: &[u8], l3: usize, version: IpVersion, quoted: bool) -> Result<F
         flow: FlowKey {
             proto,
             src_addr,
-            src_port: 0,
+            src_port: ports.0,
             dst_addr,
-            dst_port: 0,
+            dst_port: ports.1,
         },
         fragment,
-        icmp: None,
-    };
-    if fragment == Fragment::NonFirst {
-        return Ok(info);
-    }
-    let l4_bytes = buf.get(l4..end).ok_or(WireError::Truncated)?;
-    // Quotes and first fragments are only promised 8 bytes of transport header (RFC 792; a
-    // fragment's data is a multiple of 8 bytes); a whole packet must hold its full header.
-    let relaxed = quoted || fragment == Fragment::First;
-    match proto {
-        IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Sctp => {
-            check_l4_len(proto, l4_bytes, relaxed)?;
-            info.flow.src_port = read_u16(l4_bytes, 0);
-            info.flow.dst_port = read_u16(l4_bytes, 2);
-        }
-        IpProtocol::Icmp | IpProtocol::Icmpv6 => {
-            if (proto == IpProtocol::Icmp) != (version == IpVersion::Ipv4) {
-                // ICMPv4 over IPv6 or the reverse: describe it, balance nothing.
-                return Ok(info);
-            }
-            icmp(buf, &mut info, end, quoted)?;
-        }
-        _ => {}
-    }
-    Ok(info)
+        icmp,
+    })
 }
 
-/// The ICMP part of [`parse_ip`], out of line: the hot path is TCP and UDP.
+/// Protocol numbers as raw bytes, for matching before the open-enum conversion.
+const ICMP: u8 = 1;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMPV6: u8 = 58;
+const SCTP: u8 = 132;
+
+/// The ICMP part of [`parse_ip`], out of line: the hot path is TCP and UDP. Returns the key's
+/// ports (the echo identifier, or zeros) and the details; `find_quote` is false for quotes
+/// (no nesting) and fragments.
 #[inline(never)]
-fn icmp(buf: &[u8], info: &mut FrameInfo, end: usize, quoted: bool) -> Result<()> {
-    let l4 = info.l4_offset;
+fn icmp_info(
+    buf: &[u8],
+    l4: usize,
+    end: usize,
+    version: IpVersion,
+    find_quote: bool,
+) -> Result<((u16, u16), Option<IcmpInfo>)> {
     let l4_bytes = buf.get(l4..end).ok_or(WireError::Truncated)?;
     if l4_bytes.len() < 8 {
         return Err(WireError::Truncated);
     }
     let (msg_type, msg_code) = (l4_bytes[0], l4_bytes[1]);
-    let (echo, related) = match info.ip_version {
+    let (echo, related) = match version {
         IpVersion::Ipv4 => (matches!(msg_type, 0 | 8), matches!(msg_type, 3 | 4 | 11)),
         IpVersion::Ipv6 => (matches!(msg_type, 128 | 129), matches!(msg_type, 1..=4)),
     };
-    if echo {
+    let ports = if echo {
         let ident = read_u16(l4_bytes, 4);
-        info.flow.src_port = ident;
-        info.flow.dst_port = ident;
-    }
-    let mut icmp = IcmpInfo {
-        msg_type,
-        msg_code,
-        related,
-        quoted: None,
+        (ident, ident)
+    } else {
+        (0, 0)
     };
-    if related && !quoted && info.fragment == Fragment::None {
-        icmp.quoted = parse_quoted(&buf[..end], l4 + 8, info.ip_version);
-    }
-    info.icmp = Some(icmp);
-    Ok(())
+    let quoted = if related && find_quote {
+        parse_quoted(&buf[..end], l4 + 8, version)
+    } else {
+        None
+    };
+    Ok((
+        ports,
+        Some(IcmpInfo {
+            msg_type,
+            msg_code,
+            related,
+            quoted,
+        }),
+    ))
 }
 
 /// Checks that `l4` holds the transport header: the full header for a whole packet (TCP with
 /// its options, UDP with a sane length field, SCTP's 12-byte common header), 8 bytes otherwise.
 #[inline(always)]
-fn check_l4_len(proto: IpProtocol, l4: &[u8], relaxed: bool) -> Result<()> {
+fn check_l4_len(proto: u8, l4: &[u8], relaxed: bool) -> Result<()> {
     if l4.len() < 8 {
         return Err(WireError::Truncated);
     }
@@ -323,7 +360,7 @@ fn check_l4_len(proto: IpProtocol, l4: &[u8], relaxed: bool) -> Result<()> {
         return Ok(());
     }
     match proto {
-        IpProtocol::Tcp => {
+        TCP => {
             if l4.len() < 20 {
                 return Err(WireError::Truncated);
             }
@@ -335,7 +372,7 @@ fn check_l4_len(proto: IpProtocol, l4: &[u8], relaxed: bool) -> Result<()> {
                 return Err(WireError::Truncated);
             }
         }
-        IpProtocol::Udp => {
+        UDP => {
             let len = usize::from(read_u16(l4, 4));
             if len < 8 {
                 return Err(WireError::BadUdpLen);
@@ -365,7 +402,7 @@ fn parse_quoted(buf: &[u8], at: usize, outer: IpVersion) -> Option<QuotedPacket>
     if version != outer {
         return None;
     }
-    let inner = parse_ip(buf, at, version, true).ok()?;
+    let inner = parse_ip(buf, at, version, None, true).ok()?;
     // parse_ip skips the transport check of a non-first fragment; the 8-byte rule holds for
     // every quote (a quoted non-first fragment is returned with ports 0, for the caller to pass).
     if inner.l4_offset + 8 > buf.len() {
@@ -408,6 +445,10 @@ mod tests {
         assert_eq!((info.flow.src_port, info.flow.dst_port), (1234, 80));
         assert_eq!(info.flow.reversed().reversed(), info.flow);
         assert_eq!(info.flow.reversed().src_port, 80);
+        assert_eq!(
+            info.flow.to_string(),
+            "TCP 198.51.100.1:1234 -> 192.0.2.10:80"
+        );
         let bare = extract_ip(&tcp4()[14..]).unwrap();
         assert_eq!(
             (bare.l3_offset, bare.l4_offset, bare.flow),

@@ -49,6 +49,34 @@ impl IpProtocol {
     }
 }
 
+/// Upper-case protocol names as ipvsadm prints them (`TCP`, `UDP`, `SCTP`), IANA keywords for
+/// the others, and the number for unknown protocols.
+impl core::fmt::Display for IpProtocol {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = match self {
+            Self::HopByHop => "HOPOPT",
+            Self::Icmp => "ICMP",
+            Self::Igmp => "IGMP",
+            Self::Ipip => "IPIP",
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Ipv6 => "IPv6",
+            Self::Ipv6Route => "IPv6-Route",
+            Self::Ipv6Frag => "IPv6-Frag",
+            Self::Gre => "GRE",
+            Self::Esp => "ESP",
+            Self::Ah => "AH",
+            Self::Icmpv6 => "ICMPv6",
+            Self::Ipv6NoNxt => "IPv6-NoNxt",
+            Self::Ipv6Opts => "IPv6-Opts",
+            Self::Vrrp => "VRRP",
+            Self::Sctp => "SCTP",
+            Self::Unknown(n) => return write!(f, "proto-{n}"),
+        };
+        f.write_str(name)
+    }
+}
+
 /// The IP version of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IpVersion {
@@ -56,4 +84,21 @@ pub enum IpVersion {
     Ipv4,
     /// IPv6 (RFC 8200).
     Ipv6,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(IpProtocol::Tcp.to_string(), "TCP");
+        assert_eq!(IpProtocol::from(132).to_string(), "SCTP");
+        assert_eq!(IpProtocol::from(253).to_string(), "proto-253");
+        assert_eq!(IpProtocol::Unknown(17), IpProtocol::Udp);
+        assert!(IpProtocol::Sctp.has_ports() && !IpProtocol::Icmp.has_ports());
+        for n in 0..=255u8 {
+            assert_eq!(u8::from(IpProtocol::from(n)), n);
+        }
+    }
 }

@@ -191,7 +191,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
 /// The extension-header walk over `buf[offset..end]`, starting at next header `next`; shared
 /// with the flow extractor (which works on a whole frame).
-#[inline]
+#[inline(never)]
 pub(super) fn walk_ext_headers(
     buf: &[u8],
     mut next: IpProtocol,
@@ -294,6 +294,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     #[inline]
     pub fn set_hop_limit(&mut self, hop_limit: u8) {
         self.buffer.as_mut()[field::HOP_LIMIT] = hop_limit;
+    }
+
+    /// Decrements the hop limit (no checksum in IPv6, RFC 8200 section 3); returns the new
+    /// value. 0 stays 0 (the caller drops such packets before forwarding).
+    #[inline]
+    pub fn decrement_hop_limit(&mut self) -> u8 {
+        let hop_limit = self.hop_limit().saturating_sub(1);
+        self.set_hop_limit(hop_limit);
+        hop_limit
     }
 
     /// Sets the source address (IPv6 has no header checksum; L4 checksums are the caller's).
@@ -489,6 +498,8 @@ mod tests {
         p.set_traffic_class(0x01);
         p.set_flow_label(0xfffff);
         p.set_hop_limit(1);
+        assert_eq!(p.decrement_hop_limit(), 0);
+        assert_eq!(p.decrement_hop_limit(), 0);
         assert_eq!(
             (
                 p.traffic_class(),
@@ -496,7 +507,7 @@ mod tests {
                 p.hop_limit(),
                 p.version()
             ),
-            (1, 0xfffff, 1, 6)
+            (1, 0xfffff, 0, 6)
         );
     }
 }

@@ -150,11 +150,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// Computes the checksum over the pseudo-header and the datagram (up to the length field);
     /// a computed zero is written as `0xffff` (RFC 768).
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        self.set_checksum(0);
+        // As in TCP: take the old checksum out instead of zeroing it first.
+        let old = self.checksum();
         let len = self.len();
         let data = &self.buffer.as_ref()[..usize::from(len)];
         let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Udp, u32::from(len));
-        let sum = checksum::finish(checksum::combine(&[pseudo, checksum::data(data)]));
+        let sum = checksum::finish(checksum::combine(&[pseudo, checksum::data(data), !old]));
         self.set_checksum(if sum == 0 { 0xffff } else { sum });
     }
 
