@@ -117,3 +117,34 @@ fn mss_clamp_golden() {
         Err(RewriteError::BadTransportHeader)
     );
 }
+
+/// Found by fuzzing: an MSS option at an odd offset (after a 9-byte option) sums byte-swapped.
+#[test]
+fn mss_clamp_odd_offset() {
+    let (a, b) = ((ip("198.51.100.7"), 40123), (ip("192.0.2.110"), 80));
+    let opts = |m: u16| {
+        let [h, l] = m.to_be_bytes();
+        [8, 9, 0, 0, 0, 1, 0, 0, 0, 2, 4, h, l, 0, 0, 0]
+    };
+    let input = tcp(a, b, true, &opts(2560), b"");
+    let want = tcp(a, b, true, &opts(1400), b"");
+    let mut got = input.clone();
+    assert_eq!(clamp_mss(&mut got, 1400), Ok(true));
+    assert_frame("mss-clamp-odd", &input, &got, &want);
+}
+
+/// Found by fuzzing: a refused growth must not even drop the Ethernet padding.
+#[test]
+fn toa_no_room_keeps_padding() {
+    let (l, d) = ((ip("10.0.0.1"), 1), (ip("10.0.0.2"), 2));
+    let mut f = tcp(l, d, false, &[], b"");
+    f.resize(f.len() + 6, 0xee);
+    let orig = f.clone();
+    let n = f.len();
+    let mut pkt = PacketBuf::new(&mut f, 0, n).unwrap();
+    assert_eq!(
+        insert_toa(&mut pkt, ip("192.0.2.1"), 9),
+        Err(RewriteError::NoRoom)
+    );
+    assert_eq!(pkt.frame(), &orig[..]);
+}

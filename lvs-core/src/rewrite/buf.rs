@@ -100,6 +100,24 @@ impl<'a> PacketBuf<'a> {
         Ok(())
     }
 
+    /// Cuts the frame to `len` bytes (drops Ethernet padding after the IP packet), then opens
+    /// `n` bytes at `at` like [`PacketBuf::open_gap`]. Checks the room first, so that on error
+    /// nothing changes (not even the padding).
+    pub(crate) fn truncate_and_open(
+        &mut self,
+        len: usize,
+        at: usize,
+        n: usize,
+    ) -> Result<(), RewriteError> {
+        let len = self.len.min(len);
+        let tail = self.buf.len() - self.start - len;
+        if at > len || (self.headroom() < n && tail < n) {
+            return Err(RewriteError::NoRoom);
+        }
+        self.len = len;
+        self.open_gap(at, n)
+    }
+
     /// Cuts the frame to `len` bytes (drops Ethernet padding after the IP packet).
     pub(crate) fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);

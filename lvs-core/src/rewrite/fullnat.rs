@@ -75,7 +75,13 @@ pub fn clamp_mss(frame: &mut [u8], max_mss: u16) -> Result<bool, RewriteError> {
                         return Ok(false);
                     }
                     let mut d = Delta::default();
-                    d.word(old, max_mss);
+                    // Options need not be 16-bit aligned: a field at an odd offset from the
+                    // header start sums byte-swapped (RFC 1071 2(B)).
+                    if (i + 2 - l4.at) % 2 == 1 {
+                        d.word(old.swap_bytes(), max_mss.swap_bytes());
+                    } else {
+                        d.word(old, max_mss);
+                    }
                     put16(frame, i + 2, max_mss);
                     put16(frame, l4.csum_at, d.apply(get16(frame, l4.csum_at)));
                     return Ok(true);

@@ -8,7 +8,9 @@
 //! folded into the checksums incrementally: the outer IPv4 header checksum, the quoted IPv4 header
 //! checksum, the quoted TCP/UDP checksum when it lies within the quoted bytes, and the ICMP
 //! checksum (which covers all of the above; for ICMPv6 also the outer pseudo-header,
-//! RFC 4443 2.3). A quoted SCTP CRC32c cannot be recomputed over a truncated quote and is left.
+//! RFC 4443 2.3). Unlike the kernel, which leaves it stale, the quoted TCP/UDP checksum is
+//! translated too, so the quote is byte-for-byte what the receiver sent. A quoted SCTP CRC32c
+//! cannot be recomputed over a truncated quote and is left.
 //!
 //! Direction names follow the data path: `*_in` handles errors arriving from the client side,
 //! `*_out` errors arriving from the real-server side.

@@ -23,6 +23,8 @@
 //!   [`Layout::parse`]) feeds the `*_at` variants; the plain variants parse for themselves.
 //! - Same-size rewrites take `&mut [u8]`. Rewrites that change the length take a [`PacketBuf`]
 //!   (the frame plus head/tailroom of the caller's buffer) and move the shorter side of the gap.
+//! - Related ICMP errors of DR and TUN connections need no translation: like the kernel's
+//!   `ip_vs_in_icmp`, forward them with [`dr()`] or [`tunnel::encap`] as any other packet.
 //! - Fragments are refused ([`RewriteError::Fragment`]): like IPVS behind netfilter defrag,
 //!   the caller reassembles first.
 

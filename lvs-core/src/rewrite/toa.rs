@@ -98,9 +98,8 @@ pub fn insert_toa(
     let mut ip_d = Delta::default();
     ip_d.word(old_len as u16, new_len);
 
-    pkt.truncate(ip.end);
     let at = l4.at + 20;
-    pkt.open_gap(at, n)?;
+    pkt.truncate_and_open(ip.end, at, n)?;
     let f = pkt.frame_mut();
     f[at..at + n].copy_from_slice(opt);
     put16(f, l4.at + 12, new_word);

@@ -77,7 +77,9 @@ pub enum EncapVerdict {
         mtu: u16,
     },
     /// IPv6 inner packet too big for the tunnel: the frame is unchanged; send ICMPv6
-    /// packet-too-big with this MTU (RFC 8201; never below the IPv6 minimum of 1280).
+    /// packet-too-big with this MTU (RFC 8201; never below the IPv6 minimum of 1280: where the
+    /// kernel drops the packet when the tunnel MTU is under 1280, this reports 1280 and leaves
+    /// the drop-or-fragment choice to the caller).
     PacketTooBig {
         /// The tunnel MTU, at least 1280.
         mtu: u32,
@@ -160,8 +162,7 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     let l4 = (!ip.frag).then_some(ip.hdr_len);
     let sport = flow_port(inner, ip.v6, l4);
 
-    pkt.truncate(ip.end);
-    pkt.open_gap(ip.l3, oh)?;
+    pkt.truncate_and_open(ip.end, ip.l3, oh)?;
     let f = pkt.frame_mut();
     put16(
         f,
