@@ -150,3 +150,93 @@ proptest! {
         }
     }
 }
+
+#[derive(Clone, Debug)]
+enum TplOp {
+    /// A connection under template `tpl` (created on first use) with a timeout.
+    Conn {
+        tpl: u8,
+        timeout: u32,
+    },
+    Remove {
+        pick: usize,
+    },
+    Advance {
+        secs: u64,
+    },
+}
+
+fn tpl_op() -> impl Strategy<Value = TplOp> {
+    prop_oneof![
+        (0u8..4, 1u32..600).prop_map(|(tpl, timeout)| TplOp::Conn { tpl, timeout }),
+        any::<usize>().prop_map(|pick| TplOp::Remove { pick }),
+        (0u64..200).prop_map(|secs| TplOp::Advance { secs }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// ip_vs_conn_expire's rule: a template never expires while it controls a connection, and
+    /// its count is the number of live connections naming it.
+    #[test]
+    fn templates_outlive_their_connections(ops in proptest::collection::vec(tpl_op(), 1..150)) {
+        let mut table = ConnTable::new(99, 1 << 16);
+        let mut now = 0u64;
+        let mut templates: BTreeMap<u8, ConnId> = BTreeMap::new();
+        let mut conns: Vec<(ConnId, u8)> = Vec::new();
+        let mut next_port = 1u16;
+        let mut out = Vec::new();
+        for op in ops {
+            match op {
+                TplOp::Conn { tpl, timeout } => {
+                    let tid = match templates.get(&tpl) {
+                        Some(t) if table.get(*t).is_some() => *t,
+                        _ => {
+                            let mut c = conn(0, false);
+                            c.cport = 0;
+                            c.vport = 1000 + u16::from(tpl);
+                            c.flags = ConnFlags::TEMPLATE;
+                            let t = table.insert(&c, Instant::from_secs(now), 300).unwrap();
+                            templates.insert(tpl, t);
+                            t
+                        }
+                    };
+                    let mut c = conn(next_port, false);
+                    next_port += 1;
+                    c.control = Some(tid);
+                    let id = table.insert(&c, Instant::from_secs(now), timeout).unwrap();
+                    conns.push((id, tpl));
+                }
+                TplOp::Remove { pick } => {
+                    if conns.is_empty() { continue; }
+                    let (id, _) = conns.swap_remove(pick % conns.len());
+                    prop_assert!(table.remove(id).is_some());
+                }
+                TplOp::Advance { secs } => {
+                    now += secs;
+                    out.clear();
+                    table.expire(Instant::from_secs(now), &mut out);
+                    for (id, c) in &out {
+                        if !c.flags.contains(ConnFlags::TEMPLATE) {
+                            let before = conns.len();
+                            conns.retain(|(cid, _)| cid != id);
+                            prop_assert_eq!(conns.len() + 1, before);
+                        }
+                    }
+                }
+            }
+            for (tpl, tid) in &templates {
+                let live = conns.iter().filter(|(_, t)| t == tpl).count() as u32;
+                match table.get(*tid) {
+                    Some(t) => prop_assert_eq!(t.n_control(), live),
+                    None => prop_assert_eq!(live, 0, "template {} expired under connections", tpl),
+                }
+            }
+            prop_assert_eq!(
+                table.len(),
+                conns.len() + templates.values().filter(|t| table.get(**t).is_some()).count()
+            );
+        }
+    }
+}

@@ -580,3 +580,73 @@ fn batch_lookup_agrees_with_single_lookups() {
         assert_eq!(*got, want);
     }
 }
+
+#[test]
+fn get_mut_expire_now_and_reserve() {
+    let mut table = ConnTable::new(13, 100);
+    table.reserve(1000, 10);
+    let id = table
+        .insert(&conn(ForwardMethod::Nat, 1), t(0.0), 900)
+        .unwrap();
+    {
+        let mut c = table.get_mut(id).unwrap();
+        c.set_dest(9);
+        c.set_svc(8);
+        c.set_state(TcpState::Listen as u8);
+        c.insert_flags(ConnFlags::TEMPLATE.union(ConnFlags::ONE_PACKET));
+        c.remove_flags(ConnFlags::INACTIVE);
+        let r = c.get();
+        assert_eq!((r.dest(), r.svc()), (9, 8));
+        assert_eq!(r.tcp_state(), Some(TcpState::Listen));
+        // TEMPLATE cannot be set through the view: it would move the entry between key spaces.
+        assert!(!r.flags().contains(ConnFlags::TEMPLATE));
+        assert!(r.flags().contains(ConnFlags::ONE_PACKET));
+        assert_eq!(r.dest_counter(), DestCounter::Active);
+    }
+    assert_eq!(table.lookup_in(&key(1)), Some(id));
+    // expire_now: gone at the next expiry at or after now, not before.
+    assert!(table.expire_now(id, t(10.2)));
+    let mut out = Vec::new();
+    table.expire(Instant::from_secs(10), &mut out);
+    assert!(out.is_empty());
+    table.expire(Instant::from_secs(11), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.dest, 9);
+    assert!(table.get_mut(id).is_none());
+    assert!(!table.expire_now(id, t(12.0)));
+}
+
+#[test]
+fn drop_entry_removes_half_open_connections_only() {
+    let mut table = ConnTable::new(14, 10_000);
+    let timeouts = Timeouts::default();
+    let mut half_open = 0;
+    // 320 connections: every third stays half-open (SYN only: SYN_RECV), the others complete
+    // the handshake (ESTABLISHED).
+    for p in 0..320u16 {
+        let id = table
+            .insert(&conn(ForwardMethod::Nat, p), t(0.0), 3)
+            .unwrap();
+        table.track_tcp(id, t(0.0), Direction::In, SYN, false, &timeouts);
+        if p % 3 == 0 {
+            half_open += 1;
+        } else {
+            table.track_tcp(id, t(0.1), Direction::Out, SYN | ACK, false, &timeouts);
+            table.track_tcp(id, t(0.2), Direction::In, ACK, false, &timeouts);
+        }
+    }
+    let mut out = Vec::new();
+    // 32 rounds over consecutive slices cover every slot once.
+    for round in 0..32u64 {
+        table.drop_half_open(round * 10, &mut out);
+    }
+    assert_eq!(out.len(), half_open);
+    for (_, c) in &out {
+        assert_eq!(c.state, TcpState::SynRecv as u8);
+        assert_eq!(c.cport % 3, 0);
+    }
+    assert_eq!(table.len(), 320 - half_open);
+    for (_, c) in table.iter() {
+        assert_eq!(c.tcp_state(), Some(TcpState::Established));
+    }
+}

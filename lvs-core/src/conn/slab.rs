@@ -88,6 +88,12 @@ impl<A: Family> Slab<A> {
         }
     }
 
+    /// Slots handed out so far (live or free).
+    #[inline]
+    pub(super) fn used(&self) -> u32 {
+        self.used
+    }
+
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Entry<A>)> {
         self.chunks
             .iter()

@@ -1,17 +1,16 @@
 //! The connection table.
 
-use core::hint::black_box;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 
+use super::family::Tables;
 use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, Meta, OutKey};
-use super::slab::{MAX_SLOTS, Slab};
 use super::tcp::{self, CounterChange, Direction};
 use super::timer::{Action, Wheel};
-use super::{ConnFlags, ConnRef, TcpState, Timeouts};
+use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
 use crate::time::Instant;
+use crate::wire::IpProtocol;
 
 /// A handle to a connection: a slot and the slot's generation, so a handle kept past the
 /// connection's removal is detected (every accessor returns `None` for it).
@@ -43,135 +42,6 @@ pub enum ConnError {
     /// The controlling template handle is stale.
     #[error("no such template")]
     NoSuchTemplate,
-}
-
-/// The addresses and indexes of one family.
-struct Tables<A> {
-    slab: Slab<A>,
-    by_in: HashTable<u32>,
-    by_out: HashTable<u32>,
-}
-
-impl<A: Family> Tables<A> {
-    fn new() -> Self {
-        Self {
-            slab: Slab::new(),
-            by_in: HashTable::new(),
-            by_out: HashTable::new(),
-        }
-    }
-
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn find_in(
-        &self,
-        h: &FixedState,
-        kind: u8,
-        p: u8,
-        c: A,
-        cp: u16,
-        v: A,
-        vp: u16,
-    ) -> Option<u32> {
-        let hash = A::hash(h, kind, p, c, cp, v, vp);
-        let slab = &self.slab;
-        self.by_in
-            .find(hash, |&s| {
-                slab.get(s)
-                    .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
-            })
-            .copied()
-    }
-
-    /// Loads the control bytes of `hash`'s probe (`entries == false`), or the index slots and
-    /// entries of its candidates, without comparing keys.
-    #[inline]
-    fn warm_in(&self, hash: u64, entries: bool) {
-        let slab = &self.slab;
-        if entries {
-            black_box(self.by_in.find(hash, |&s| {
-                black_box(slab.get(s).map(|e| e.meta.proto));
-                false
-            }));
-        } else {
-            black_box(self.by_in.find(hash, |_| false));
-        }
-    }
-
-    #[inline]
-    fn find_out(&self, h: &FixedState, p: u8, d: A, dp: u16, b: A, bp: u16) -> Option<u32> {
-        let hash = A::hash(h, super::key::KIND_OUT, p, d, dp, b, bp);
-        let slab = &self.slab;
-        self.by_out
-            .find(hash, |&s| {
-                slab.get(s).is_some_and(|e| e.matches_out(p, d, dp, b, bp))
-            })
-            .copied()
-    }
-
-    fn insert(&mut self, h: &FixedState, entry: Entry<A>) -> Result<u32, ConnError> {
-        let m = &entry.meta;
-        if self
-            .find_in(
-                h,
-                entry.in_kind(),
-                m.proto,
-                entry.caddr,
-                m.cport,
-                entry.vaddr,
-                m.vport,
-            )
-            .is_some()
-        {
-            return Err(ConnError::Exists);
-        }
-        let Some(slot) = self.slab.alloc() else {
-            return Err(ConnError::Full {
-                budget: MAX_SLOTS as usize,
-            });
-        };
-        let generation = self.slab.get(slot).map_or(0, |e| e.meta.generation);
-        let Self {
-            slab,
-            by_in,
-            by_out,
-        } = self;
-        if let Some(e) = slab.get_mut(slot) {
-            *e = entry;
-            e.meta.generation = generation;
-        }
-        let rehash_in = |&s: &u32| slab.get(s).map_or(0, |e| e.in_hash(h));
-        by_in.insert_unique(entry.in_hash(h), slot, rehash_in);
-        if has_out(&entry) {
-            let rehash_out = |&s: &u32| slab.get(s).map_or(0, |e| e.out_hash(h));
-            by_out.insert_unique(entry.out_hash(h), slot, rehash_out);
-        }
-        Ok(slot)
-    }
-
-    /// Unlinks and frees a live slot, returning its entry.
-    fn remove(&mut self, h: &FixedState, slot: u32) -> Option<Entry<A>> {
-        let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
-        if let Ok(found) = self.by_in.find_entry(entry.in_hash(h), |&s| s == slot) {
-            found.remove();
-        }
-        if has_out(&entry)
-            && let Ok(found) = self.by_out.find_entry(entry.out_hash(h), |&s| s == slot)
-        {
-            found.remove();
-        }
-        self.slab.free(slot);
-        Some(entry)
-    }
-
-    fn allocation_size(&self) -> usize {
-        self.slab.allocation_size() + self.by_in.allocation_size() + self.by_out.allocation_size()
-    }
-}
-
-fn has_out<A>(entry: &Entry<A>) -> bool {
-    !entry.meta.flags.contains(ConnFlags::TEMPLATE)
-        && super::ForwardMethod::from_u8(entry.meta.fwd).sees_replies()
 }
 
 /// Rounds a deadline up to whole seconds so nothing expires early.
@@ -361,17 +231,16 @@ impl ConnTable {
     /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
     /// shorter of the two lengths is used).
     ///
-    /// At millions of entries a lookup is three dependent cache misses (control bytes, index
-    /// slot, entry). One at a time they serialise; here every key's control bytes are loaded
-    /// first, then every key's slot and entry, then the real probes run on warm lines, so the
-    /// misses of a batch overlap. The core forbids `unsafe`, so the warm-up uses plain loads
-    /// kept alive with `black_box` instead of prefetch instructions.
+    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
+    /// One at a time they serialise; here every key's index chunk is loaded first, then every
+    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
+    /// overlap. The core forbids `unsafe`, so the warm-up uses
+    /// plain loads kept alive with `black_box` instead of prefetch instructions.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for key in keys {
-            self.warm_in(key, false);
-        }
-        for key in keys {
-            self.warm_in(key, true);
+        for level in 0..2 {
+            for key in keys {
+                self.warm_in(key, level);
+            }
         }
         for (key, out) in keys.iter().zip(out) {
             *out = self.lookup_in(key);
@@ -379,20 +248,20 @@ impl ConnTable {
     }
 
     #[inline]
-    fn warm_in(&self, key: &ConnKey, entries: bool) {
+    fn warm_in(&self, key: &ConnKey, level: u8) {
         let h = &self.hasher;
         let p = u8::from(key.proto);
         match (key.caddr, key.vaddr) {
             (IpAddr::V4(c), IpAddr::V4(v)) => {
                 self.v4.warm_in(
                     Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    entries,
+                    level,
                 );
             }
             (IpAddr::V6(c), IpAddr::V6(v)) => {
                 self.v6.warm_in(
                     Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    entries,
+                    level,
                 );
             }
             _ => {}
@@ -516,9 +385,30 @@ impl ConnTable {
         Some(t.counters)
     }
 
-    /// Changes the owning dest (e.g. a rescheduled connection); the caller moves the counter.
-    pub fn set_dest(&mut self, id: ConnId, dest: u32) -> bool {
-        self.meta_mut(id).map(|m| m.dest = dest).is_some()
+    /// A mutable view of a live connection.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<ConnMut<'_>> {
+        if id.slot & V6 == 0 {
+            let e = self.v4.slab.get_mut(id.slot)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnMut::v4(e))
+        } else {
+            let e = self.v6.slab.get_mut(id.slot & !V6)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnMut::v6(e))
+        }
+    }
+
+    /// Makes a connection expire at the next [`expire`](Self::expire) at or after `now`
+    /// (`ip_vs_conn_expire_now`, e.g. `expire_nodest_conn`). A template that still controls
+    /// connections is re-armed then, as on any expiry.
+    pub fn expire_now(&mut self, id: ConnId, now: Instant) -> bool {
+        self.touch(id, now, 0)
+    }
+
+    /// Reserves index room for `v4` more IPv4 and `v6` more IPv6 connections, so that
+    /// growth (a rehash of every entry) happens here rather than on a new connection.
+    pub fn reserve(&mut self, v4: usize, v6: usize) {
+        let h = &self.hasher;
+        self.v4.reserve(h, v4);
+        self.v6.reserve(h, v6);
     }
 
     /// Removes an entry now, unlinking it from its template (`ip_vs_control_del`).
@@ -532,6 +422,47 @@ impl ConnTable {
             t.n_control = t.n_control.saturating_sub(1);
         }
         Some(conn)
+    }
+
+    /// One round of the `drop_entry` defense (`ip_vs_random_dropentry`, run each second while
+    /// the defense is on): scans a 1/32 slice of each family's slots, starting at `start` (a
+    /// random value from the caller), and removes the half-open TCP connections in it
+    /// (SYN_RECV, SYNACK) that control nothing, pushing them onto `out`. Returns how many.
+    ///
+    /// The kernel also drops ESTABLISHED and non-TCP entries that have seen between 1 and 8
+    /// packets (`todrop_entry`); the table keeps no packet count, so those are not dropped.
+    pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
+        let before = out.len();
+        for family in [0, V6] {
+            let used = if family == 0 {
+                self.v4.slab.used()
+            } else {
+                self.v6.slab.used()
+            };
+            if used == 0 {
+                continue;
+            }
+            let first = (start % u64::from(used)) as u32;
+            for k in 0..used.div_ceil(32) {
+                let tag = family | ((first + k) % used);
+                let victim = dispatch!(self, tag, |t, s| t.slab.get(s).and_then(|e| {
+                    let m = &e.meta;
+                    let half_open = m.proto == u8::from(IpProtocol::Tcp)
+                        && (m.state == TcpState::SynRecv as u8
+                            || m.state == TcpState::SynAck as u8);
+                    (e.is_live() && half_open && m.n_control == 0).then_some(ConnId {
+                        slot: tag,
+                        generation: m.generation,
+                    })
+                }));
+                if let Some(id) = victim
+                    && let Some(conn) = self.remove(id)
+                {
+                    out.push((id, conn));
+                }
+            }
+        }
+        out.len() - before
     }
 
     /// Every live entry, for listings (`ipvsadm -Lc`); order unspecified.

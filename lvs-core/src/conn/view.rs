@@ -151,3 +151,74 @@ impl<'a> ConnRef<'a> {
         each!(self, |e| e.conn())
     }
 }
+
+/// A mutable view of a live connection ([`ConnTable::get_mut`](super::ConnTable::get_mut)).
+///
+/// The key fields, the template flag and the deadline are not writable here: they place the
+/// entry in the indexes and the timer wheel (use [`ConnTable::touch`](super::ConnTable::touch)
+/// for the deadline, remove + insert for a new key).
+#[derive(Debug)]
+pub struct ConnMut<'a>(InnerMut<'a>);
+
+#[derive(Debug)]
+enum InnerMut<'a> {
+    V4(&'a mut Entry<Ipv4Addr>),
+    V6(&'a mut Entry<Ipv6Addr>),
+}
+
+impl<'a> ConnMut<'a> {
+    pub(super) const fn v4(e: &'a mut Entry<Ipv4Addr>) -> Self {
+        Self(InnerMut::V4(e))
+    }
+
+    pub(super) const fn v6(e: &'a mut Entry<Ipv6Addr>) -> Self {
+        Self(InnerMut::V6(e))
+    }
+
+    /// Read access.
+    pub fn get(&self) -> ConnRef<'_> {
+        match &self.0 {
+            InnerMut::V4(e) => ConnRef::v4(e),
+            InnerMut::V6(e) => ConnRef::v6(e),
+        }
+    }
+
+    fn meta(&mut self) -> &mut super::key::Meta {
+        match &mut self.0 {
+            InnerMut::V4(e) => &mut e.meta,
+            InnerMut::V6(e) => &mut e.meta,
+        }
+    }
+
+    /// Sets the raw protocol state (e.g. from a sync message, or LISTEN for an FTP data
+    /// connection as `ip_vs_tcp_conn_listen`). Counters are the caller's business.
+    pub fn set_state(&mut self, state: u8) {
+        self.meta().state = state;
+    }
+
+    /// Sets the owning service.
+    pub fn set_svc(&mut self, svc: u32) {
+        self.meta().svc = svc;
+    }
+
+    /// Sets the owning dest (a rebind); the caller moves the dest counters.
+    pub fn set_dest(&mut self, dest: u32) {
+        self.meta().dest = dest;
+    }
+
+    /// Sets flags other than [`ConnFlags::TEMPLATE`] (ignored: it selects the key space).
+    pub fn insert_flags(&mut self, flags: ConnFlags) {
+        let mut f = flags;
+        f.remove(ConnFlags::TEMPLATE);
+        self.meta()
+            .flags
+            .insert(ConnFlags::from_bits_truncate(f.bits()));
+    }
+
+    /// Clears flags other than [`ConnFlags::TEMPLATE`].
+    pub fn remove_flags(&mut self, flags: ConnFlags) {
+        let mut f = ConnFlags::from_bits_truncate(flags.bits());
+        f.remove(ConnFlags::TEMPLATE);
+        self.meta().flags.remove(f);
+    }
+}
