@@ -1,7 +1,6 @@
 //! The control plane: [`Director::apply`], [`Director::replace_config`], and the registry
 //! that gives services and dests the dense ids connections store.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::event::Event;
@@ -267,8 +266,8 @@ impl Director {
 pub(super) fn new_registry() -> Registry {
     Registry {
         svcs: Vec::new(),
-        by_key: HashMap::new(),
+        by_key: super::HashMap::default(),
         dests: Vec::new(),
-        vips: std::collections::HashSet::new(),
+        vips: super::HashSet::default(),
     }
 }

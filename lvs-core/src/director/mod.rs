@@ -45,6 +45,7 @@ mod config;
 mod control;
 mod defense;
 mod event;
+mod fastpath;
 mod icmp;
 mod neighbour;
 mod new_conn;
@@ -53,7 +54,7 @@ mod snapshot;
 mod stats;
 mod verdict;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use rand::SeedableRng;
@@ -77,6 +78,12 @@ use control::{DestRt, SvcRt};
 use defense::Defense;
 use neighbour::Neighbours;
 use stats::Estimator;
+
+/// The maps of the director hash with foldhash: their keys are not attacker-chosen in bulk
+/// (services, dests, the connections of persistent or FULLNAT services), and SipHash costs more
+/// than the rest of a new connection's bookkeeping.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Originated frames waiting for `poll_transmit`; more are dropped.
 const TX_QUEUE_CAP: usize = 256;
@@ -133,7 +140,6 @@ pub struct Director {
     expired: Vec<(ConnId, Conn)>,
     rng: StdRng,
     ip_ident: u16,
-    drop_entry_cursor: usize,
 }
 
 impl core::fmt::Debug for Director {
@@ -180,8 +186,8 @@ impl Director {
             fullnat: config.fullnat,
             cursors,
             fwmark_rules: config.fwmark_rules,
-            templates_of: HashMap::new(),
-            toa_pending: HashSet::new(),
+            templates_of: HashMap::default(),
+            toa_pending: HashSet::default(),
             neighbours,
             global: Stats::default(),
             global_est: Estimator::default(),
@@ -195,7 +201,6 @@ impl Director {
             expired: Vec::new(),
             rng: StdRng::seed_from_u64(config.rng_seed),
             ip_ident: 0,
-            drop_entry_cursor: 0,
         }
     }
 
@@ -379,35 +384,17 @@ impl Director {
         }
     }
 
-    /// `ip_vs_random_dropentry`: visit 1/32 of the table from a moving cursor and drop the
-    /// half-open TCP entries (SYN_RECV, SYNACK) found there.
+    /// `ip_vs_random_dropentry`: the table drops the half-open TCP entries of a 1/32 slice
+    /// from a random start ([`ConnTable::drop_half_open`]); the director releases their dests.
     fn random_drop_entry(&mut self, now: Instant) {
-        use crate::conn::TcpState;
         use rand::RngExt;
-        let len = self.conns.len();
-        if len == 0 {
-            return;
+        let start: u64 = self.rng.random();
+        let mut dropped = core::mem::take(&mut self.expired);
+        dropped.clear();
+        self.conns.drop_half_open(start, &mut dropped);
+        for (id, conn) in &dropped {
+            self.unbind(*id, conn, now);
         }
-        let slice = len.div_ceil(32);
-        let start = if self.drop_entry_cursor >= len {
-            self.rng.random_range(0..len)
-        } else {
-            self.drop_entry_cursor
-        };
-        self.drop_entry_cursor = start + slice;
-        let victims: Vec<ConnId> = self
-            .conns
-            .iter()
-            .skip(start)
-            .take(slice)
-            .filter(|(_, c)| {
-                matches!(c.tcp_state(), Some(TcpState::SynRecv | TcpState::SynAck))
-                    && c.proto() == crate::wire::IpProtocol::Tcp
-            })
-            .map(|(id, _)| id)
-            .collect();
-        for id in victims {
-            self.expire_now(id, now);
-        }
+        self.expired = dropped;
     }
 }

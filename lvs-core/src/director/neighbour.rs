@@ -9,7 +9,6 @@
 //! [`Director::learn_neighbour`](super::Director::learn_neighbour). The core never sends ARP
 //! requests itself: retries and timers belong with the sockets.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::{Director, Verdict};
@@ -25,7 +24,7 @@ const MAX_LEARNED: usize = 65_536;
 /// IP -> MAC bindings.
 #[derive(Debug, Default)]
 pub(super) struct Neighbours {
-    map: HashMap<IpAddr, (MacAddr, bool)>,
+    map: super::HashMap<IpAddr, (MacAddr, bool)>,
 }
 
 impl Neighbours {

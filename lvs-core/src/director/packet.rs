@@ -63,10 +63,13 @@ pub(super) struct Out {
 
 impl Director {
     pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
-        let info = match flow::extract(pkt.frame()) {
-            Ok(i) => i,
-            Err(WireError::NotIp) => return self.handle_arp(pkt),
-            Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
+        let info = match super::fastpath::extract_v4(pkt.frame()) {
+            Some(i) => i,
+            None => match flow::extract(pkt.frame()) {
+                Ok(i) => i,
+                Err(WireError::NotIp) => return self.handle_arp(pkt),
+                Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
+            },
         };
         match info.flow.proto {
             IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Sctp => {}

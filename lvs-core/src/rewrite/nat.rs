@@ -117,7 +117,7 @@ pub(crate) fn rewrite_tuple(
 }
 
 /// Applies a change to the transport checksum, honouring UDP's zero rule and SCTP's CRC.
-#[inline]
+#[inline(always)]
 pub(crate) fn fix_l4(frame: &mut [u8], l4: &L4, d: Delta) {
     match l4.ip.proto {
         PROTO_SCTP => sctp::fill_checksum(&mut frame[l4.at..l4.ip.end]),

@@ -198,6 +198,26 @@ pub(crate) struct L4 {
 /// Parses a frame down to its TCP/UDP/SCTP header.
 #[inline]
 pub(crate) fn transport(frame: &[u8]) -> Result<L4, RewriteError> {
+    // Fast path for the common case, an untagged IPv4 frame without options or fragmentation:
+    // the same checks as `ip_at`, specialised. Anything else takes the general walk.
+    if let Some(h) = frame.get(12..34)
+        && h[..3] == [0x08, 0x00, 0x45]
+        && get16(h, 8) & 0x3fff == 0
+    {
+        let total = usize::from(get16(h, 4));
+        if total >= 20 && 14 + total <= frame.len() {
+            let ip = Ip {
+                l3: 14,
+                v6: false,
+                hdr_len: 20,
+                end: 14 + total,
+                proto: h[11],
+                frag: false,
+                later_frag: false,
+            };
+            return transport_of(frame, ip);
+        }
+    }
     let ip = frame_ip(frame)?;
     if ip.frag {
         return Err(RewriteError::Fragment);
