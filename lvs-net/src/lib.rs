@@ -2,5 +2,13 @@
 //! active/backup failover. It drives [`lvs_core`] with real frames and real time.
 //!
 //! The data plane lands with issue 5, health checks with issue 8, VRRP and sync with issue 9.
+//!
+//! ```text
+//!   replay   capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
+//!   pcap     pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
+//! ```
 
 pub use lvs_core;
+
+pub mod pcap;
+pub mod replay;
