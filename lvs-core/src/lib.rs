@@ -11,6 +11,7 @@
 //!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
 //!        |
 //!   lvs-core
+//!     health    keepalived-style checker state machine, quorum, sorry server
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
@@ -20,6 +21,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod health;
 pub mod ipvsadm;
 pub mod rewrite;
 pub mod sched;
