@@ -1,15 +1,16 @@
 //! keepalived `HTTP_GET` / `SSL_GET`: a minimal HTTP/1.0 client (status line, headers, body
-//! digest) over a std `TcpStream`.
+//! digest) over a std `TcpStream`, or over rustls for `SSL_GET`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use lvs_core::health::{HttpCheck, UrlCheck};
 use md5::{Digest, Md5};
+use rustls::StreamOwned;
 
-use super::failure;
 use super::probe::{read_until, remaining, tcp_connect};
+use super::{failure, tls};
 
 /// Fetches every URL of `check` in order; the first failing one fails the check.
 pub(crate) fn get(
@@ -18,20 +19,12 @@ pub(crate) fn get(
     deadline: Instant,
     tls: bool,
 ) -> Result<(), String> {
-    if tls {
-        // See the module doc of `health`: no TLS stack is linked (build cost); SSL_GET
-        // checks need the MISC_CHECK route (`curl -k`) until one is.
-        return Err(failure(
-            "tls",
-            target,
-            "SSL_GET is not built in; use a MISC_CHECK",
-        ));
-    }
     let host = check.virtualhost.clone().unwrap_or_else(|| {
         lvs_core::ipvsadm::SocketDisplay(target.ip(), target.port()).to_string()
     });
     for url in &check.urls {
-        fetch(target, &host, url, deadline)?;
+        let vhost = check.virtualhost.as_deref();
+        fetch(target, &host, url, deadline, tls.then_some(vhost))?;
     }
     Ok(())
 }
@@ -44,21 +37,42 @@ fn request(path: &str, host: &str) -> String {
     )
 }
 
-fn fetch(target: SocketAddr, host: &str, url: &UrlCheck, deadline: Instant) -> Result<(), String> {
-    let mut stream = tcp_connect(target, deadline)?;
+/// One GET; `tls` carries the SNI name for `SSL_GET`.
+fn fetch(
+    target: SocketAddr,
+    host: &str,
+    url: &UrlCheck,
+    deadline: Instant,
+    tls: Option<Option<&str>>,
+) -> Result<(), String> {
+    let tcp = tcp_connect(target, deadline)?;
+    // A clone shares the socket: it sets the timeouts while the stream (maybe inside TLS) is
+    // borrowed for reading.
+    let timeouts = tcp.try_clone().map_err(|e| failure("connect", target, e))?;
+    let mut set = |d| {
+        timeouts
+            .set_read_timeout(Some(d))
+            .and_then(|()| timeouts.set_write_timeout(Some(d)))
+    };
+    let mut stream: Box<dyn ReadWrite> = match tls {
+        None => Box::new(tcp),
+        Some(sni) => Box::new(StreamOwned::new(tls::client(target, sni)?, tcp)),
+    };
     let left = remaining("write", target, deadline)?;
-    stream
-        .set_write_timeout(Some(left))
+    set(left)
         .and_then(|()| stream.write_all(request(&url.path, host).as_bytes()))
+        .and_then(|()| stream.flush())
         .map_err(|e| failure("write", target, e))?;
-    let s2 = stream.try_clone().map_err(|e| failure("read", target, e))?;
-    let mut set = |d| s2.set_read_timeout(Some(d));
     let need_body = url.digest.is_some();
     let reply = read_until(&mut stream, &mut set, target, deadline, |buf| {
         complete(buf, need_body)
     })?;
     check_reply(&reply, url).map_err(|e| failure("GET", target, format!("{} {e}", url.path)))
 }
+
+/// A plain or TLS stream.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// Whether enough has arrived: the headers, and the whole body when it is digested and its
 /// length is known (otherwise EOF ends it).

@@ -15,6 +15,12 @@
 //! `connection_to` bounds each read and write); a probe never runs on a data-plane worker, and
 //! at most `threads` probes run at a time: each checker has at most one probe in flight, so the
 //! queue is bounded by the number of checkers.
+//!
+//! Dependencies: `socket2` (ICMP datagram/raw sockets without unsafe), `md-5` (RustCrypto, the
+//! body digest of `HTTP_GET`), `regex` (send/expect patterns), `serde` (config sections) and
+//! `rustls` with the `ring` provider for `SSL_GET`. ring builds its C and assembly with `cc`
+//! (about a minute on two busy cores); aws-lc-rs, rustls' default provider, needs cmake and
+//! several minutes, for nothing a health check uses.
 
 mod config;
 mod http;
@@ -23,6 +29,7 @@ mod misc;
 mod pool;
 mod probe;
 mod runner;
+mod tls;
 
 use std::net::SocketAddr;
 

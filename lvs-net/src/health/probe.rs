@@ -57,7 +57,7 @@ pub(crate) fn tcp_connect(target: SocketAddr, deadline: Instant) -> Result<TcpSt
 
 /// Reads until EOF, `done(buf)` or the deadline, keeping at most [`MAX_REPLY`] bytes.
 pub(crate) fn read_until(
-    stream: &mut impl Read,
+    stream: &mut (impl Read + ?Sized),
     set_timeout: &mut dyn FnMut(Duration) -> std::io::Result<()>,
     target: SocketAddr,
     deadline: Instant,
@@ -70,6 +70,8 @@ pub(crate) fn read_until(
         set_timeout(left).map_err(|e| failure("read", target, e))?;
         match stream.read(&mut chunk) {
             Ok(0) => break,
+            // A TLS peer that closes without close_notify: the reply is complete all the same.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
