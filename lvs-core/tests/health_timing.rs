@@ -380,3 +380,19 @@ fn connect_ip_and_port_redirect_the_probe() {
     assert_eq!(req.target, "10.9.9.9:8080".parse().unwrap());
     assert_eq!(req.timeout, Duration::from_secs(5));
 }
+
+#[test]
+fn lost_results_can_be_left_to_the_io_layer() {
+    let mut m = one_server(
+        RealServerHealth::new(dest(1, 1), vec![checker(CheckKind::Tcp, 0)]),
+        false,
+    );
+    m.set_lost_results_fail(false);
+    drain(&mut m);
+    let req = m.poll_checks(Instant::from_secs(1)).remove(0);
+    assert_eq!(m.poll_timeout(), None, "no deadline while the probe is out");
+    assert!(m.poll_checks(Instant::from_secs(100)).is_empty());
+    assert!(drain(&mut m).is_empty());
+    m.handle_result(Instant::from_secs(100), req.token, up());
+    assert_eq!(m.poll_timeout(), Some(Instant::from_secs(110)));
+}

@@ -157,3 +157,23 @@ fn killed_server_leaves_rotation_and_comes_back() {
     );
     let _ = std::fs::remove_file(&marker);
 }
+
+#[test]
+fn a_panicking_prober_still_answers() {
+    use lvs_core::health::{CheckKind, CheckOutcome, CheckRequest, CheckToken};
+    let pool =
+        lvs_net::health::ProbePool::with_prober(1, Arc::new(|_: &CheckRequest| panic!("boom")))
+            .unwrap();
+    let token = CheckToken { checker: 3, seq: 9 };
+    pool.submit(CheckRequest {
+        token,
+        kind: CheckKind::Tcp,
+        target: "127.0.0.1:1".parse().unwrap(),
+        timeout: Duration::from_secs(1),
+    });
+    let (got, outcome) = pool
+        .wait_result(Duration::from_secs(10))
+        .expect("an answer");
+    assert_eq!(got, token);
+    assert!(matches!(outcome, CheckOutcome::Down { reason } if reason.contains("panicked")));
+}

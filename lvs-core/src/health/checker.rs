@@ -32,7 +32,9 @@ pub(super) struct Checker {
     retry_it: u32,
     /// When the next probe is due; `None` while one is in flight.
     pub(super) next: Option<Instant>,
-    /// While a probe is in flight: when to stop waiting for its result.
+    /// A probe is in flight.
+    in_flight: bool,
+    /// While a probe is in flight: when to stop waiting for its result, if ever.
     pub(super) lost_at: Option<Instant>,
     seq: u32,
     /// The last result, for the listing.
@@ -60,6 +62,7 @@ impl Checker {
             has_run: false,
             retry_it: 0,
             next: Some(first),
+            in_flight: false,
             lost_at: None,
             seq: 0,
             last: None,
@@ -68,14 +71,21 @@ impl Checker {
         }
     }
 
-    /// Marks a probe as sent and returns its token.
-    pub(super) fn start(&mut self, index: u32, now: Instant) -> CheckToken {
+    /// Marks a probe as sent and returns its token; with `lost_results_fail` a missing result
+    /// counts as a failure after twice the timeout plus a second.
+    pub(super) fn start(
+        &mut self,
+        index: u32,
+        now: Instant,
+        lost_results_fail: bool,
+    ) -> CheckToken {
         self.seq = self.seq.wrapping_add(1);
         self.next = None;
+        self.in_flight = true;
         // The IO layer answers within connect_timeout; twice that plus a second covers a
-        // loaded runner, after which the probe counts as failed rather than stalling the checker.
+        // loaded one, after which the probe counts as failed rather than stalling the checker.
         let grace = self.cfg.timing.connect_timeout.saturating_mul(2) + Duration::from_secs(1);
-        self.lost_at = Some(now + grace);
+        self.lost_at = lost_results_fail.then(|| now + grace);
         CheckToken {
             checker: index,
             seq: self.seq,
@@ -84,7 +94,7 @@ impl Checker {
 
     /// Whether `token` names the probe in flight.
     pub(super) fn expects(&self, token: CheckToken) -> bool {
-        self.lost_at.is_some() && token.seq == self.seq
+        self.in_flight && token.seq == self.seq
     }
 
     /// keepalived's epilog: schedules the next probe and updates the up/down state.
@@ -118,6 +128,7 @@ impl Checker {
             self.fails.saturating_add(1)
         };
         self.last = Some(result);
+        self.in_flight = false;
         self.lost_at = None;
         self.next = Some(now + delay);
         transition

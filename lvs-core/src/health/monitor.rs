@@ -46,6 +46,7 @@ pub struct HealthMonitor {
     pub(super) vss: Vec<Vs>,
     pub(super) checkers: Vec<Checker>,
     actions: VecDeque<HealthAction>,
+    lost_results_fail: bool,
 }
 
 /// splitmix64: a tiny seeded generator; warmup needs spread, not quality.
@@ -98,6 +99,7 @@ impl HealthMonitor {
             vss,
             checkers,
             actions: VecDeque::new(),
+            lost_results_fail: true,
         };
         for v in 0..m.vss.len() {
             for r in 0..m.vss[v].rss.len() {
@@ -113,6 +115,14 @@ impl HealthMonitor {
         m
     }
 
+    /// Whether a probe whose result never comes back counts as failed, once twice its timeout
+    /// plus a second has passed (the default). An IO layer that always answers (the lvs-net
+    /// runner's pool, where a probe may wait in the queue behind slow ones) turns this off, so
+    /// that waiting for a free worker is not mistaken for a dead server.
+    pub fn set_lost_results_fail(&mut self, on: bool) {
+        self.lost_results_fail = on;
+    }
+
     /// The probes due at `now`. A probe whose result has not come back long after its timeout
     /// counts as failed here, so a lost result cannot stall a checker.
     pub fn poll_checks(&mut self, now: Instant) -> Vec<CheckRequest> {
@@ -126,7 +136,7 @@ impl HealthMonitor {
             let c = &mut self.checkers[i];
             if c.next.is_some_and(|t| t <= now) {
                 let index = u32::try_from(i).unwrap_or(u32::MAX);
-                let token = c.start(index, now);
+                let token = c.start(index, now, self.lost_results_fail);
                 let vs = &self.vss[c.vs];
                 let dest = &vs.cfg.real_servers[c.rs].dest;
                 let target = SocketAddr::new(

@@ -56,7 +56,16 @@ impl ProbePool {
                             Err(_) => return,
                         };
                         let Ok(req) = job else { return };
-                        let outcome = prober(&req);
+                        // A panicking prober must still answer, or its checker would wait forever.
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prober(&req)))
+                                .unwrap_or_else(|_| CheckOutcome::Down {
+                                    reason: format!(
+                                        "{} probe of {} panicked",
+                                        req.kind.name(),
+                                        req.target
+                                    ),
+                                });
                         if result_tx.send((req.token, outcome)).is_err() {
                             return;
                         }
