@@ -1,5 +1,21 @@
 //! The runner: the core's [`HealthMonitor`] on a real clock, probes on a [`ProbePool`], actions
 //! handed to the router.
+//!
+//! Wiring in the router (the services exist before the runner starts; the health-managed dests
+//! are added by the runner's first actions, not by the router):
+//!
+//! ```text
+//! let runner = HealthRunner::new(health_file.to_core()?, RunnerOptions::default())?;
+//! let director = Arc::clone(&director); // Arc<Mutex<Director>>
+//! let handle = runner.spawn(move |cmd| {
+//!     let now = clock.now(); // the data plane's lvs_core::time::Instant
+//!     if let Err(err) = director.lock().unwrap().apply(&cmd, now) {
+//!         tracing::warn!("health: {cmd:?}: {err}");
+//!     }
+//! })?;
+//! // `adm -L --health`:
+//! print!("{}", handle.listing());
+//! ```
 
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -132,10 +148,16 @@ impl HealthRunner {
     /// Runs until `stop` is set, handing each control-plane command to `on_command` (the router
     /// applies it to its Director) and logging events; notify programs are run.
     pub fn run(&mut self, stop: &AtomicBool, mut on_command: impl FnMut(Command)) {
-        let mut on_action = |a: HealthAction| match a {
+        self.run_actions(stop, |a| match a {
             HealthAction::Apply(cmd) => on_command(cmd),
             HealthAction::Notify(e) => tracing::info!(event = ?e, "health"),
-        };
+        });
+    }
+
+    /// Runs until `stop` is set, handing every action to `on_action`: commands and events
+    /// (a router that honours [`FailedConnPolicy`](lvs_core::health::FailedConnPolicy) reads
+    /// it from `HealthEvent::Down`). Notify programs are run either way.
+    pub fn run_actions(&mut self, stop: &AtomicBool, mut on_action: impl FnMut(HealthAction)) {
         while !stop.load(Ordering::Relaxed) {
             let wait = self.turn(&mut on_action);
             if let Some((token, outcome)) = self.pool.wait_result(wait) {
@@ -145,17 +167,28 @@ impl HealthRunner {
         }
     }
 
-    /// Runs on its own thread; the handle stops it and reads the listing.
+    /// [`run`](Self::run) on its own thread; the handle stops it and reads the listing.
     pub fn spawn(
+        self,
+        mut on_command: impl FnMut(Command) + Send + 'static,
+    ) -> Result<RunnerHandle, HealthError> {
+        self.spawn_actions(move |a| match a {
+            HealthAction::Apply(cmd) => on_command(cmd),
+            HealthAction::Notify(e) => tracing::info!(event = ?e, "health"),
+        })
+    }
+
+    /// [`run_actions`](Self::run_actions) on its own thread.
+    pub fn spawn_actions(
         mut self,
-        on_command: impl FnMut(Command) + Send + 'static,
+        on_action: impl FnMut(HealthAction) + Send + 'static,
     ) -> Result<RunnerHandle, HealthError> {
         let stop = Arc::new(AtomicBool::new(false));
         let listing = Arc::clone(&self.listing);
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("lvs-health".into())
-            .spawn(move || self.run(&flag, on_command))
+            .spawn(move || self.run_actions(&flag, on_action))
             .map_err(HealthError::SpawnRunner)?;
         Ok(RunnerHandle {
             stop,
