@@ -187,3 +187,37 @@ fn alpha_with_sorry_server_starts_on_the_sorry_server() {
         ]
     );
 }
+
+#[test]
+fn a_dynamic_weight_can_bring_quorum_back() {
+    let mut c = CheckerConfig::new(CheckKind::Misc {
+        program: "weigh".into(),
+        dynamic: true,
+    });
+    c.timing.warmup = Some(Duration::ZERO);
+    let mut vs = VirtualServerHealth::new(svc(), vec![RealServerHealth::new(dest(1, 1), vec![c])]);
+    vs.quorum = 3;
+    vs.sorry_server = Some(SorryServer {
+        dest: dest(99, 1),
+        inhibit: false,
+    });
+    let mut m = HealthMonitor::new(vec![vs], 1, Instant::ZERO);
+    let init: Vec<_> = std::iter::from_fn(|| m.poll_action()).collect();
+    // Weight 1 < quorum 3 from the start: the dest goes in, then out for the sorry server.
+    assert_eq!(
+        apply(&init),
+        vec![
+            Command::AddDest(svc(), dest(1, 1)),
+            Command::AddDest(svc(), dest(99, 1)),
+            del(1),
+        ]
+    );
+    let now = Instant::from_secs(1);
+    let req = m.poll_checks(now).remove(0);
+    m.handle_result(now, req.token, CheckOutcome::Up { weight: Some(5) });
+    let a: Vec<_> = std::iter::from_fn(|| m.poll_action()).collect();
+    assert_eq!(
+        apply(&a),
+        vec![Command::AddDest(svc(), dest(1, 5)), del(99)]
+    );
+}

@@ -270,8 +270,12 @@ impl HealthMonitor {
             return;
         }
         rs.weight = weight;
-        if rs.alive && self.pool_active(v) {
-            self.add_rs(v, r);
+        if rs.alive {
+            // While the sorry server serves, the weight only counts toward quorum; the dest
+            // goes back with it when quorum returns.
+            if self.pool_active(v) {
+                self.add_rs(v, r);
+            }
             self.update_quorum(v);
         }
     }
