@@ -246,3 +246,17 @@ fn misc_exit_codes() {
         up => panic!("{up:?}"),
     }
 }
+
+#[test]
+fn ipv6_loopback_tcp_and_icmp() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    let addr = l.local_addr().unwrap();
+    assert!(is_up(&probe(CheckKind::Tcp, addr, 2000)));
+    drop(l);
+    assert!(!is_up(&probe(CheckKind::Tcp, addr, 2000)));
+    let outcome = probe(CheckKind::Icmp, "[::1]:0".parse().unwrap(), 2000);
+    assert!(is_up(&outcome), "{outcome:?}");
+}
