@@ -221,3 +221,36 @@ fn a_dynamic_weight_can_bring_quorum_back() {
         vec![Command::AddDest(svc(), dest(1, 5)), del(99)]
     );
 }
+
+#[test]
+fn listing_has_one_line_per_checker() {
+    let mut m = monitor();
+    std::iter::from_fn(|| m.poll_action()).for_each(drop);
+    round(&mut m, 1, [true, false, true]);
+    let text = m.listing(Instant::from_secs(4));
+    eprintln!("{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("Service"), "{text}");
+    let words: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "-t",
+            "192.0.2.1:80",
+            "10.0.0.2:80",
+            "TCP_CHECK",
+            "DOWN",
+            "1",
+            "3s",
+            "timeout"
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[1].contains(" UP ") && lines[1].contains(" ok"),
+        "{text}"
+    );
+    let rows = m.rows(Instant::from_secs(4));
+    assert_eq!((rows[1].up, rows[1].fails), (false, 1));
+}
