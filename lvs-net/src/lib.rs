@@ -6,8 +6,12 @@
 //! ```text
 //!   health   keepalived-style probes (TCP, HTTP, send/expect, UDP, ICMP, programs) and the
 //!            runner that drives lvs_core::health with a real clock
+//!   replay   capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
+//!   pcap     pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
 //! ```
 
-pub mod health;
-
 pub use lvs_core;
+
+pub mod health;
+pub mod pcap;
+pub mod replay;
