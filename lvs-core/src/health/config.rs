@@ -141,7 +141,8 @@ impl CheckerConfig {
 }
 
 /// What happens to a failed real server's existing connections, like the kernel's
-/// `expire_nodest_conn`; the director reads it from [`HealthEvent::Down`].
+/// `expire_nodest_conn`; the director reads it from
+/// [`HealthEvent::Down`](super::HealthEvent::Down).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FailedConnPolicy {
     /// Keep them until they end or time out (the kernel default, `expire_nodest_conn=0`).
