@@ -33,6 +33,22 @@ const fn tag_of(hash: u64) -> u8 {
     (hash >> 57) as u8 | 0x80
 }
 
+const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+const LOW7: u128 = ONES * 0x7f;
+/// The high bit of each of the 12 tag bytes.
+const TAG_BYTES: u128 = (1 << (8 * SLOTS)) - 1;
+const HIGH12: u128 = (ONES * 0x80) & TAG_BYTES;
+
+/// A byte mask (0x80 in each byte) of the slots whose tag is `tag`, without branches: the
+/// exact SWAR zero-byte test on `tags ^ broadcast(tag)`.
+#[inline]
+fn match_tags(tags: &[u8; SLOTS], tag: u8) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[..SLOTS].copy_from_slice(tags);
+    let x = u128::from_le_bytes(bytes) ^ (ONES * u128::from(tag));
+    !(((x & LOW7) + LOW7) | x | LOW7) & HIGH12
+}
+
 pub(super) struct LineIndex {
     chunks: Vec<Chunk>,
     len: usize,
@@ -66,10 +82,13 @@ impl LineIndex {
         let mut i = self.home(hash);
         for _ in 0..self.chunks.len() {
             let c = &self.chunks[i];
-            for k in 0..SLOTS {
-                if c.tags[k] == tag && eq(c.slots[k]) {
+            let mut hits = match_tags(&c.tags, tag);
+            while hits != 0 {
+                let k = (hits.trailing_zeros() / 8) as usize;
+                if eq(c.slots[k]) {
                     return Some(c.slots[k]);
                 }
+                hits &= hits - 1;
             }
             if c.overflow == 0 {
                 return None;
@@ -175,6 +194,29 @@ mod tests {
     fn h(x: u32) -> u64 {
         // A poor hash on purpose (many equal low bits): long probe chains and overflow.
         u64::from(x % 97).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (u64::from(x) << 60)
+    }
+
+    #[test]
+    fn tag_matching_is_exact() {
+        let mut tags = [0u8; SLOTS];
+        tags[0] = 0x80;
+        tags[3] = 0x81;
+        tags[4] = 0x80;
+        tags[11] = 0xff;
+        // 0x81 next to 0x80: the inexact zero-byte trick would flag a neighbour.
+        let bits = |m: u128| {
+            (0..SLOTS)
+                .filter(|k| m >> (8 * k + 7) & 1 == 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(match_tags(&tags, 0x80)), [0, 4]);
+        assert_eq!(bits(match_tags(&tags, 0x81)), [3]);
+        assert_eq!(bits(match_tags(&tags, 0xff)), [11]);
+        assert_eq!(bits(match_tags(&tags, 0x82)), Vec::<usize>::new());
+        assert_eq!(
+            bits(match_tags(&[0xab; SLOTS], 0xab)),
+            (0..SLOTS).collect::<Vec<_>>()
+        );
     }
 
     #[test]
