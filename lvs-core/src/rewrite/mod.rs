@@ -29,7 +29,6 @@
 //!   the caller reassembles first.
 
 mod buf;
-mod csum;
 pub mod decap;
 mod dr;
 mod error;

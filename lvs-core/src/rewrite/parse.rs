@@ -7,7 +7,7 @@
 //! header lies within `end`.
 
 use super::RewriteError;
-use super::csum::get16;
+use crate::wire::read_u16;
 
 pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -65,12 +65,12 @@ pub(crate) fn ethertype(frame: &[u8]) -> Result<(usize, u16), RewriteError> {
     if frame.len() < 14 {
         return Err(RewriteError::Truncated);
     }
-    let et = get16(frame, 12);
+    let et = read_u16(frame, 12);
     if et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ {
         if frame.len() < 18 {
             return Err(RewriteError::Truncated);
         }
-        return Ok((16, get16(frame, 16)));
+        return Ok((16, read_u16(frame, 16)));
     }
     Ok((12, et))
 }
@@ -103,7 +103,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
                 return Err(RewriteError::Truncated);
             }
             let hdr_len = usize::from(first & 0x0f) * 4;
-            let total = usize::from(get16(b, l3 + 2));
+            let total = usize::from(read_u16(b, l3 + 2));
             if hdr_len < 20 || total < hdr_len {
                 return Err(RewriteError::BadIpHeader);
             }
@@ -117,7 +117,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
             if l3 + hdr_len > end {
                 return Err(RewriteError::Truncated);
             }
-            let frag_field = get16(b, l3 + 6);
+            let frag_field = read_u16(b, l3 + 6);
             let offset = frag_field & 0x1fff;
             Ok(Ip {
                 l3,
@@ -133,7 +133,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
             if b.len() < l3 + 40 {
                 return Err(RewriteError::Truncated);
             }
-            let mut end = l3 + 40 + usize::from(get16(b, l3 + 4));
+            let mut end = l3 + 40 + usize::from(read_u16(b, l3 + 4));
             if end > b.len() {
                 if !lenient {
                     return Err(RewriteError::Truncated);
@@ -154,7 +154,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
                         if at + 8 > end {
                             return Err(RewriteError::Truncated);
                         }
-                        let f = get16(b, at + 2);
+                        let f = read_u16(b, at + 2);
                         frag |= f & 0xfff9 != 0;
                         later_frag |= f & 0xfff8 != 0;
                         8
@@ -202,9 +202,9 @@ pub(crate) fn transport(frame: &[u8]) -> Result<L4, RewriteError> {
     // the same checks as `ip_at`, specialised. Anything else takes the general walk.
     if let Some(h) = frame.get(12..34)
         && h[..3] == [0x08, 0x00, 0x45]
-        && get16(h, 8) & 0x3fff == 0
+        && read_u16(h, 8) & 0x3fff == 0
     {
-        let total = usize::from(get16(h, 4));
+        let total = usize::from(read_u16(h, 4));
         if total >= 20 && 14 + total <= frame.len() {
             let ip = Ip {
                 l3: 14,
@@ -244,7 +244,7 @@ pub(crate) fn transport_of(b: &[u8], ip: Ip) -> Result<L4, RewriteError> {
             if room < 8 {
                 return Err(RewriteError::Truncated);
             }
-            let ulen = usize::from(get16(b, at + 4));
+            let ulen = usize::from(read_u16(b, at + 4));
             if ulen < 8 || ulen > room {
                 return Err(RewriteError::BadTransportHeader);
             }

@@ -51,7 +51,7 @@ pub type Result<T> = core::result::Result<T, WireError>;
 /// Reads a big-endian `u16` at `at`. Callers have checked the bounds (or accept a panic, in the
 /// `new_unchecked` contract).
 #[inline(always)]
-fn read_u16(buf: &[u8], at: usize) -> u16 {
+pub(crate) fn read_u16(buf: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([buf[at], buf[at + 1]])
 }
 
@@ -61,7 +61,7 @@ fn read_u32(buf: &[u8], at: usize) -> u32 {
 }
 
 #[inline(always)]
-fn write_u16(buf: &mut [u8], at: usize, value: u16) {
+pub(crate) fn write_u16(buf: &mut [u8], at: usize, value: u16) {
     buf[at..at + 2].copy_from_slice(&value.to_be_bytes());
 }
 
