@@ -7,10 +7,10 @@ use std::net::IpAddr;
 
 use common::{L4, MAC_DIR, MAC_GW, MAC_RS, assert_frame, frame, ip};
 use lvs_core::rewrite::{
-    ConnAddrs, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out, nat_in,
-    nat_out,
+    ConnAddrs, Layout, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out,
+    nat_in, nat_in_at, nat_out,
 };
-use lvs_core::wire::MacAddr;
+use lvs_core::wire::{MacAddr, WireError, flow};
 
 fn conn(v6: bool) -> ConnAddrs {
     let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
@@ -188,6 +188,45 @@ fn nat_vlan_tagged() {
     let mut got = input.clone();
     nat_in(&mut got, &k).unwrap();
     assert_frame("nat-in-vlan", &input, &got, &want);
+}
+
+/// One 802.1ad service tag (0x88a8) is unwrapped like an 802.1Q tag, as by `wire::flow`; two
+/// tags are not IP.
+#[test]
+fn nat_service_tagged() {
+    let k = conn(false);
+    let mk = |src: (IpAddr, u16), dst: (IpAddr, u16)| {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
+            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+            .ipv4(common::v4(src.0), common::v4(dst.0), 64)
+            .tcp(src.1, dst.1, 1, 1000)
+            .write(&mut out, b"s-tag")
+            .unwrap();
+        out[12..14].copy_from_slice(&[0x88, 0xa8]);
+        out
+    };
+    let input = mk((k.caddr, k.cport), (k.vaddr, k.vport));
+    let want = mk((k.caddr, k.cport), (k.daddr, k.dport));
+    let mut got = input.clone();
+    nat_in(&mut got, &k).unwrap();
+    assert_frame("nat-in-s-tag", &input, &got, &want);
+    // The data path's way: flow extraction, then the layout it found.
+    let info = flow::extract(&input).unwrap();
+    assert_eq!((info.vlan_id, info.l3_offset), (Some(42), 18));
+    let mut got = input.clone();
+    nat_in_at(
+        &mut got,
+        &Layout::from_frame_info(&input, &info).unwrap(),
+        &k,
+    )
+    .unwrap();
+    assert_frame("nat-in-at-s-tag", &input, &got, &want);
+    // S-tag + C-tag.
+    let mut double = input.clone();
+    double.splice(16..16, [0x81, 0x00, 0x00, 0x07]);
+    assert_eq!(nat_in(&mut double, &k), Err(RewriteError::NotIp));
+    assert_eq!(flow::extract(&double), Err(WireError::NotIp));
 }
 
 #[test]

@@ -8,12 +8,11 @@
 
 use std::ops::Range;
 
-use super::parse::{
-    self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_GRE, PROTO_IPIP, PROTO_IPV6, PROTO_UDP,
-};
+use super::parse;
 use super::{PacketBuf, RewriteError};
 use crate::wire::checksum;
 use crate::wire::{IpProtocol, read_u16, write_u16};
+use crate::wire::{ethertype, proto};
 
 /// Which encapsulation an outer packet used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +48,9 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
     let b = &frame[..outer.end];
     let h = outer.l4();
     let (at, tunnel, want_v6) = match outer.proto {
-        PROTO_IPIP => (h, TunnelType::Ipip, Some(false)),
-        PROTO_IPV6 => (h, TunnelType::Ipip, Some(true)),
-        PROTO_UDP => {
+        proto::IPIP => (h, TunnelType::Ipip, Some(false)),
+        proto::IPV6 => (h, TunnelType::Ipip, Some(true)),
+        proto::UDP => {
             if b.len() < h + 8 {
                 return Err(RewriteError::Truncated);
             }
@@ -88,8 +87,8 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
                     }
                     let hlen = usize::from(first & 0x1f) * 4;
                     let v6 = match b[g + 1] {
-                        PROTO_IPIP => false,
-                        PROTO_IPV6 => true,
+                        proto::IPIP => false,
+                        proto::IPV6 => true,
                         _ => return Err(RewriteError::UnsupportedTunnel),
                     };
                     (g + 4 + hlen, TunnelType::Gue, Some(v6))
@@ -98,7 +97,7 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
                 _ => return Err(RewriteError::UnsupportedTunnel),
             }
         }
-        PROTO_GRE => {
+        proto::GRE => {
             if b.len() < h + 4 {
                 return Err(RewriteError::Truncated);
             }
@@ -120,8 +119,8 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
                 return Err(RewriteError::BadChecksum);
             }
             let v6 = match read_u16(b, h + 2) {
-                ETHERTYPE_IPV4 => false,
-                ETHERTYPE_IPV6 => true,
+                ethertype::IPV4 => false,
+                ethertype::IPV6 => true,
                 _ => return Err(RewriteError::UnsupportedTunnel),
             };
             (h + len, TunnelType::Gre, Some(v6))
@@ -151,9 +150,9 @@ pub fn decap(pkt: &mut PacketBuf<'_>, gue_port: Option<u16>) -> Result<Inner, Re
         pkt.frame_mut(),
         et_at,
         if found.v6 {
-            ETHERTYPE_IPV6
+            ethertype::IPV6
         } else {
-            ETHERTYPE_IPV4
+            ethertype::IPV4
         },
     );
     let len = found.range.len();

@@ -8,9 +8,10 @@
 //! still fits the path ([`clamp_mss`]).
 
 use super::nat::rewrite_tuple;
-use super::parse::{self, PROTO_TCP};
+use super::parse;
 use super::{ConnAddrs, Layout, RewriteError};
 use crate::wire::checksum::Delta;
+use crate::wire::proto;
 use crate::wire::{read_u16, write_u16};
 
 /// FULLNAT request path: source -> `laddr:lport`, destination -> `daddr:dport`.
@@ -50,7 +51,7 @@ const OPT_MSS: u8 = 2;
 /// or without an MSS option are left alone (the RFC 9293 default of 536/1220 is already small).
 pub fn clamp_mss(frame: &mut [u8], max_mss: u16) -> Result<bool, RewriteError> {
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     if frame[l4.at + 13] & 0x02 == 0 {

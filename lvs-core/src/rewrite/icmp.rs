@@ -18,9 +18,10 @@
 use std::net::IpAddr;
 
 use super::nat::same_family;
-use super::parse::{self, Ip, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use super::parse::{self, Ip};
 use super::{ConnAddrs, RewriteError};
 use crate::wire::checksum::Delta;
+use crate::wire::proto;
 use crate::wire::{read_u16, write_u16};
 
 /// The transport tuple of the packet quoted in a related ICMP error, as it was sent.
@@ -61,7 +62,7 @@ fn locate(frame: &[u8]) -> Result<Located, RewriteError> {
     if outer.frag {
         return Err(RewriteError::Fragment);
     }
-    let want = if outer.v6 { PROTO_ICMPV6 } else { PROTO_ICMP };
+    let want = if outer.v6 { proto::ICMPV6 } else { proto::ICMP };
     if outer.proto != want {
         return Err(RewriteError::NotIcmpError);
     }
@@ -76,7 +77,7 @@ fn locate(frame: &[u8]) -> Result<Located, RewriteError> {
         .map_err(|_| RewriteError::BadQuotedPacket)?;
     if quoted.v6 != outer.v6
         || quoted.later_frag
-        || !matches!(quoted.proto, PROTO_TCP | PROTO_UDP | PROTO_SCTP)
+        || !matches!(quoted.proto, proto::TCP | proto::UDP | proto::SCTP)
         || quoted.l4() + 4 > quoted.end
     {
         return Err(RewriteError::BadQuotedPacket);
@@ -242,15 +243,15 @@ fn translate(
         }
     }
     let csum_at = match l.quoted.proto {
-        PROTO_TCP => Some(p + 16),
-        PROTO_UDP => Some(p + 6),
+        proto::TCP => Some(p + 16),
+        proto::UDP => Some(p + 6),
         _ => None,
     };
     if let Some(c) = csum_at.filter(|c| c + 2 <= l.quoted.end) {
-        let udp_zero = l.quoted.proto == PROTO_UDP && read_u16(frame, c) == 0;
+        let udp_zero = l.quoted.proto == proto::UDP && read_u16(frame, c) == 0;
         if !udp_zero || l.quoted.v6 {
             fix_and_record(frame, c, ql4_d, &mut icmp_d);
-            if l.quoted.proto == PROTO_UDP && read_u16(frame, c) == 0 {
+            if l.quoted.proto == proto::UDP && read_u16(frame, c) == 0 {
                 icmp_d.word(0, 0xffff);
                 write_u16(frame, c, 0xffff);
             }

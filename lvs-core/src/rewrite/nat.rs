@@ -10,14 +10,15 @@
 
 use std::net::IpAddr;
 
-use super::parse::{L4, PROTO_SCTP, PROTO_UDP};
+use super::parse::L4;
 use super::{ConnAddrs, Layout, RewriteError, sctp};
 use crate::wire::checksum::Delta;
+use crate::wire::proto;
 use crate::wire::{read_u16, write_u16};
 
 /// NAT request path: destination `vaddr:vport` -> `daddr:dport`.
 ///
-/// The frame is Ethernet (optionally one 802.1Q tag) + a whole IPv4/IPv6 TCP, UDP or SCTP
+/// The frame is Ethernet (optionally one VLAN tag) + a whole IPv4/IPv6 TCP, UDP or SCTP
 /// datagram. The caller has matched the connection; the destination is overwritten whatever it
 /// was. Errors leave the frame untouched.
 pub fn nat_in(frame: &mut [u8], conn: &ConnAddrs) -> Result<(), RewriteError> {
@@ -121,8 +122,8 @@ pub(crate) fn rewrite_tuple(
 #[inline(always)]
 pub(crate) fn fix_l4(frame: &mut [u8], l4: &L4, d: Delta) {
     match l4.ip.proto {
-        PROTO_SCTP => sctp::fill_checksum(&mut frame[l4.at..l4.ip.end]),
-        PROTO_UDP => {
+        proto::SCTP => sctp::fill_checksum(&mut frame[l4.at..l4.ip.end]),
+        proto::UDP => {
             let old = read_u16(frame, l4.csum_at);
             if old == 0 && !l4.ip.v6 {
                 return;

@@ -8,14 +8,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::parse::{self, ETHERTYPE_IPV6, PROTO_ICMP, PROTO_ICMPV6};
+use super::parse;
 use super::{RewriteError, icmp};
 use crate::wire::MacAddr;
 use crate::wire::checksum;
 use crate::wire::{IpProtocol, write_u16};
+use crate::wire::{ethertype, proto};
 
-/// Ethernet type of ARP.
-const ETHERTYPE_ARP: u16 = 0x0806;
 /// Linux's default TTL / hop limit for packets it originates (`ip_default_ttl`).
 const DEFAULT_TTL: u8 = 64;
 /// RFC 1812 4.3.2.3: an ICMPv4 error carries as much of the original as fits in 576 bytes.
@@ -55,7 +54,7 @@ fn is_special_v6(a: [u8; 16]) -> bool {
 /// to the original sender, quoting as much of the original IP packet as RFC 1812 4.3.2.3
 /// (576 bytes total) or RFC 4443 2.4(c) (1280 bytes total) allow.
 ///
-/// The Ethernet header mirrors the original (source and destination MAC swapped, an 802.1Q tag
+/// The Ethernet header mirrors the original (source and destination MAC swapped, a VLAN tag
 /// kept). IPv4: TOS precedence "internetwork control" as Linux, identification `ident`, TTL 64,
 /// no DF. IPv6: hop limit 64. Refused with [`RewriteError::IcmpSuppressed`] per RFC 1122 3.2.2 /
 /// RFC 4443 2.4(e): about ICMP errors, non-initial fragments, link-layer or IP multicast and
@@ -78,7 +77,7 @@ pub fn icmp_error(
             || is_special_v4(orig[d..d + 4].try_into().unwrap_or([0; 4]))
     };
     let is_icmp_err = !ip.later_frag
-        && ip.proto == if ip.v6 { PROTO_ICMPV6 } else { PROTO_ICMP }
+        && ip.proto == if ip.v6 { proto::ICMPV6 } else { proto::ICMP }
         && orig.get(ip.l4()).is_some_and(|&t| {
             if ip.v6 {
                 t < 128
@@ -123,7 +122,7 @@ pub fn icmp_error(
             write_u16(h, 4, ident);
             write_u16(h, 6, 0);
             h[8] = DEFAULT_TTL;
-            h[9] = PROTO_ICMP;
+            h[9] = proto::ICMP;
             write_u16(h, 10, 0);
             h[12..16].copy_from_slice(&a.octets());
             h[16..20].copy_from_slice(sender);
@@ -151,7 +150,7 @@ pub fn icmp_error(
 fn write_ip6(h: &mut [u8], src: Ipv6Addr, dst: &[u8], payload: u16, hop: u8) {
     h[..4].copy_from_slice(&0x6000_0000u32.to_be_bytes());
     write_u16(h, 4, payload);
-    h[6] = PROTO_ICMPV6;
+    h[6] = proto::ICMPV6;
     h[7] = hop;
     h[8..24].copy_from_slice(&src.octets());
     h[24..40].copy_from_slice(dst);
@@ -170,7 +169,7 @@ fn arp(
     let f = out.get_mut(..42).ok_or(RewriteError::NoRoom)?;
     f[..6].copy_from_slice(&eth_dst.0);
     f[6..12].copy_from_slice(&sha.0);
-    write_u16(f, 12, ETHERTYPE_ARP);
+    write_u16(f, 12, ethertype::ARP);
     // Hardware Ethernet (1), protocol IPv4, lengths 6 and 4.
     f[14..20].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
     write_u16(f, 20, op);
@@ -225,7 +224,7 @@ pub fn neighbor_advert(
     let f = out.get_mut(..LEN).ok_or(RewriteError::NoRoom)?;
     f[..6].copy_from_slice(&dst_mac.0);
     f[6..12].copy_from_slice(&our_mac.0);
-    write_u16(f, 12, ETHERTYPE_IPV6);
+    write_u16(f, 12, ethertype::IPV6);
     write_ip6(&mut f[14..54], src, &dst.octets(), 32, 255);
     let m = &mut f[54..];
     m[..4].copy_from_slice(&[136, 0, 0, 0]);

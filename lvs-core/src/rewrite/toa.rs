@@ -13,9 +13,10 @@
 
 use std::net::IpAddr;
 
-use super::parse::{self, PROTO_TCP};
+use super::parse;
 use super::{PacketBuf, RewriteError};
 use crate::wire::checksum::{self, Delta};
+use crate::wire::proto;
 use crate::wire::{read_u16, write_u16};
 
 /// TCP option kind of TOA.
@@ -59,7 +60,7 @@ pub fn insert_toa(
 ) -> Result<ToaVerdict, RewriteError> {
     let frame = pkt.frame();
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     let mut opt = [0u8; TOA_LEN_V6];
@@ -115,7 +116,7 @@ pub fn insert_toa(
 /// Reads a TOA option from a TCP frame: `Some((caddr, cport))` if present.
 pub fn read_toa(frame: &[u8]) -> Result<Option<(IpAddr, u16)>, RewriteError> {
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     let end = l4.at + usize::from(frame[l4.at + 12] >> 4) * 4;

@@ -20,12 +20,11 @@
 
 use std::net::IpAddr;
 
-use super::parse::{
-    self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_GRE, PROTO_IPIP, PROTO_IPV6, PROTO_UDP,
-};
+use super::parse;
 use super::{PacketBuf, RewriteError};
 use crate::wire::checksum;
 use crate::wire::{IpProtocol, read_u16, write_u16};
+use crate::wire::{ethertype, proto};
 
 /// The encapsulation of a tunnel dest (`ipvsadm --tun-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +158,7 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     } else {
         0
     };
-    let inner_proto = if ip.v6 { PROTO_IPV6 } else { PROTO_IPIP };
+    let inner_proto = if ip.v6 { proto::IPV6 } else { proto::IPIP };
     let l4 = (!ip.frag).then_some(ip.hdr_len);
     let sport = flow_port(inner, ip.v6, l4);
 
@@ -169,17 +168,17 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
         f,
         et_at,
         if outer_v6 {
-            ETHERTYPE_IPV6
+            ethertype::IPV6
         } else {
-            ETHERTYPE_IPV4
+            ethertype::IPV4
         },
     );
     let o = ip.l3;
     let ip_hl = if outer_v6 { 40 } else { 20 };
     let proto = match t.kind {
         TunnelKind::Ipip => inner_proto,
-        TunnelKind::Gue { .. } => PROTO_UDP,
-        TunnelKind::Gre { .. } => PROTO_GRE,
+        TunnelKind::Gue { .. } => proto::UDP,
+        TunnelKind::Gre { .. } => proto::GRE,
     };
     write_ip(
         &mut f[o..o + ip_hl],
@@ -225,9 +224,9 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
                 f,
                 h + 2,
                 if ip.v6 {
-                    ETHERTYPE_IPV6
+                    ethertype::IPV6
                 } else {
-                    ETHERTYPE_IPV4
+                    ethertype::IPV4
                 },
             );
             if csum {

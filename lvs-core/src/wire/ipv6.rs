@@ -192,7 +192,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 /// The extension-header walk over `buf[offset..end]`, starting at next header `next`; shared
 /// with the flow extractor (which works on a whole frame).
 #[inline(never)]
-pub(super) fn walk_ext_headers(
+pub(crate) fn walk_ext_headers(
     buf: &[u8],
     mut next: IpProtocol,
     mut offset: usize,

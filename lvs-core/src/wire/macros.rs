@@ -34,13 +34,23 @@ macro_rules! enum_with_unknown {
             }
         }
 
+        impl $name {
+            /// The wire value; `const`, unlike the `From` conversion, so the raw constants
+            /// that per-packet code matches bytes against are derived from the one definition
+            /// here.
+            #[inline]
+            pub(crate) const fn raw(self) -> $ty {
+                match self {
+                    $( Self::$variant => $value ),+,
+                    Self::Unknown(other) => other,
+                }
+            }
+        }
+
         impl ::core::convert::From<$name> for $ty {
             #[inline]
             fn from(value: $name) -> Self {
-                match value {
-                    $( $name::$variant => $value ),+,
-                    $name::Unknown(other) => other,
-                }
+                value.raw()
             }
         }
 

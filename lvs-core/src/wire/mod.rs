@@ -45,6 +45,10 @@ pub use ipv6::{Ipv6Fragment, Ipv6Packet, Ipv6Repr, Ipv6UpperLayer, MAX_EXT_HEADE
 pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket};
 pub use udp::{UdpPacket, UdpRepr};
 
+pub(crate) use ethernet::{ethertype, payload_ethertype};
+pub(crate) use ip::proto;
+pub(crate) use ipv6::walk_ext_headers;
+
 /// Result of the fallible operations of this module.
 pub type Result<T> = core::result::Result<T, WireError>;
 
