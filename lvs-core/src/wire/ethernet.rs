@@ -127,37 +127,20 @@ mod field {
     pub(super) const TAGGED_HEADER_LEN: usize = 18;
 }
 
-/// A view of an Ethernet II frame, optionally VLAN-tagged (module doc).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EthernetFrame<T> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet II frame, optionally VLAN-tagged (module doc).
+    pub struct EthernetFrame;
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the whole header (with the tag, if any).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
-    /// Checks the length invariants of `new_checked`.
+    /// Checks the length invariants of `new_checked`: the buffer holds the whole header (with
+    /// the tag, if any).
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < field::HEADER_LEN || len < self.header_len() {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Whether the frame carries a VLAN tag (outer EtherType 0x8100 or 0x88a8).

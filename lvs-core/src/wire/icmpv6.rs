@@ -106,36 +106,18 @@ pub(super) const HEADER_LEN: usize = 8;
 const OPT_SOURCE_LL: u8 = 1;
 const OPT_TARGET_LL: u8 = 2;
 
-/// A view of an ICMPv6 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Icmpv6Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an ICMPv6 message.
+    pub struct Icmpv6Packet;
 }
 
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the 8-byte header.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked` ([`WireError::Truncated`] below 8 bytes).
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Message type.

@@ -52,25 +52,12 @@ pub struct Ipv6UpperLayer {
     pub fragment: Option<Ipv6Fragment>,
 }
 
-/// A view of an IPv6 packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ipv6Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an IPv6 packet.
+    pub struct Ipv6Packet;
 }
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking version and lengths (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before the header or the payload length, [`WireError::BadVersion`].
     pub fn check_len(&self) -> Result<()> {
@@ -85,11 +72,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The version nibble (6 on a checked packet).

@@ -186,25 +186,12 @@ impl<'a> Iterator for TcpOptions<'a> {
     }
 }
 
-/// A view of a TCP segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpPacket<T> {
-    buffer: T,
+view! {
+    /// A view of a TCP segment.
+    pub struct TcpPacket;
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking the header length (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before 20 bytes or the data offset, [`WireError::BadHeaderLen`] for a data offset < 5.
     pub fn check_len(&self) -> Result<()> {
@@ -220,11 +207,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.

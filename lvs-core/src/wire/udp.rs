@@ -22,25 +22,12 @@ mod field {
 /// Length of the UDP header.
 pub(super) const HEADER_LEN: usize = 8;
 
-/// A view of a UDP datagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UdpPacket<T> {
-    buffer: T,
+view! {
+    /// A view of a UDP datagram.
+    pub struct UdpPacket;
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking the lengths (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before 8 bytes or the length field, [`WireError::BadUdpLen`] for a length below 8.
     pub fn check_len(&self) -> Result<()> {
@@ -56,11 +43,6 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.
