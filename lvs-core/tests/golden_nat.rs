@@ -5,26 +5,12 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{L4, MAC_DIR, MAC_GW, MAC_RS, assert_frame, frame, ip};
+use common::{L4, MAC_DIR, MAC_GW, MAC_RS, assert_frame, conn, frame};
 use lvs_core::rewrite::{
     ConnAddrs, Layout, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out,
     nat_in, nat_in_at, nat_out,
 };
 use lvs_core::wire::{MacAddr, WireError, flow};
-
-fn conn(v6: bool) -> ConnAddrs {
-    let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
-    ConnAddrs {
-        caddr: a("198.51.100.7", "2001:db8:c::7"),
-        cport: 40123,
-        vaddr: a("192.0.2.110", "2001:db8:f::110"),
-        vport: 80,
-        daddr: a("172.16.0.2", "fd00:16::2"),
-        dport: 8080,
-        laddr: a("172.16.0.254", "fd00:16::fe"),
-        lport: 5001,
-    }
-}
 
 const PAYLOADS: [&[u8]; 3] = [b"", b"GET / HTTP/1.0\r\n\r\n", b"odd"];
 
@@ -263,8 +249,8 @@ fn dr_golden() {
 fn ttl_golden() {
     for v6 in [false, true] {
         let k = conn(v6);
-        for ttl in [255u8, 64, 2] {
-            let input = frame(
+        let udp = |ttl| {
+            frame(
                 MAC_GW,
                 MAC_DIR,
                 L4::Udp,
@@ -272,30 +258,17 @@ fn ttl_golden() {
                 (k.vaddr, 53),
                 ttl,
                 b"x",
-            );
-            let want = frame(
-                MAC_GW,
-                MAC_DIR,
-                L4::Udp,
-                (k.caddr, 1),
-                (k.vaddr, 53),
-                ttl - 1,
-                b"x",
-            );
+            )
+        };
+        for ttl in [255u8, 64, 2] {
+            let input = udp(ttl);
+            let want = udp(ttl - 1);
             let mut got = input.clone();
             assert_eq!(decrement_ttl(&mut got), Ok(TtlVerdict::Forward));
             assert_frame(&format!("ttl-{v6}-{ttl}"), &input, &got, &want);
         }
         for ttl in [1u8, 0] {
-            let input = frame(
-                MAC_GW,
-                MAC_DIR,
-                L4::Udp,
-                (k.caddr, 1),
-                (k.vaddr, 53),
-                ttl,
-                b"x",
-            );
+            let input = udp(ttl);
             let mut got = input.clone();
             assert_eq!(decrement_ttl(&mut got), Ok(TtlVerdict::Expired));
             assert_eq!(got, input);
@@ -388,49 +361,28 @@ fn sctp(sport: u16, dport: u16) -> Vec<u8> {
     p
 }
 
+/// An Ethernet frame carrying [`sctp`] `src -> dst`.
+fn sctp_frame(src: (IpAddr, u16), dst: (IpAddr, u16)) -> Vec<u8> {
+    common::raw_frame(MAC_GW, MAC_DIR, src.0, dst.0, 64, 132, &sctp(src.1, dst.1))
+}
+
 #[test]
 fn nat_sctp_golden() {
     for v6 in [false, true] {
         let k = conn(v6);
-        let input = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.caddr,
-            k.vaddr,
-            64,
-            132,
-            &sctp(k.cport, k.vport),
+        let (c, v, d, l) = (
+            (k.caddr, k.cport),
+            (k.vaddr, k.vport),
+            (k.daddr, k.dport),
+            (k.laddr, k.lport),
         );
-        let want = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.caddr,
-            k.daddr,
-            64,
-            132,
-            &sctp(k.cport, k.dport),
-        );
+        let input = sctp_frame(c, v);
+        let want = sctp_frame(c, d);
         let mut got = input.clone();
         nat_in(&mut got, &k).unwrap();
         assert_frame(&format!("nat-in-sctp-{v6}"), &input, &got, &want);
-        let input = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.daddr,
-            k.laddr,
-            64,
-            132,
-            &sctp(k.dport, k.lport),
-        );
-        let want = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.vaddr,
-            k.caddr,
-            64,
-            132,
-            &sctp(k.vport, k.cport),
-        );
+        let input = sctp_frame(d, l);
+        let want = sctp_frame(v, c);
         let mut got = input.clone();
         fullnat_out(&mut got, &k).unwrap();
         assert_frame(&format!("fullnat-out-sctp-{v6}"), &input, &got, &want);
