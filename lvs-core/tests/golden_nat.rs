@@ -156,19 +156,23 @@ fn nat_refuses_bad_input_unchanged() {
     assert_eq!(nat_in(&mut f, &k), Err(RewriteError::NotIp));
 }
 
+/// A UDP frame with one VLAN tag (id 42) whose TPID is `tpid` (0x8100 or 0x88a8).
+fn vlan_udp(tpid: [u8; 2], src: (IpAddr, u16), dst: (IpAddr, u16)) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
+        .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+        .ipv4(common::v4(src.0), common::v4(dst.0), 64)
+        .udp(src.1, dst.1)
+        .write(&mut out, b"tagged")
+        .unwrap();
+    out[12..14].copy_from_slice(&tpid);
+    out
+}
+
 #[test]
 fn nat_vlan_tagged() {
     let k = conn(false);
-    let mk = |src: (IpAddr, u16), dst: (IpAddr, u16)| {
-        let mut out = Vec::new();
-        etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
-            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
-            .ipv4(common::v4(src.0), common::v4(dst.0), 64)
-            .udp(src.1, dst.1)
-            .write(&mut out, b"tagged")
-            .unwrap();
-        out
-    };
+    let mk = |src, dst| vlan_udp([0x81, 0x00], src, dst);
     let input = mk((k.caddr, k.cport), (k.vaddr, k.vport));
     let want = mk((k.caddr, k.cport), (k.daddr, k.dport));
     let mut got = input.clone();
@@ -181,17 +185,7 @@ fn nat_vlan_tagged() {
 #[test]
 fn nat_service_tagged() {
     let k = conn(false);
-    let mk = |src: (IpAddr, u16), dst: (IpAddr, u16)| {
-        let mut out = Vec::new();
-        etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
-            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
-            .ipv4(common::v4(src.0), common::v4(dst.0), 64)
-            .tcp(src.1, dst.1, 1, 1000)
-            .write(&mut out, b"s-tag")
-            .unwrap();
-        out[12..14].copy_from_slice(&[0x88, 0xa8]);
-        out
-    };
+    let mk = |src, dst| vlan_udp([0x88, 0xa8], src, dst);
     let input = mk((k.caddr, k.cport), (k.vaddr, k.vport));
     let want = mk((k.caddr, k.cport), (k.daddr, k.dport));
     let mut got = input.clone();

@@ -219,10 +219,7 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// Whether the checksum verifies against the IPv6 pseudo-header of `src` and `dst`
     /// (RFC 4443 section 2.3).
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Icmpv6, len);
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        checksum::upper_layer(src, dst, IpProtocol::Icmpv6, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -261,15 +258,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
 
     /// Computes the checksum with the pseudo-header of `src` and `dst`.
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // Sum over the buffer as it is and take the old checksum back out (adding its
-        // complement): no store of a zero just before the loads that read it. The non-zero
-        // pseudo-header keeps the result identical to summing with a zeroed field.
         let old = self.checksum();
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Icmpv6, len);
-        let sum = checksum::combine(&[pseudo, checksum::data(data), !old]);
-        self.set_checksum(checksum::finish(sum));
+        let packet = self.buffer.as_ref();
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Icmpv6, packet, old);
+        self.set_checksum(sum);
     }
 }
 

@@ -181,24 +181,21 @@ pub(crate) fn walk_ext_headers(
     end: usize,
 ) -> Result<Ipv6UpperLayer> {
     let mut fragment = None;
+    // The length byte of the extension header at `at`, if it lies within the packet.
+    let len_byte = |at: usize| {
+        buf.get(at + 1)
+            .filter(|_| at + 2 <= end)
+            .map(|&b| usize::from(b))
+            .ok_or(WireError::Truncated)
+    };
     for _ in 0..=MAX_EXT_HEADERS {
         let len = match next {
+            // Hdr Ext Len counts 8-octet units beyond the first (RFC 8200 section 4.3).
             IpProtocol::HopByHop | IpProtocol::Ipv6Route | IpProtocol::Ipv6Opts => {
-                // Hdr Ext Len counts 8-octet units beyond the first (RFC 8200 section 4.3).
-                let len_byte = *buf
-                    .get(offset + 1)
-                    .filter(|_| offset + 2 <= end)
-                    .ok_or(WireError::Truncated)?;
-                (usize::from(len_byte) + 1) * 8
+                (len_byte(offset)? + 1) * 8
             }
-            IpProtocol::Ah => {
-                // AH's Payload Len counts 4-octet units minus 2 (RFC 4302 section 2.2).
-                let len_byte = *buf
-                    .get(offset + 1)
-                    .filter(|_| offset + 2 <= end)
-                    .ok_or(WireError::Truncated)?;
-                (usize::from(len_byte) + 2) * 4
-            }
+            // AH's Payload Len counts 4-octet units minus 2 (RFC 4302 section 2.2).
+            IpProtocol::Ah => (len_byte(offset)? + 2) * 4,
             IpProtocol::Ipv6Frag => {
                 if offset + 8 > end || buf.len() < offset + 8 {
                     return Err(WireError::Truncated);

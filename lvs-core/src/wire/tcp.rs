@@ -328,10 +328,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Whether the checksum verifies against the pseudo-header of `src` and `dst`.
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len);
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        checksum::upper_layer(src, dst, IpProtocol::Tcp, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -410,15 +407,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Computes the checksum over the pseudo-header of `src`/`dst` and the whole buffer
     /// (RFC 9293 section 3.1).
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // Sum over the buffer as it is and take the old checksum back out (adding its
-        // complement): no store of a zero just before the loads that read it. The non-zero
-        // pseudo-header keeps the result identical to summing with a zeroed field.
         let old = self.checksum();
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len);
-        let sum = checksum::combine(&[pseudo, checksum::data(data), !old]);
-        self.set_checksum(checksum::finish(sum));
+        let packet = self.buffer.as_ref();
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Tcp, packet, old);
+        self.set_checksum(sum);
     }
 }
 

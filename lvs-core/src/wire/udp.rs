@@ -98,9 +98,8 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if self.checksum() == 0 {
             return matches!((src, dst), (IpAddr::V4(_), IpAddr::V4(_)));
         }
-        let data = &self.buffer.as_ref()[..usize::from(self.len())];
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Udp, u32::from(self.len()));
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        let packet = &self.buffer.as_ref()[..usize::from(self.len())];
+        checksum::upper_layer(src, dst, IpProtocol::Udp, packet) == 0xffff
     }
 }
 
@@ -132,12 +131,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// Computes the checksum over the pseudo-header and the datagram (up to the length field);
     /// a computed zero is written as `0xffff` (RFC 768).
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // As in TCP: take the old checksum out instead of zeroing it first.
         let old = self.checksum();
-        let len = self.len();
-        let data = &self.buffer.as_ref()[..usize::from(len)];
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Udp, u32::from(len));
-        let sum = checksum::finish(checksum::combine(&[pseudo, checksum::data(data), !old]));
+        let packet = &self.buffer.as_ref()[..usize::from(self.len())];
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Udp, packet, old);
         self.set_checksum(if sum == 0 { 0xffff } else { sum });
     }
 
