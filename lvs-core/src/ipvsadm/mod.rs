@@ -28,9 +28,13 @@
 mod addr;
 mod display;
 mod error;
+mod list;
+mod model;
 mod options;
 mod parse;
 mod popt;
+mod save;
+mod sort;
 
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,7 +42,13 @@ use std::net::{IpAddr, Ipv4Addr};
 pub use crate::sched::SchedFlags;
 
 pub use error::IpvsadmError;
+pub use list::{
+    ListFormat, NumericResolver, Resolver, largenum, list_all, list_conns, list_daemon,
+    list_service, list_timeout,
+};
+pub use model::{AdmConn, AdmCounters, AdmDaemon, AdmDest, AdmFwd, AdmService, AdmState};
 pub use parse::{parse_args, parse_line};
+pub use save::save;
 
 /// The default scheduler ipvsadm fills in for `-A` and `-E` (`DEF_SCHED`).
 pub const DEFAULT_SCHEDULER: &str = "wlc";
@@ -350,3 +360,6 @@ pub fn parse_host_port(word: &str, protocol: Option<Protocol>) -> Option<(IpAddr
 pub fn parse_fwmark(word: &str) -> Option<u32> {
     addr::string_to_number(word, 1, u32::MAX.into()).and_then(|m| u32::try_from(m).ok())
 }
+
+#[cfg(test)]
+mod list_tests;
