@@ -28,6 +28,7 @@
 //! is in [`list_all`] and friends, pure functions of an [`AdmState`].
 
 mod addr;
+mod batch;
 mod display;
 mod error;
 mod list;
@@ -44,6 +45,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 pub use crate::sched::SchedFlags;
 
+pub use batch::{BatchError, apply_batch};
 pub use error::IpvsadmError;
 pub use list::{
     ListFormat, NumericResolver, Resolver, largenum, list_all, list_conns, list_daemon,
