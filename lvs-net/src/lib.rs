@@ -4,3 +4,5 @@
 //! The data plane lands with issue 5, health checks with issue 8, VRRP and sync with issue 9.
 
 pub use lvs_core;
+
+pub mod ctl;
