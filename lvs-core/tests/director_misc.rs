@@ -157,3 +157,60 @@ fn fragments_to_a_vip_are_dropped() {
     q[14 + 16..14 + 20].copy_from_slice(&[192, 0, 2, 99]);
     assert_eq!(s.send(&q), Out::Pass);
 }
+
+#[test]
+fn port_zero_persistent_service_takes_every_port() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -t 192.0.2.10:0 -s rr -p 100
+         -a -t 192.0.2.10:0 -r 10.0.0.11 -m
+         -a -t 192.0.2.10:0 -r 10.0.0.12 -m",
+    );
+    let c = "198.51.100.7";
+    // NAT to a port-0 dest keeps the packet's port; one template (vport 0) pins the client.
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (c, 40000),
+        ("192.0.2.10", 8080),
+        64,
+        SYN,
+        b"",
+    ));
+    let want = tcp(
+        (MAC_DIR, MAC_RS2),
+        (c, 40000),
+        ("10.0.0.12", 8080),
+        63,
+        SYN,
+        b"",
+    );
+    assert_frame("port 0, 8080", out.frame(), &want);
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (c, 40001),
+        ("192.0.2.10", 9090),
+        64,
+        SYN,
+        b"",
+    ));
+    let want = tcp(
+        (MAC_DIR, MAC_RS2),
+        (c, 40001),
+        ("10.0.0.12", 9090),
+        63,
+        SYN,
+        b"",
+    );
+    assert_frame("port 0, 9090", out.frame(), &want);
+    assert_eq!(s.d.snapshot().templates, 1);
+    // Another client lands on the other dest.
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        ("198.51.100.8", 1),
+        ("192.0.2.10", 22),
+        64,
+        SYN,
+        b"",
+    ));
+    assert_eq!(out.next_hop().addr, ip("10.0.0.11"));
+}
