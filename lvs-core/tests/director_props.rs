@@ -39,3 +39,15 @@ fn scripted_run() {
     assert!(st.max_conns >= 20, "{st:?}");
     assert!(st.drops > 0, "{st:?}");
 }
+
+/// Inputs the fuzzer found, kept as regressions.
+#[test]
+fn fuzz_findings() {
+    for (name, data) in [(
+        "counters_1",
+        &include_bytes!("director_cases/counters_1")[..],
+    )] {
+        eprintln!("case {name}");
+        let _ = director_ops::run(data);
+    }
+}
