@@ -53,6 +53,7 @@ mod packet;
 mod snapshot;
 mod stats;
 mod verdict;
+mod xmit;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
