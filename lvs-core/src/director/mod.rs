@@ -53,6 +53,7 @@ mod packet;
 mod snapshot;
 mod stats;
 mod verdict;
+mod xmit;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -140,7 +141,6 @@ pub struct Director {
     expired: Vec<(ConnId, Conn)>,
     rng: StdRng,
     ip_ident: u16,
-    drop_entry_cursor: usize,
 }
 
 impl core::fmt::Debug for Director {
@@ -202,7 +202,6 @@ impl Director {
             expired: Vec::new(),
             rng: StdRng::seed_from_u64(config.rng_seed),
             ip_ident: 0,
-            drop_entry_cursor: 0,
         }
     }
 
@@ -386,35 +385,17 @@ impl Director {
         }
     }
 
-    /// `ip_vs_random_dropentry`: visit 1/32 of the table from a moving cursor and drop the
-    /// half-open TCP entries (SYN_RECV, SYNACK) found there.
+    /// `ip_vs_random_dropentry`: the table drops the half-open TCP entries of a 1/32 slice
+    /// from a random start ([`ConnTable::drop_half_open`]); the director releases their dests.
     fn random_drop_entry(&mut self, now: Instant) {
-        use crate::conn::TcpState;
         use rand::RngExt;
-        let len = self.conns.len();
-        if len == 0 {
-            return;
+        let start: u64 = self.rng.random();
+        let mut dropped = core::mem::take(&mut self.expired);
+        dropped.clear();
+        self.conns.drop_half_open(start, &mut dropped);
+        for (id, conn) in &dropped {
+            self.unbind(*id, conn, now);
         }
-        let slice = len.div_ceil(32);
-        let start = if self.drop_entry_cursor >= len {
-            self.rng.random_range(0..len)
-        } else {
-            self.drop_entry_cursor
-        };
-        self.drop_entry_cursor = start + slice;
-        let victims: Vec<ConnId> = self
-            .conns
-            .iter()
-            .skip(start)
-            .take(slice)
-            .filter(|(_, c)| {
-                matches!(c.tcp_state(), Some(TcpState::SynRecv | TcpState::SynAck))
-                    && c.proto() == crate::wire::IpProtocol::Tcp
-            })
-            .map(|(id, _)| id)
-            .collect();
-        for id in victims {
-            self.expire_now(id, now);
-        }
+        self.expired = dropped;
     }
 }
