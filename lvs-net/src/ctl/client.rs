@@ -41,6 +41,11 @@ pub fn call(path: &Path, request: &Request, timeout: Duration) -> Result<Respons
     };
     stream.set_read_timeout(Some(timeout)).map_err(exchange)?;
     stream.set_write_timeout(Some(timeout)).map_err(exchange)?;
-    write_frame(&mut stream, request).map_err(exchange)?;
-    read_frame(&mut stream, MAX_RESPONSE).map_err(exchange)
+    // A server refusing our credentials answers without reading and closes: the write may
+    // fail with EPIPE while the refusal already waits to be read.
+    let written = write_frame(&mut stream, request);
+    match read_frame(&mut stream, MAX_RESPONSE) {
+        Ok(response) => Ok(response),
+        Err(e) => Err(exchange(written.err().unwrap_or(e))),
+    }
 }
