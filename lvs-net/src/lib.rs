@@ -6,3 +6,4 @@
 pub use lvs_core;
 
 pub mod ctl;
+pub mod metrics;
