@@ -2,25 +2,35 @@
 //! through a symlink): ipvsadm 1.31's command line against a running router's control socket.
 //!
 //! Parsing, listing and saving are `lvs_core::ipvsadm`'s; this file only moves words and text.
-//! Two options of our own are taken out before ipvsadm sees the words: `--socket PATH`
-//! (default `$LVS_ROUTER_SOCKET`, then `/run/lvs-router.sock`) and `--json` (listings as JSON).
+//! Options of our own are taken out before ipvsadm sees the words: `--socket PATH` (default
+//! `$LVS_ROUTER_SOCKET`, then `/run/lvs-router.sock`), `--json` (listings as JSON) and
+//! `--state FILE`, which runs without a router against a director of its own loaded from FILE
+//! (`ipvsadm -S` lines; a missing file is an empty table) and writes changes back in the same
+//! form (so, as with `ipvsadm -S`, thresholds and `--set` timeouts are not kept).
 //!
 //! Differences from ipvsadm, on purpose: `-R` applies all lines or none (ipvsadm applies lines
 //! up to the first failure); names without `-n` come from `/etc/hosts` and `/etc/services`
 //! only (no DNS, so a listing never hangs on a resolver).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use lvs_core::director::{Director, DirectorConfig};
+use lvs_core::ipvsadm::apply_batch;
 use lvs_core::ipvsadm::{
     AdmCommand, AdmState, ListFormat, ListMode, NumericResolver, Resolver, VERSION_TEXT, list_all,
     list_conns, list_daemon, list_service, list_timeout, parse_adm_args, restore_lines, save,
     usage,
 };
+use lvs_core::time::Instant;
 use lvs_net::ctl::names::FileResolver;
-use lvs_net::ctl::{DEFAULT_SOCKET, PROTOCOL_VERSION, Request, RequestBody, ResponseBody, call};
+use lvs_net::ctl::{
+    ControlTarget, DEFAULT_SOCKET, DirectorTarget, PROTOCOL_VERSION, Request, RequestBody,
+    ResponseBody, call, respond,
+};
 
 /// How long to wait for the router (a connection listing can be large).
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,6 +65,7 @@ pub(crate) fn run(program: &str, mut args: Vec<String>) -> ExitCode {
     let mut socket = std::env::var_os("LVS_ROUTER_SOCKET")
         .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from);
     let mut json = false;
+    let mut state_file = None;
     let mut i = 0;
     while i < args.len() {
         if args[i] == "--json" {
@@ -62,6 +73,9 @@ pub(crate) fn run(program: &str, mut args: Vec<String>) -> ExitCode {
             args.remove(i);
         } else if args[i] == "--socket" && i + 1 < args.len() {
             socket = PathBuf::from(args.remove(i + 1));
+            args.remove(i);
+        } else if args[i] == "--state" && i + 1 < args.len() {
+            state_file = Some(PathBuf::from(args.remove(i + 1)));
             args.remove(i);
         } else if let Some(p) = args[i].strip_prefix("--socket=") {
             socket = PathBuf::from(p);
@@ -74,6 +88,7 @@ pub(crate) fn run(program: &str, mut args: Vec<String>) -> ExitCode {
         program,
         socket,
         json,
+        state_file,
     };
     let out = ctx.invoke(&args);
     let _ = std::io::stdout().write_all(out.stdout.as_bytes());
@@ -85,6 +100,7 @@ struct Ctx<'a> {
     program: &'a str,
     socket: PathBuf,
     json: bool,
+    state_file: Option<PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -193,6 +209,9 @@ impl Ctx<'_> {
             version: PROTOCOL_VERSION,
             body,
         };
+        if let Some(file) = &self.state_file {
+            return local_call(file, request);
+        }
         match call(&self.socket, &request, TIMEOUT) {
             // ipvsadm's words when it cannot reach IPVS (exit 2).
             Err(e) => Err(Outcome::fail(
@@ -208,6 +227,42 @@ impl Ctx<'_> {
                 .map_err(|f| Outcome::fail(format!("{}\n", f.message), f.exit_code)),
         }
     }
+}
+
+/// `--state FILE`: the request answered by a director loaded from FILE; a change is saved back.
+fn local_call(file: &Path, request: Request) -> Result<ResponseBody, Outcome> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2)),
+    };
+    let mut loaded = Vec::new();
+    for words in restore_lines(&text) {
+        match parse_adm_args(&words) {
+            Ok(c) => loaded.push(c),
+            Err(e) => return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2)),
+        }
+    }
+    let mut director = Director::new(DirectorConfig::default());
+    if let Err(e) = apply_batch(&mut director, &loaded, Instant::ZERO) {
+        return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2));
+    }
+    let director = Mutex::new(director);
+    let target = DirectorTarget {
+        director: &director,
+        now: || Instant::ZERO,
+    };
+    let changes = matches!(request.body, RequestBody::Apply { .. });
+    let body = respond(request, &target)
+        .result
+        .map_err(|f| Outcome::fail(format!("{}\n", f.message), f.exit_code))?;
+    if changes {
+        let state = target.state(false);
+        if let Err(e) = std::fs::write(file, save(&state, true, &NumericResolver)) {
+            return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2));
+        }
+    }
+    Ok(body)
 }
 
 fn resolver(numeric: bool) -> Box<dyn Resolver> {

@@ -299,3 +299,37 @@ fn rustix_is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+#[test]
+fn state_file_without_a_router() {
+    let file = tmp("state").join("ipvs.rules");
+    let _ = std::fs::remove_file(&file);
+    let run = |args: &str| {
+        let o = Command::new(BIN)
+            .arg("adm")
+            .arg("--state")
+            .arg(&file)
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+            o.status.code().unwrap(),
+        )
+    };
+    assert_eq!(run("-A -t 192.0.2.1:80 -s rr").2, 0);
+    assert_eq!(run("-a -t 192.0.2.1:80 -r 10.0.0.1 -m").2, 0);
+    assert_eq!(
+        run("-A -t 192.0.2.1:80"),
+        (String::new(), "Service already exists\n".into(), 255)
+    );
+    let saved = "-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 1\n";
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
+    assert_eq!(run("-S -n").0, saved);
+    assert!(
+        run("-Ln")
+            .0
+            .contains("TCP  192.0.2.1:80 rr\n  -> 10.0.0.1:80")
+    );
+}

@@ -20,7 +20,7 @@ mod server;
 
 pub use client::{CtlClientError, call};
 pub use proto::{CtlFailure, PROTOCOL_VERSION, Request, RequestBody, Response, ResponseBody};
-pub use server::{ControlServer, ControlTarget, DEFAULT_SOCKET, DirectorTarget};
+pub use server::{ControlServer, ControlTarget, DEFAULT_SOCKET, DirectorTarget, respond};
 
 pub use lvs_core::ipvsadm::AdmState;
 

@@ -132,41 +132,47 @@ impl ControlServer {
         let uid = rustix::net::sockopt::socket_peercred(&*stream)?
             .uid
             .as_raw();
-        let result = if uid != 0 && uid != self.owner {
+        let response = if uid != 0 && uid != self.owner {
             // Answer without reading: the request of a stranger is not even parsed.
-            Err(failure(
-                "Permission denied (you must be root)".into(),
-                None,
-                2,
-            ))
-        } else {
-            let request: Request = read_frame(stream, MAX_REQUEST)?;
-            if request.version == PROTOCOL_VERSION {
-                dispatch(request.body, target)
-            } else {
-                Err(failure(
-                    format!(
-                        "control protocol version {} not supported (server speaks {PROTOCOL_VERSION})",
-                        request.version
-                    ),
+            Response {
+                version: PROTOCOL_VERSION,
+                result: Err(failure(
+                    "Permission denied (you must be root)".into(),
                     None,
                     2,
-                ))
+                )),
             }
+        } else {
+            respond(read_frame(stream, MAX_REQUEST)?, target)
         };
-        write_frame(
-            stream,
-            &Response {
-                version: PROTOCOL_VERSION,
-                result,
-            },
-        )
+        write_frame(stream, &response)
     }
 }
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The answer to one request, without any socket: what the server sends back, and what
+/// `lvs-router adm --state FILE` uses to run against a director of its own.
+pub fn respond(request: Request, target: &dyn ControlTarget) -> Response {
+    let result = if request.version == PROTOCOL_VERSION {
+        dispatch(request.body, target)
+    } else {
+        Err(failure(
+            format!(
+                "control protocol version {} not supported (server speaks {PROTOCOL_VERSION})",
+                request.version
+            ),
+            None,
+            2,
+        ))
+    };
+    Response {
+        version: PROTOCOL_VERSION,
+        result,
     }
 }
 
