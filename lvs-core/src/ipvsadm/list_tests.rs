@@ -419,3 +419,120 @@ fn sort_keeps_ipvsadm_wrapping_comparison() {
         "-A -t 200.0.0.1:80 -s wlc\n-A -t 10.0.0.1:80 -s wlc\n-A -t 11.0.0.1:80 -s wlc\n"
     );
 }
+
+const NAMES2: &[&str] = &[
+    "IP Virtual Server version 1.2.1 (size=4096)",
+    "Prot LocalAddress:Port Scheduler Flags",
+    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+    "TCP  a-rather-long-frontend-name. wlc persistent 300 pe sip",
+    "  -> 10.1.2.3:https               Route   1      0          0         ",
+    "FWM  42 IPv6 mh (mh-fallback,mh-port)",
+    "  -> [v6-backend.example.net]:8443 Tunnel  1      0          0         ",
+];
+
+const SAVE_NAMES: &[&str] = &[
+    "-A -t a-rather-long-frontend-name.example.org:https -s wlc -p 300 --pe sip",
+    "-a -t a-rather-long-frontend-name.example.org:https -r 10.1.2.3:https -g -w 1",
+    "-A -f 42 -6 -s mh -b mh-fallback,mh-port",
+    "-a -f 42 -6 -r [v6-backend.example.net]:8443 -i -w 1 --tun-type ipip",
+];
+
+const RATE_EXACT: &[&str] = &[
+    "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS",
+    "  -> RemoteAddress:Port",
+    "TCP  198.51.100.200:443                  1        2        3        4        5",
+    "  -> 10.1.2.3:443                 123456789012        7        8 100000000 200000000000",
+];
+
+const CONNS_NAMES: &[&str] = &[
+    "IPVS connection entries",
+    "pro expire state       source             virtual            destination        pe name          pe_data",
+    "TCP 00:05  SYN_RECV    192.0.2.77:1234    a-rather-long-frontend-name.example.org:https 10.1.2.3:https",
+];
+
+struct Names2;
+
+impl Resolver for Names2 {
+    fn host(&self, addr: IpAddr) -> Option<String> {
+        match addr.to_string().as_str() {
+            "198.51.100.200" => Some("a-rather-long-frontend-name.example.org".into()),
+            "2001:db8::abcd" => Some("v6-backend.example.net".into()),
+            _ => None,
+        }
+    }
+    fn service(&self, port: u16, protocol: Protocol) -> Option<String> {
+        match (port, protocol) {
+            (443, Protocol::Tcp) => Some("https".into()),
+            // Never asked for: fwmark services have no protocol to look ports up with.
+            (8443, _) => Some("pcsync-https".into()),
+            _ => None,
+        }
+    }
+}
+
+fn state2() -> AdmState {
+    let mut d = Director::new(DirectorConfig::default());
+    for line in [
+        "-A -t 198.51.100.200:443 -p --pe sip",
+        "-a -t 198.51.100.200:443 -r 10.1.2.3",
+        "-A -f 42 -6 -s mh -b mh-fallback,mh-port",
+        "-a -f 42 -6 -r [2001:db8::abcd]:8443 -i",
+    ] {
+        d.apply(&parse_line(line).unwrap(), Instant::ZERO).unwrap();
+    }
+    let mut s = AdmState::from_director(&d, None);
+    s.table_size = 4096;
+    s
+}
+
+#[test]
+fn names_cut_services_at_33_and_skip_ports_of_fwmark_services() {
+    let s = state2();
+    assert_eq!(list_all(&s, &ListFormat::default(), &Names2), text(NAMES2));
+    assert_eq!(save(&s, false, &Names2), text(SAVE_NAMES));
+}
+
+#[test]
+fn rate_exact_and_connections_with_names() {
+    let mut s = state2();
+    let svc = &mut s.services[0];
+    svc.rates = AdmCounters {
+        conns: 1,
+        inpkts: 2,
+        outpkts: 3,
+        inbytes: 4,
+        outbytes: 5,
+    };
+    svc.dests[0].rates = AdmCounters {
+        conns: 123_456_789_012,
+        inpkts: 7,
+        outpkts: 8,
+        inbytes: 100_000_000,
+        outbytes: 200_000_000_000,
+    };
+    let f = ListFormat {
+        rate: true,
+        exact: true,
+        ..fmt()
+    };
+    assert_eq!(
+        list_service(&s.services[0], &f, &NumericResolver),
+        text(RATE_EXACT)
+    );
+    let conn = AdmConn {
+        protocol: 6,
+        caddr: "192.0.2.77".parse().unwrap(),
+        cport: 1234,
+        vaddr: "198.51.100.200".parse().unwrap(),
+        vport: 443,
+        daddr: "10.1.2.3".parse().unwrap(),
+        dport: 443,
+        state: "SYN_RECV".into(),
+        expires: 5,
+    };
+    let f = ListFormat {
+        persistent_conn: true,
+        ..ListFormat::default()
+    };
+    assert_eq!(list_conns(&[conn], &f, &Names2), text(CONNS_NAMES));
+}
