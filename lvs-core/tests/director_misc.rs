@@ -274,3 +274,12 @@ fn sctp_init_starts_a_nat_connection() {
     assert_eq!(s.send(&data).next_hop().addr, ip("10.0.0.11"));
     assert_eq!(s.d.conn_count(), 1);
 }
+
+#[test]
+fn a_director_moves_to_its_worker_thread() {
+    fn is_send<T: Send>(_: &T) {}
+    let d = lvs_core::director::Director::new(config());
+    is_send(&d);
+    let h = std::thread::spawn(move || d.conn_count());
+    assert_eq!(h.join().unwrap(), 0);
+}
