@@ -536,3 +536,30 @@ fn rate_exact_and_connections_with_names() {
     };
     assert_eq!(list_conns(&[conn], &f, &Names2), text(CONNS_NAMES));
 }
+
+#[test]
+fn merge_adds_up_workers() {
+    let mut a = big_counters();
+    let mut b = big_counters();
+    b.services[0].dests[0].active_conns = 4;
+    b.conns.push(AdmConn {
+        protocol: 17,
+        caddr: "192.0.2.1".parse().unwrap(),
+        cport: 1,
+        vaddr: "192.0.2.110".parse().unwrap(),
+        vport: 53,
+        daddr: "10.0.0.5".parse().unwrap(),
+        dport: 53,
+        state: "UDP".into(),
+        expires: 1,
+    });
+    b.services.retain(|s| s.key() == tcp_key());
+    a.merge(&b);
+    let svc = a.service(&tcp_key()).unwrap();
+    assert_eq!(svc.stats.inpkts, 2 * 123_456_789);
+    assert_eq!(svc.dests[0].active_conns, 4);
+    assert_eq!(
+        (a.table_size, a.conns.len(), a.services.len()),
+        (8192, 1, 6)
+    );
+}

@@ -378,4 +378,44 @@ impl AdmState {
     pub fn service(&self, key: &ServiceKey) -> Option<&AdmService> {
         self.services.iter().find(|s| s.key() == *key)
     }
+
+    /// Folds in the state of another worker's director with the same configuration (one
+    /// director per worker, module doc of `director`): counters, rates and connection counts
+    /// add up, connection rows are appended, the table sizes add up. Services or dests only
+    /// `other` has (a configuration change racing the read) are left out.
+    pub fn merge(&mut self, other: &Self) {
+        self.table_size += other.table_size;
+        for svc in &mut self.services {
+            let Some(o) = other.service(&svc.key()) else {
+                continue;
+            };
+            svc.stats.add(&o.stats);
+            svc.rates.add(&o.rates);
+            for d in &mut svc.dests {
+                let Some(od) = o
+                    .dests
+                    .iter()
+                    .find(|x| x.addr == d.addr && x.port == d.port)
+                else {
+                    continue;
+                };
+                d.active_conns += od.active_conns;
+                d.inactive_conns += od.inactive_conns;
+                d.persist_conns += od.persist_conns;
+                d.stats.add(&od.stats);
+                d.rates.add(&od.rates);
+            }
+        }
+        self.conns.extend(other.conns.iter().cloned());
+    }
+}
+
+impl AdmCounters {
+    fn add(&mut self, o: &Self) {
+        self.conns = self.conns.wrapping_add(o.conns);
+        self.inpkts = self.inpkts.wrapping_add(o.inpkts);
+        self.outpkts = self.outpkts.wrapping_add(o.outpkts);
+        self.inbytes = self.inbytes.wrapping_add(o.inbytes);
+        self.outbytes = self.outbytes.wrapping_add(o.outbytes);
+    }
 }

@@ -20,7 +20,9 @@ mod server;
 
 pub use client::{CtlClientError, call};
 pub use proto::{CtlFailure, PROTOCOL_VERSION, Request, RequestBody, Response, ResponseBody};
-pub use server::{ControlServer, ControlTarget, DEFAULT_SOCKET, DirectorTarget, respond};
+pub use server::{
+    ControlServer, ControlTarget, DEFAULT_SOCKET, DirectorTarget, WorkersTarget, respond,
+};
 
 pub use lvs_core::ipvsadm::AdmState;
 

@@ -69,6 +69,50 @@ impl<F: Fn() -> Instant> ControlTarget for DirectorTarget<'_, F> {
     }
 }
 
+/// [`ControlTarget`] for one director per worker (the `director` module's N-worker design):
+/// a batch is checked and applied on the first director, then applied to the others, all
+/// under every lock so no worker sees a half-applied batch; listings add the workers up
+/// ([`AdmState::merge`]).
+pub struct WorkersTarget<'a, F: Fn() -> Instant> {
+    /// The workers' directors, same configuration each.
+    pub directors: &'a [Mutex<Director>],
+    /// The clock the data plane uses.
+    pub now: F,
+}
+
+impl<F: Fn() -> Instant> ControlTarget for WorkersTarget<'_, F> {
+    fn apply(&self, commands: &[AdmCommand]) -> Result<(), BatchError> {
+        let mut guards: Vec<_> = self
+            .directors
+            .iter()
+            .map(|d| d.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let now = (self.now)();
+        let mut iter = guards.iter_mut();
+        if let Some(first) = iter.next() {
+            apply_batch(first, commands, now)?;
+        }
+        for d in iter {
+            // Same configuration as the first, so the same batch passes.
+            apply_batch(d, commands, now)?;
+        }
+        Ok(())
+    }
+
+    fn state(&self, conns: bool) -> AdmState {
+        let now = conns.then(|| (self.now)());
+        let mut states = self
+            .directors
+            .iter()
+            .map(|d| AdmState::from_director(&d.lock().unwrap_or_else(|p| p.into_inner()), now));
+        let mut total = states.next().unwrap_or_default();
+        for s in states {
+            total.merge(&s);
+        }
+        total
+    }
+}
+
 /// A listening control socket. Dropping it removes the socket file.
 #[derive(Debug)]
 pub struct ControlServer {

@@ -136,3 +136,30 @@ fn bind_refuses_a_live_socket_and_replaces_a_stale_one() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn workers_get_every_batch_and_listings_add_up() {
+    let directors: Vec<Mutex<Director>> = (0..3)
+        .map(|_| Mutex::new(Director::new(DirectorConfig::default())))
+        .collect();
+    let target = WorkersTarget {
+        directors: &directors,
+        now: || Instant::ZERO,
+    };
+    let ok = respond(
+        req(apply(&[
+            "-A -u 192.0.2.1:53",
+            "-a -u 192.0.2.1:53 -r 10.0.0.1",
+        ])),
+        &target,
+    );
+    assert_eq!(ok.result, Ok(ResponseBody::Applied));
+    let bad = respond(req(apply(&["-C", "-D -u 192.0.2.1:53"])), &target);
+    assert_eq!(bad.result.unwrap_err().index, Some(1));
+    for d in &directors {
+        assert_eq!(d.lock().unwrap().services().services().count(), 1);
+    }
+    let state = target.state(false);
+    assert_eq!(state.table_size, 3 * (1 << 20));
+    assert_eq!(state.services[0].dests.len(), 1);
+}
