@@ -259,8 +259,15 @@ fn the_socket_refuses_other_users() {
         return;
     }
     let s = router("perm");
+    // A copy nobody can execute wherever the build tree lives (CI may build under /root).
+    let bin = tmp("perm-bin").join("lvs-router");
+    std::fs::copy(BIN, &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [bin.parent().unwrap(), bin.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let as_nobody = |socket: &Path| {
-        Command::new(BIN)
+        Command::new(&bin)
             .args(["adm", "--socket"])
             .arg(socket)
             .arg("-Ln")
@@ -274,7 +281,6 @@ fn the_socket_refuses_other_users() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Permission denied"));
     // Opened up, the server's SO_PEERCRED check still refuses.
-    use std::os::unix::fs::PermissionsExt;
     let dir = s.parent().unwrap();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o666)).unwrap();
