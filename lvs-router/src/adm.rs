@@ -243,7 +243,11 @@ fn local_call(file: &Path, request: Request) -> Result<ResponseBody, Outcome> {
             Err(e) => return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2)),
         }
     }
-    let mut director = Director::new(DirectorConfig::default());
+    // The kernel's default connection hash size, for the `(size=4096)` header.
+    let mut director = Director::new(DirectorConfig {
+        conn_budget: 4096,
+        ..DirectorConfig::default()
+    });
     if let Err(e) = apply_batch(&mut director, &loaded, Instant::ZERO) {
         return Err(Outcome::fail(format!("{}: {e}\n", file.display()), 2));
     }
