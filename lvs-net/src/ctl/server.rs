@@ -155,9 +155,19 @@ impl ControlServer {
     }
 
     /// Serves clients one after the other, forever. Call it from the control thread.
+    /// Returns only on an `accept` error that is not transient.
     pub fn serve(&self, target: &dyn ControlTarget) -> io::Result<()> {
         loop {
-            self.serve_one(target)?;
+            match self.serve_one(target) {
+                Ok(()) => {}
+                // A client that went away before accept, or a signal: keep serving.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
 
