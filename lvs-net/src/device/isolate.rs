@@ -24,12 +24,15 @@ use std::process::{Command, Stdio};
 
 use super::DeviceError;
 
-/// The nftables rules of one interface; removed on drop.
+/// The nftables rules of one interface; removed on drop, in the network namespace they were
+/// applied in (whichever thread drops it).
 #[derive(Debug)]
 pub struct Isolation {
     ifname: String,
     table: String,
     active: bool,
+    /// The namespace of the thread that applied the rules (`/proc/thread-self/ns/net`).
+    netns: std::fs::File,
 }
 
 fn set_elems(addrs: &[IpAddr], v6: bool) -> String {
@@ -105,6 +108,8 @@ impl Isolation {
             "table netdev {table}\ndelete table netdev {table}\n{}",
             ruleset(ifname, vips, bypass)
         );
+        let netns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| DeviceError::new("open /proc/thread-self/ns/net", ifname, e))?;
         nft(
             ifname,
             "nft add netdev ingress table",
@@ -115,6 +120,7 @@ impl Isolation {
             ifname: ifname.to_owned(),
             table,
             active: true,
+            netns,
         })
     }
 
@@ -126,25 +132,41 @@ impl Isolation {
     /// Deletes the rules.
     pub fn remove(mut self) -> Result<(), DeviceError> {
         self.active = false;
-        nft(
-            &self.ifname,
-            "nft delete netdev ingress table",
-            &["delete", "table", "netdev", &self.table],
-            None,
-        )
+        self.delete()
+    }
+
+    /// Runs `nft delete table` from a helper thread that entered the rules' namespace: a child
+    /// process inherits its spawning thread's namespace, which may not be the right one.
+    fn delete(&self) -> Result<(), DeviceError> {
+        let (ifname, table, ns) = (&self.ifname, &self.table, &self.netns);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                crate::sys::setns_fd(std::os::fd::AsFd::as_fd(ns))
+                    .map_err(|e| DeviceError::new("setns", ifname, e))?;
+                nft(
+                    ifname,
+                    "nft delete netdev ingress table",
+                    &["delete", "table", "netdev", table],
+                    None,
+                )
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(DeviceError::new(
+                    "nft delete (thread)",
+                    ifname,
+                    std::io::Error::other("panicked"),
+                ))
+            })
+        })
     }
 }
 
 impl Drop for Isolation {
     fn drop(&mut self) {
         if self.active {
-            // Best effort: the interface may be gone, which removes the table with it.
-            let _ = nft(
-                &self.ifname,
-                "nft delete netdev ingress table",
-                &["delete", "table", "netdev", &self.table],
-                None,
-            );
+            // Best effort: the namespace or interface may be gone, which removes the table too.
+            let _ = self.delete();
         }
     }
 }

@@ -70,8 +70,10 @@ impl VnetHdr {
 /// What to do with a received frame given its virtio_net_hdr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VnetAction {
-    /// An ordinary frame (its checksum is complete, or was completed in place).
+    /// An ordinary frame with a complete checksum.
     Pass,
+    /// A CHECKSUM_PARTIAL frame whose checksum was completed in place.
+    Completed,
     /// A GSO super-frame: refuse it and count it.
     RefuseGso,
     /// `csum_start`/`csum_offset` point outside the frame: drop it.
@@ -102,7 +104,7 @@ pub fn complete_checksum(hdr: &VnetHdr, frame: &mut [u8]) -> VnetAction {
         c = 0xffff;
     }
     frame[field..field + 2].copy_from_slice(&c.to_be_bytes());
-    VnetAction::Pass
+    VnetAction::Completed
 }
 
 #[cfg(test)]
@@ -152,7 +154,7 @@ mod tests {
             csum_offset: 6,
             ..Default::default()
         };
-        assert_eq!(complete_checksum(&h, &mut f), VnetAction::Pass);
+        assert_eq!(complete_checksum(&h, &mut f), VnetAction::Completed);
         assert_eq!(f, good);
     }
 

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::io;
 use std::ops::Range;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -230,7 +230,12 @@ pub(crate) fn send_batch(
 /// Moves the calling thread into the network namespace at `path` (setns(2) with CLONE_NEWNET).
 pub(crate) fn setns_path(path: &Path) -> io::Result<()> {
     let f = std::fs::File::open(path)?;
-    // SAFETY: setns takes a valid fd (kept open by `f` for the call) and a flag.
-    cvt(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) })?;
+    setns_fd(f.as_fd())
+}
+
+/// Moves the calling thread into the network namespace `fd` refers to.
+pub(crate) fn setns_fd(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: setns takes a valid fd (borrowed for the call) and a flag.
+    cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) })?;
     Ok(())
 }

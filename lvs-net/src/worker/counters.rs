@@ -56,6 +56,8 @@ counters! {
     passed,
     /// Frames the handler originated (poll_transmit).
     originated,
+    /// CHECKSUM_PARTIAL frames whose checksum the worker completed.
+    csum_completed,
     /// GSO super-frames refused (see `device::vnet`).
     drop_gso,
     /// Frames with inconsistent virtio_net_hdr checksum offsets.

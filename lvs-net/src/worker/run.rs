@@ -159,6 +159,11 @@ impl<H: FrameHandler> Worker<H> {
         &mut self.handler
     }
 
+    /// Ends the worker (closing its sockets) and returns the handler.
+    pub fn into_handler(self) -> H {
+        self.handler
+    }
+
     /// The MAC of port `port`.
     pub fn mac(&self, port: usize) -> Option<MacAddr> {
         self.tx.get(port).map(|t| t.mac)
@@ -263,6 +268,7 @@ impl<H: FrameHandler> Worker<H> {
                 if let Some(h) = &m.vnet {
                     match complete_checksum(h, &mut buf[m.start..m.start + m.len]) {
                         VnetAction::Pass => {}
+                        VnetAction::Completed => Counters::inc(&c.csum_completed, 1),
                         VnetAction::RefuseGso => {
                             Counters::inc(&c.drop_gso, 1);
                             continue;
