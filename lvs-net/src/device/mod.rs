@@ -198,6 +198,15 @@ impl AfPacket {
         self.rx.fd.as_fd()
     }
 
+    /// Sends `base[r]` for every range in sendmmsg batches; returns how many the kernel took.
+    pub fn send_ranges(
+        &mut self,
+        base: &[u8],
+        ranges: &[Range<usize>],
+    ) -> Result<usize, DeviceError> {
+        self.tx.send_ranges(base, ranges)
+    }
+
     /// Sends one frame.
     pub fn send(&mut self, frame: &[u8]) -> Result<(), DeviceError> {
         self.tx
