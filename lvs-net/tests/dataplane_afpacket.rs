@@ -287,3 +287,100 @@ fn answers_arp_for_an_owned_vip() {
         Some(MacAddr(a.mac("a0")))
     );
 }
+
+/// Records the client port of every UDP frame it sees, per direction.
+#[derive(Default)]
+struct PortLog {
+    requests: Vec<u16>,
+    replies: Vec<u16>,
+}
+
+impl FrameHandler for PortLog {
+    fn handle_frame(&mut self, _now: Instant, _port: usize, pkt: &mut PacketBuf<'_>) -> Action {
+        let f = pkt.frame();
+        if f.len() < 42 || f[12..14] != [8, 0] || f[23] != 17 {
+            return Action::Pass;
+        }
+        let sport = u16::from_be_bytes([f[34], f[35]]);
+        let dport = u16::from_be_bytes([f[36], f[37]]);
+        if f[30..34] == [192, 0, 2, 100] {
+            self.requests.push(sport);
+        } else if f[30..34] == [203, 0, 113, 7] {
+            self.replies.push(dport);
+        }
+        Action::Drop
+    }
+}
+
+#[test]
+fn client_steering_keeps_both_directions_on_one_worker() {
+    if !can_run("client_steering_keeps_both_directions_on_one_worker") {
+        return;
+    }
+    let (a, b) = (Netns::new("stra"), Netns::new("strb"));
+    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    let mut port = small_port("b0", None);
+    port.device.fanout_group = Some(4243);
+    port.device.steering = lvs_net::device::Steering::Client {
+        vips: vec![IpAddr::V4([192, 0, 2, 100].into())],
+        laddrs: vec![],
+    };
+    let cfg = WorkerConfig {
+        ports: vec![port],
+        routes: vec![],
+    };
+    let neigh = Arc::new(Mutex::new(NeighbourCache::new()));
+    // Members are numbered in join order: start_worker returns after the sockets are open.
+    let workers: Vec<_> = (0..2)
+        .map(|_| start_worker(&b, cfg.clone(), PortLog::default(), Arc::clone(&neigh)))
+        .collect();
+    let b_mac = b.mac("b0");
+    const PORTS: u16 = 64;
+    a.spawn(move || {
+        let mut dev = lvs_net::device::AfPacket::open(&AfPacketConfig {
+            blocks: 2,
+            ..AfPacketConfig::new("a0")
+        })
+        .unwrap();
+        let mac = dev.mac().0;
+        for cport in 40_000..40_000 + PORTS {
+            for (src, sport, dst, dport) in [
+                ([203, 0, 113, 7], cport, [192, 0, 2, 100], 80),
+                ([198, 51, 100, 10], 8080, [203, 0, 113, 7], cport),
+            ] {
+                let mut f = Vec::new();
+                etherparse::PacketBuilder::ethernet2(mac, b_mac)
+                    .ipv4(src, dst, 64)
+                    .udp(sport, dport)
+                    .write(&mut f, b"steer")
+                    .unwrap();
+                dev.send(&f).unwrap();
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    let seen = |w: &dataplane_util::Running<PortLog>| w.counters.snapshot().handler_drops;
+    let all = wait_for(Duration::from_secs(5), || {
+        workers.iter().map(seen).sum::<u64>() >= u64::from(PORTS) * 2
+    });
+    let logs: Vec<PortLog> = workers
+        .into_iter()
+        .map(dataplane_util::Running::finish)
+        .collect();
+    assert!(all, "not every frame arrived");
+    for cport in 40_000..40_000 + PORTS {
+        let owners: Vec<(bool, bool)> = logs
+            .iter()
+            .map(|l| (l.requests.contains(&cport), l.replies.contains(&cport)))
+            .collect();
+        assert!(
+            owners == [(true, true), (false, false)] || owners == [(false, false), (true, true)],
+            "cport {cport}: {owners:?}"
+        );
+    }
+    assert!(
+        logs.iter().all(|l| !l.requests.is_empty()),
+        "64 clients all on one worker"
+    );
+}

@@ -11,6 +11,7 @@
 
 pub(crate) mod block;
 pub mod isolate;
+pub mod steer;
 pub mod tun;
 pub mod vnet;
 
@@ -56,8 +57,10 @@ pub struct AfPacketConfig {
     pub ifname: String,
     /// Receive frames for other MACs too (DR real servers share the VIP, a bridge port).
     pub promisc: bool,
-    /// PACKET_FANOUT group id shared by all workers of this interface (hash mode + defrag).
+    /// PACKET_FANOUT group id shared by all workers of this interface (always with defrag).
     pub fanout_group: Option<u16>,
+    /// How the fanout group spreads frames over its members.
+    pub steering: Steering,
     /// Ring block size in bytes (a power of two, multiple of the page size).
     pub block_size: u32,
     /// Number of ring blocks.
@@ -76,12 +79,29 @@ impl AfPacketConfig {
             ifname: ifname.to_owned(),
             promisc: false,
             fanout_group: None,
+            steering: Steering::Hash,
             block_size: 1 << 18,
             blocks: 64,
             retire_ms: 1,
             vnet_hdr: true,
         }
     }
+}
+
+/// How a fanout group picks the member (worker) for a frame.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Steering {
+    /// The kernel's flow hash (PACKET_FANOUT_HASH): symmetric per 5-tuple, so fine for DR/TUN
+    /// and for anything without replies through the director.
+    #[default]
+    Hash,
+    /// Both directions of a NAT/FULLNAT connection to one worker ([`steer`]).
+    Client {
+        /// The virtual addresses.
+        vips: Vec<std::net::IpAddr>,
+        /// The FULLNAT local addresses.
+        laddrs: Vec<std::net::IpAddr>,
+    },
 }
 
 /// Kernel ring counters from PACKET_STATISTICS (reset by each read, so accumulated here).
@@ -152,8 +172,23 @@ impl AfPacket {
             sys::add_promisc(fd, ifindex).map_err(e("PACKET_MR_PROMISC"))?;
         }
         if let Some(group) = cfg.fanout_group {
-            let mode = libc::PACKET_FANOUT_HASH | libc::PACKET_FANOUT_FLAG_DEFRAG;
-            sys::attach_fanout(fd, group, mode).map_err(e("PACKET_FANOUT"))?;
+            let flags = libc::PACKET_FANOUT_FLAG_DEFRAG;
+            match &cfg.steering {
+                Steering::Hash => {
+                    sys::attach_fanout(fd, group, libc::PACKET_FANOUT_HASH | flags)
+                        .map_err(e("PACKET_FANOUT"))?;
+                }
+                Steering::Client { vips, laddrs } => {
+                    let too_big =
+                        || io::Error::other("steering program exceeds classic BPF limits");
+                    let prog = steer::client_program(vips, laddrs)
+                        .ok_or_else(too_big)
+                        .map_err(e("PACKET_FANOUT_DATA"))?;
+                    sys::attach_fanout(fd, group, libc::PACKET_FANOUT_CBPF | flags)
+                        .map_err(e("PACKET_FANOUT"))?;
+                    sys::set_fanout_cbpf(fd, &prog).map_err(e("PACKET_FANOUT_DATA"))?;
+                }
+            }
         }
         // Protocol 0: the TX socket receives nothing, so it needs no ring and costs no copy.
         let tx = sys::packet_socket(0, false).map_err(e("AF_PACKET socket (tx)"))?;

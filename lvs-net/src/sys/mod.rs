@@ -6,6 +6,6 @@ mod ring;
 
 pub(crate) use packet::{
     TxScratch, add_promisc, attach_fanout, bind_ll, if_index, if_mac, packet_socket, packet_stats,
-    poll_in, send_batch, set_int_opt, setns_fd, setns_path,
+    poll_in, send_batch, set_fanout_cbpf, set_int_opt, setns_fd, setns_path,
 };
 pub(crate) use ring::RxRing;

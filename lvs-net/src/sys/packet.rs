@@ -121,6 +121,33 @@ pub(crate) fn attach_fanout(fd: BorrowedFd<'_>, group: u16, mode: u32) -> io::Re
     set_opt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)
 }
 
+/// Installs the classic BPF program of a PACKET_FANOUT_CBPF group (PACKET_FANOUT_DATA).
+pub(crate) fn set_fanout_cbpf(
+    fd: BorrowedFd<'_>,
+    prog: &[crate::device::steer::Insn],
+) -> io::Result<()> {
+    let mut filter: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+        filter: filter.as_mut_ptr(),
+    };
+    // The kernel copies the program during the call; `filter` outlives it.
+    set_opt(
+        fd.as_raw_fd(),
+        libc::SOL_PACKET,
+        libc::PACKET_FANOUT_DATA,
+        &fprog,
+    )
+}
+
 /// PACKET_STATISTICS of a TPACKET_V3 socket: (packets, drops, queue freezes). Reading resets
 /// the kernel's counters.
 pub(crate) fn packet_stats(fd: BorrowedFd<'_>) -> io::Result<(u32, u32, u32)> {
