@@ -175,11 +175,24 @@ pub fn start_worker<H: FrameHandler + Send + 'static>(
     handler: H,
     neigh: SharedNeighbours,
 ) -> Running<H> {
+    start_worker_announcing(ns, cfg, handler, neigh, Vec::new())
+}
+
+/// [`start_worker`], announcing `vips` (gratuitous ARP / unsolicited NA) once the sockets are
+/// open.
+pub fn start_worker_announcing<H: FrameHandler + Send + 'static>(
+    ns: &Netns,
+    cfg: WorkerConfig,
+    handler: H,
+    neigh: SharedNeighbours,
+    vips: Vec<std::net::IpAddr>,
+) -> Running<H> {
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let s = Arc::clone(&stop);
     let thread = ns.spawn(move || {
         let mut w = Worker::new(&cfg, handler, neigh).expect("open worker");
+        w.announce(&vips).expect("announce");
         tx.send(w.counters()).unwrap();
         while !s.load(Ordering::Relaxed) {
             w.turn(Duration::from_millis(10)).expect("worker turn");
