@@ -166,6 +166,16 @@ fn fanout_spreads_flows_over_two_workers() {
     }
     let (a, b) = (Netns::new("fana"), Netns::new("fanb"));
     veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    // GRO on first, so the check below sees the function turn it off.
+    b.exec("ethtool -K b0 gro on");
+    b.spawn(|| lvs_net::device::disable_offloads("b0"))
+        .join()
+        .unwrap()
+        .expect("ethtool");
+    assert!(
+        b.exec("ethtool -k b0")
+            .contains("generic-receive-offload: off")
+    );
     let neigh = Arc::new(Mutex::new(NeighbourCache::new()));
     let mut port = small_port("b0", None);
     port.device.fanout_group = Some(4242);
