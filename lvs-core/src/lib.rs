@@ -11,15 +11,19 @@
 //!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
 //!        |
 //!   lvs-core
+//!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
+//!     conn      connection table, TCP state tables, timeouts, expiry
 //!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
 //!     wire      typed views over byte buffers, checksums, flow keys
 //!     time      virtual time
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod conn;
+pub mod director;
 pub mod ipvsadm;
 pub mod rewrite;
 pub mod sched;

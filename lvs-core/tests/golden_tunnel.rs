@@ -91,7 +91,8 @@ fn run(input: &[u8], t: &Tunnel) -> (Result<EncapVerdict, RewriteError>, Vec<u8>
 fn check_decap(case: &str, frame: &[u8], want: &[u8], gue: Option<u16>, ty: TunnelType) {
     let found = decap::inner(frame, gue).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(found.tunnel, ty, "{case}");
-    assert_eq!(&frame[found.range.clone()], &want[14..], "{case}");
+    let l3 = if want[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    assert_eq!(&frame[found.range.clone()], &want[l3..], "{case}");
     let mut buf = frame.to_vec();
     let mut pkt = PacketBuf::new(&mut buf, 0, frame.len()).unwrap();
     decap::decap(&mut pkt, gue).unwrap();
@@ -324,4 +325,35 @@ fn decap_variants_and_refusals() {
         Err(RewriteError::NotTunnel)
     );
     let _ = (v4, v6);
+}
+
+#[test]
+fn encap_vlan_tagged() {
+    let inner = inner_frame(false, 0, true, 10);
+    // The same packet behind an 802.1Q tag (VLAN 7).
+    let mut tagged = inner[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    tagged.extend_from_slice(&inner[12..]);
+    let (src, dst) = endpoints(true);
+    let t = Tunnel {
+        kind: TunnelKind::Ipip,
+        src,
+        dst,
+        path_mtu: 1500,
+        ident: 0,
+    };
+    let (v, got) = run(&tagged, &t);
+    assert_eq!(v, Ok(EncapVerdict::Encapsulated));
+    // Expected: tag kept, Ethernet type IPv6, outer header as in the untagged case.
+    let untagged = {
+        let (v, out) = run(&inner, &t);
+        assert_eq!(v, Ok(EncapVerdict::Encapsulated));
+        out
+    };
+    let mut want = untagged[..12].to_vec();
+    want.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    want.extend_from_slice(&untagged[12..]);
+    assert_eq!(&want[16..18], &[0x86, 0xdd]);
+    assert_frame("encap-vlan", &tagged, &got, &want);
+    check_decap("vlan", &got, &tagged, None, TunnelType::Ipip);
 }

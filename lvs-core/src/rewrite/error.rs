@@ -58,3 +58,38 @@ pub enum RewriteError {
     #[error("unsupported tunnel header")]
     UnsupportedTunnel,
 }
+
+impl RewriteError {
+    /// A stable snake_case name for metrics labels and logs (`"truncated"`, `"no_room"`, ...).
+    pub const fn label(&self) -> &'static str {
+        match self {
+            Self::Truncated => "truncated",
+            Self::NotIp => "not_ip",
+            Self::BadIpHeader => "bad_ip_header",
+            Self::Fragment => "fragment",
+            Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::BadTransportHeader => "bad_transport_header",
+            Self::AddressFamily => "address_family",
+            Self::NoRoom => "no_room",
+            Self::TooLong => "too_long",
+            Self::NotIcmpError => "not_icmp_error",
+            Self::BadQuotedPacket => "bad_quoted_packet",
+            Self::IcmpSuppressed => "icmp_suppressed",
+            Self::NotTunnel => "not_tunnel",
+            Self::BadChecksum => "bad_checksum",
+            Self::UnsupportedTunnel => "unsupported_tunnel",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RewriteError;
+
+    #[test]
+    fn labels_are_snake_case() {
+        assert_eq!(RewriteError::Truncated.label(), "truncated");
+        assert_eq!(RewriteError::NoRoom.label(), "no_room");
+        assert_eq!(RewriteError::IcmpSuppressed.label(), "icmp_suppressed");
+    }
+}
