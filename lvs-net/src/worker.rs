@@ -2,28 +2,17 @@
 //! send the results in sendmmsg batches straight out of the ring, drain originated frames,
 //! resolve next hops, and sleep in poll(2) until the next frame or the earliest deadline.
 //!
-//! # Wiring the director (done in lvs-router)
-//! One `Director` per worker, each behind a small adapter:
-//! ```text
-//! impl FrameHandler for DirectorHandler {
-//!     fn handle_frame(&mut self, now, _port, pkt) -> Action {
-//!         match self.0.handle_packet(now, pkt) {
-//!             Verdict::Forward { next_hop, .. } => Action::Forward { next_hop: next_hop.addr, mac: next_hop.mac },
-//!             Verdict::Reply { .. } => Action::Reply,
-//!             Verdict::Drop(_) => Action::Drop,   // the director counts the reason
-//!             Verdict::Pass => Action::Pass,
-//!         }
-//!     }
-//!     handle_timeout / poll_timeout / poll_transmit: forwarded as they are
-//! }
-//! ```
-//! The verdict's `frame` is always `pkt.frame()` (the rewriters move the frame inside the
-//! `PacketBuf`, and the loop reads it back from there), so the adapter needs no borrow.
+//! # Wiring the director
+//! One `Director` per worker, each wrapped in [`DirectorHandler`] (the adapter maps the
+//! director's `Verdict` to [`Action`]); the workers of one interface join one fanout group
+//! with [`crate::device::Steering::Client`] so both directions of a connection meet the same
+//! director; they share one [`crate::neigh::SharedNeighbours`].
 //!
 //! `Action::Pass` does nothing: the host stack already has its own copy of every frame an
 //! AF_PACKET tap sees, unless [`crate::device::isolate`] dropped it (traffic to VIPs).
 
 mod counters;
+mod director;
 mod run;
 
 use std::net::IpAddr;
@@ -34,6 +23,7 @@ use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
 pub use counters::{Counters, CountersSnapshot};
+pub use director::DirectorHandler;
 pub use run::{PortConfig, Route, Worker, WorkerConfig};
 
 /// What the handler decided about one frame; the frame itself is `pkt.frame()` afterwards.
@@ -48,8 +38,12 @@ pub enum Action {
         /// The destination MAC if the handler already wrote it.
         mac: Option<MacAddr>,
     },
-    /// Send the frame back out of the port it came in on (ARP/ND answers).
-    Reply,
+    /// Send the first `len` bytes of the frame back out of the port it came in on (ARP/ND
+    /// answers written over the request, which may be longer).
+    Reply {
+        /// Length of the answer.
+        len: usize,
+    },
     /// Drop it (the handler counts why).
     Drop,
     /// Not ours: the host stack handles its own copy.

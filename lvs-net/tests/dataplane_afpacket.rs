@@ -241,7 +241,7 @@ impl FrameHandler for ArpResponder {
             return Action::Drop;
         };
         match originate::arp_reply(pkt.frame_mut(), self.mac, self.vip, to_mac, to_ip) {
-            Ok(_) => Action::Reply,
+            Ok(len) => Action::Reply { len },
             Err(_) => Action::Drop,
         }
     }

@@ -327,9 +327,9 @@ impl<H: FrameHandler> Worker<H> {
                             send_request(&mut tx[q], addrs[q], nh, c);
                         }
                     }
-                    Action::Reply => {
+                    Action::Reply { len } => {
                         Counters::inc(&c.replies, 1);
-                        out[p].push(abs);
+                        out[p].push(abs.start..abs.start + len.min(abs.len()));
                     }
                     Action::Drop => Counters::inc(&c.handler_drops, 1),
                     Action::Pass => Counters::inc(&c.passed, 1),
