@@ -257,9 +257,12 @@ impl<H: FrameHandler> Worker<H> {
             any = true;
             block::parse_block(block, vnet, metas);
             out.iter_mut().for_each(Vec::clear);
+            // The per-frame verdict counters are summed locally and published once per block:
+            // one atomic add per counter per block instead of per frame.
+            let (mut fwd, mut replies, mut drops, mut passed) = (0u64, 0u64, 0u64, 0u64);
+            Counters::inc(&c.rx_frames, metas.len() as u64);
+            Counters::inc(&c.rx_bytes, metas.iter().map(|m| m.len as u64).sum());
             for m in metas.iter() {
-                Counters::inc(&c.rx_frames, 1);
-                Counters::inc(&c.rx_bytes, m.len as u64);
                 if m.len < m.wire_len {
                     Counters::inc(&c.drop_truncated, 1);
                     continue;
@@ -291,7 +294,7 @@ impl<H: FrameHandler> Worker<H> {
                 let abs = start..start + pkt.len();
                 match action {
                     Action::Forward { next_hop, mac } => {
-                        Counters::inc(&c.forwarded, 1);
+                        fwd += 1;
                         let (q, nh) = route(routes, next_hop, p);
                         let Some(frame) = block.get_mut(abs.clone()).filter(|f| f.len() >= 14)
                         else {
@@ -328,13 +331,17 @@ impl<H: FrameHandler> Worker<H> {
                         }
                     }
                     Action::Reply { len } => {
-                        Counters::inc(&c.replies, 1);
+                        replies += 1;
                         out[p].push(abs.start..abs.start + len.min(abs.len()));
                     }
-                    Action::Drop => Counters::inc(&c.handler_drops, 1),
-                    Action::Pass => Counters::inc(&c.passed, 1),
+                    Action::Drop => drops += 1,
+                    Action::Pass => passed += 1,
                 }
             }
+            Counters::inc(&c.forwarded, fwd);
+            Counters::inc(&c.replies, replies);
+            Counters::inc(&c.handler_drops, drops);
+            Counters::inc(&c.passed, passed);
             for (t, ranges) in tx.iter_mut().zip(out.iter()) {
                 send_counted(t, block, ranges, c);
             }
