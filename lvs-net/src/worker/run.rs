@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
-use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -99,6 +98,7 @@ pub struct Worker<H> {
     orig: Vec<u8>,
     requests: Vec<IpAddr>,
     next_housekeeping: Instant,
+    poller: sys::Poller,
 }
 
 impl<H> core::fmt::Debug for Worker<H> {
@@ -125,6 +125,7 @@ impl<H: FrameHandler> Worker<H> {
             rx.push(d.rx);
             tx.push(d.tx);
         }
+        let poller = sys::Poller::new(&rx.iter().map(RxHalf::fd).collect::<Vec<_>>());
         let mut routes = cfg.routes.clone();
         routes.sort_by_key(|r| core::cmp::Reverse(r.prefix));
         Ok(Self {
@@ -141,6 +142,7 @@ impl<H: FrameHandler> Worker<H> {
             orig: vec![0; 2048],
             requests: Vec::new(),
             next_housekeeping: Instant::ZERO,
+            poller,
         })
     }
 
@@ -227,8 +229,10 @@ impl<H: FrameHandler> Worker<H> {
             .min()
             .unwrap_or(t);
             let ms = (wake - t).as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let fds: Vec<BorrowedFd<'_>> = self.rx.iter().map(RxHalf::fd).collect();
-            sys::poll_in(&fds, ms).map_err(|e| DeviceError::new("poll", &self.tx[0].ifname, e))?;
+            let ifname = self.tx.first().map_or("(no port)", |t| t.ifname.as_str());
+            self.poller
+                .wait(ms)
+                .map_err(|e| DeviceError::new("poll", ifname, e))?;
         }
         Ok(())
     }
