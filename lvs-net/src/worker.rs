@@ -14,6 +14,7 @@
 mod counters;
 mod director;
 mod run;
+mod tunnel;
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -25,6 +26,7 @@ use lvs_core::wire::MacAddr;
 pub use counters::{Counters, CountersSnapshot};
 pub use director::DirectorHandler;
 pub use run::{PortConfig, Route, Worker, WorkerConfig};
+pub use tunnel::TunnelEndpoint;
 
 /// What the handler decided about one frame; the frame itself is `pkt.frame()` afterwards.
 #[must_use]
