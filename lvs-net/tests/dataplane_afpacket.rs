@@ -394,3 +394,64 @@ fn client_steering_keeps_both_directions_on_one_worker() {
         "64 clients all on one worker"
     );
 }
+
+struct PassAll;
+
+impl FrameHandler for PassAll {
+    fn handle_frame(&mut self, _now: Instant, _port: usize, _pkt: &mut PacketBuf<'_>) -> Action {
+        Action::Pass
+    }
+}
+
+/// With TSO on at the sender, the tap sees GSO super-frames: refused and counted, never handed
+/// to the handler half-formed.
+#[test]
+fn gso_frames_are_refused_and_counted() {
+    if !can_run("gso_frames_are_refused_and_counted") {
+        return;
+    }
+    let (a, b) = (Netns::new("gsoa"), Netns::new("gsob"));
+    // Not the veth() helper: it turns TSO off.
+    a.ip(&format!(
+        "link add a0 type veth peer name b0 netns {}",
+        b.name
+    ));
+    a.ip("addr add 192.0.2.1/24 dev a0");
+    b.ip("addr add 192.0.2.2/24 dev b0");
+    a.ip("link set a0 up");
+    b.ip("link set b0 up");
+    let cfg = WorkerConfig {
+        ports: vec![PortConfig {
+            device: AfPacketConfig::new("b0"),
+            ipv4: None,
+            ipv6: None,
+        }],
+        routes: vec![],
+    };
+    let worker = start_worker(
+        &b,
+        cfg,
+        PassAll,
+        Arc::new(Mutex::new(NeighbourCache::new())),
+    );
+    let listener = b
+        .spawn(|| std::net::TcpListener::bind("192.0.2.2:7100").unwrap())
+        .join()
+        .unwrap();
+    let sink = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        std::io::copy(&mut s, &mut std::io::sink()).unwrap_or(0)
+    });
+    a.spawn(|| {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect("192.0.2.2:7100").unwrap();
+        s.write_all(&vec![7u8; 4 << 20]).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(sink.join().unwrap(), 4 << 20);
+    let c = worker.counters.snapshot();
+    drop(worker);
+    assert!(c.drop_gso > 0, "{c:?}");
+}
