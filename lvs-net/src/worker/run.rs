@@ -10,10 +10,11 @@ use lvs_core::rewrite::{PacketBuf, originate};
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
+use super::config::{Route, WorkerConfig, route};
 use super::{Action, Counters, FrameHandler, frame_dst_ip, now};
 use crate::device::block::{self, FrameMeta};
 use crate::device::vnet::{VnetAction, complete_checksum};
-use crate::device::{AfPacket, AfPacketConfig, DeviceError, RxHalf, TxHalf};
+use crate::device::{AfPacket, DeviceError, RxHalf, TxHalf};
 use crate::neigh::{self, Lookup, SharedNeighbours};
 use crate::sys;
 
@@ -26,56 +27,6 @@ const PENDING_CAP: usize = 256;
 const HOUSEKEEPING: Duration = Duration::from_millis(100);
 /// Longest sleep, so a stop request is noticed.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
-
-/// One interface of a worker.
-#[derive(Clone, Debug)]
-pub struct PortConfig {
-    /// The AF_PACKET set-up.
-    pub device: AfPacketConfig,
-    /// Source address of ARP requests on this port (0.0.0.0, an ARP probe, when `None`).
-    pub ipv4: Option<Ipv4Addr>,
-    /// Source address of neighbour solicitations on this port (`::` when `None`).
-    pub ipv6: Option<Ipv6Addr>,
-}
-
-/// A route: next hops inside `net/prefix` leave through `port`, via `gateway` if set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// Network address.
-    pub net: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-    /// Port index.
-    pub port: usize,
-    /// Gateway to resolve instead of the next hop itself.
-    pub gateway: Option<IpAddr>,
-}
-
-impl Route {
-    fn matches(&self, ip: IpAddr) -> bool {
-        let (a, b, bits) = match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => (
-                u128::from(n.to_bits()) << 96,
-                u128::from(i.to_bits()) << 96,
-                32,
-            ),
-            (IpAddr::V6(n), IpAddr::V6(i)) => (n.to_bits(), i.to_bits(), 128),
-            _ => return false,
-        };
-        let p = u32::from(self.prefix.min(bits));
-        p == 0 || (a ^ b) >> (128 - p) == 0
-    }
-}
-
-/// A worker's configuration.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerConfig {
-    /// Its interfaces (port index = position).
-    pub ports: Vec<PortConfig>,
-    /// Routes, longest prefix wins; a next hop no route matches is on-link on the port the
-    /// frame came in on.
-    pub routes: Vec<Route>,
-}
 
 struct Pending {
     port: usize,
@@ -446,16 +397,6 @@ fn lock(n: &SharedNeighbours) -> std::sync::MutexGuard<'_, neigh::NeighbourCache
     n.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The port and the address to resolve for `next_hop`.
-fn route(routes: &[Route], next_hop: IpAddr, default_port: usize) -> (usize, IpAddr) {
-    routes
-        .iter()
-        .find(|r| r.matches(next_hop))
-        .map_or((default_port, next_hop), |r| {
-            (r.port, r.gateway.unwrap_or(next_hop))
-        })
-}
-
 fn send_counted(t: &mut TxHalf, base: &[u8], ranges: &[Range<usize>], c: &Counters) {
     if ranges.is_empty() {
         return;
@@ -503,31 +444,5 @@ mod tests {
         }
         fn assert_send<T: Send>() {}
         assert_send::<Worker<H>>();
-    }
-
-    #[test]
-    fn longest_prefix_and_gateway() {
-        let mut routes = vec![
-            Route {
-                net: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                port: 1,
-                gateway: Some("192.0.2.254".parse().unwrap()),
-            },
-            Route {
-                net: "198.51.100.0".parse().unwrap(),
-                prefix: 24,
-                port: 2,
-                gateway: None,
-            },
-        ];
-        routes.sort_by_key(|r| core::cmp::Reverse(r.prefix));
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            route(&routes, ip("198.51.100.7"), 0),
-            (2, ip("198.51.100.7"))
-        );
-        assert_eq!(route(&routes, ip("203.0.113.1"), 0), (1, ip("192.0.2.254")));
-        assert_eq!(route(&routes, ip("2001:db8::1"), 3), (3, ip("2001:db8::1")));
     }
 }
