@@ -12,10 +12,12 @@
 //!        |
 //!   lvs-core
 //!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
+//!     health    keepalived-style checker state machine, quorum, sorry server
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
 //!     conn      connection table, TCP state tables, timeouts, expiry
+//!     replay    capture frames merged in time and driven through the director
 //!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
 //!     wire      typed views over byte buffers, checksums, flow keys
 //!     time      virtual time
@@ -24,7 +26,9 @@
 
 pub mod conn;
 pub mod director;
+pub mod health;
 pub mod ipvsadm;
+pub mod replay;
 pub mod rewrite;
 pub mod sched;
 pub mod service;
