@@ -52,6 +52,8 @@ pub(super) const fn is_syn_only(flags: u8) -> bool {
 /// How a packet leaves: what [`Director::forward`] needs besides the frame.
 pub(super) struct Out {
     pub(super) fwd: ForwardMethod,
+    /// The real server's MAC when the neighbour cache knows it.
+    pub(super) mac: Option<crate::wire::MacAddr>,
     pub(super) dest: u32,
     pub(super) svc: u32,
     pub(super) tcp_flags: u8,
@@ -60,7 +62,9 @@ pub(super) struct Out {
 
 impl Director {
     pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
-        let info = match super::fastpath::extract_v4(pkt.frame()) {
+        let fast = super::fastpath::extract_v4(pkt.frame());
+        let is_fast = fast.is_some();
+        let info = match fast {
             Some(i) => i,
             None => match flow::extract(pkt.frame()) {
                 Ok(i) => i,
@@ -82,10 +86,20 @@ impl Director {
                 Verdict::Pass
             };
         }
-        if let Some(id) = self.conns.lookup_in(&ConnKey::from_flow(&info.flow)) {
+        let key = if is_fast {
+            super::fastpath::in_key(pkt.frame(), info.flow.proto)
+        } else {
+            ConnKey::from_flow(&info.flow)
+        };
+        if let Some(id) = self.conns.lookup_in(&key) {
             return self.conn_in(now, pkt, &info, id);
         }
-        if let Some(id) = self.conns.lookup_out(&OutKey::from_flow(&info.flow)) {
+        let key = if is_fast {
+            super::fastpath::out_key(pkt.frame(), info.flow.proto)
+        } else {
+            OutKey::from_flow(&info.flow)
+        };
+        if let Some(id) = self.conns.lookup_out(&key) {
             return self.conn_out(now, pkt, &info, id);
         }
         self.new_conn(now, pkt, &info)
@@ -106,12 +120,12 @@ impl Director {
         let (dest, svc, fwd, state) = (c.dest(), c.svc(), c.fwd(), c.tcp_state());
         let addrs = conn_addrs(&c);
         let no_output = c.flags().contains(ConnFlags::NO_OUTPUT);
-        let (live, weight) = self
+        let (live, weight, mac) = self
             .reg
             .dests
             .get(dest as usize)
             .and_then(Option::as_ref)
-            .map_or((false, 0), |d| (d.live, d.weight));
+            .map_or((false, 0, None), |d| (d.live, d.weight, d.mac));
         // Connection reuse (`conn_reuse_mode`, `is_new_conn_expected`): a new SYN on a
         // finished connection, or on a quiesced dest with expire_nodest_conn, is scheduled
         // afresh. The kernel's one-second drop only exists for netfilter conntrack.
@@ -139,6 +153,7 @@ impl Director {
         self.track(now, id, info.flow.proto, Direction::In, flags, dest);
         let out = Out {
             fwd,
+            mac,
             dest,
             svc,
             tcp_flags: flags,
