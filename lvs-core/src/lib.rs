@@ -11,6 +11,8 @@
 //!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
 //!        |
 //!   lvs-core
+//!     vrrp      VRRP v2/v3 adverts and the active/backup state machine (keepalived peer)
+//!     sync      IPVS connection sync protocol v1 codec, encoder batching, syncid filter
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
@@ -24,5 +26,7 @@ pub mod ipvsadm;
 pub mod rewrite;
 pub mod sched;
 pub mod service;
+pub mod sync;
 pub mod time;
+pub mod vrrp;
 pub mod wire;

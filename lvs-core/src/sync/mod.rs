@@ -1,0 +1,1 @@
+//! IPVS connection sync (filled in the next commit).
