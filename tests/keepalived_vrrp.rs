@@ -166,6 +166,17 @@ fn keepalived_preempts_then_resigns(tag: &str, flavour: Flavour) {
         "we did not take over after keepalived resigned\n{}",
         lab.logs()
     );
+    if flavour != Flavour::V3Ipv6 {
+        // Our gratuitous ARPs moved the VIP to our MAC in keepalived's neighbour table.
+        let mac = lab.mac(&ours, "rs0");
+        assert!(
+            wait_until(HANDOVER, || lab.neighbour(&ka, vip).as_deref()
+                == Some(mac.as_str())),
+            "no gratuitous ARP for {vip} from {mac}: {:?}\n{}",
+            lab.neighbour(&ka, vip),
+            lab.logs()
+        );
+    }
     assert_eq!(
         lab.ours_log().matches("Backup -> Master").count(),
         2,

@@ -71,8 +71,14 @@ impl Lab {
         for ns in [&lab.ns_ka, &lab.ns_ours] {
             sh(&["ip", "netns", "add", ns]);
             for key in ["all", "default"] {
-                let k = format!("net.ipv6.conf.{key}.accept_dad=0");
-                sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &k]);
+                // DAD off: link-local sources usable at once. arp_accept: gratuitous ARPs create
+                // neighbour entries, so a test can see the announcements.
+                for k in [
+                    format!("net.ipv6.conf.{key}.accept_dad=0"),
+                    format!("net.ipv4.conf.{key}.arp_accept=1"),
+                ] {
+                    sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &k]);
+                }
             }
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
@@ -221,6 +227,28 @@ impl Lab {
         let out = sh(&["ip", "-n", ns, "-o", "addr", "show"]);
         out.split_whitespace()
             .any(|w| w.split('/').next() == Some(vip))
+    }
+
+    /// The MAC address of `dev` in `ns`.
+    pub(crate) fn mac(&self, ns: &str, dev: &str) -> String {
+        let out = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "cat",
+            &format!("/sys/class/net/{dev}/address"),
+        ]);
+        out.trim().to_owned()
+    }
+
+    /// The link-layer address `ns` has learned for `addr`, if any.
+    pub(crate) fn neighbour(&self, ns: &str, addr: &str) -> Option<String> {
+        let out = sh(&["ip", "-n", ns, "neigh", "show", addr]);
+        out.split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .map(str::to_owned)
     }
 
     /// Logs of both sides, for assertion messages.
