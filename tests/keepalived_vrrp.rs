@@ -101,17 +101,27 @@ fn ours_preempts_then_resigns(tag: &str, flavour: Flavour) {
     let vip = flavour.vip();
     lab.start_keepalived(&flavour.keepalived_conf(100));
     let (ka, ours) = (lab.ns_ka.clone(), lab.ns_ours.clone());
+    let marker = lab.dir.join("notified-master");
     assert!(
         wait_until(ELECTION, || lab.has_vip(&ka, vip)),
         "keepalived alone did not become master\n{}",
         lab.logs()
     );
-    start_ours(&mut lab, flavour, 150);
+    let mut args = flavour.our_args(&lab, 150);
+    args.extend([
+        "--notify-master".into(),
+        format!("touch {}", marker.display()),
+    ]);
+    lab.start_ours(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(
         wait_until(ELECTION, || lab.has_vip(&ours, vip)
             && !lab.has_vip(&ka, vip)),
         "we did not preempt keepalived\n{}",
         lab.logs()
+    );
+    assert!(
+        wait_until(HANDOVER, || marker.exists()),
+        "notify_master did not run"
     );
     assert!(
         lab.keepalived_log().contains("higher priority 150"),

@@ -521,3 +521,28 @@ mod vrrp {
         assert!(Vrrp::new(c).is_err());
     }
 }
+
+/// Unicast peers: one advert per peer instead of one to the group.
+#[test]
+fn vrrp_unicast_peers_get_one_advert_each() {
+    let ip = |s: &str| -> IpAddr { s.parse().expect("address") };
+    let mut c = VrrpConfig::new(
+        VrrpVersion::V3,
+        51,
+        255,
+        ip("192.0.2.1"),
+        vec![ip("192.0.2.100")],
+    );
+    c.peers = vec![ip("192.0.2.2"), ip("192.0.2.3")];
+    c.garp_repeat = 0;
+    let mut v = Vrrp::new(c).expect("config");
+    v.start(Instant::ZERO);
+    let mut buf = [0u8; 1500];
+    let mut dsts = Vec::new();
+    while let Some(tx) = v.poll_transmit(Instant::ZERO, &mut buf) {
+        if let Transmit::Advert { dst, .. } = tx {
+            dsts.push(dst);
+        }
+    }
+    assert_eq!(dsts, vec![ip("192.0.2.2"), ip("192.0.2.3")]);
+}
