@@ -1,6 +1,7 @@
 //! VRRP (RFC 5798 v3, RFC 3768 v2) for active/backup directors, interoperable with keepalived.
 //!
 //! ```text
+//!   config    VrrpConfig: version, VRID, priority, interval, VIPs, preempt, auth, GARPs
 //!   machine   Vrrp: the Initialize/Backup/Master state machine (RFC 5798 section 6.4), the
 //!             receive checks keepalived does, fault (interface tracking), resign on shutdown
 //!   announce  gratuitous ARP / unsolicited NA frames a new master sends for its VIPs
@@ -16,13 +17,12 @@
 //! - [`Vrrp::poll_event`] for state changes (add/remove the VIPs, run notify scripts).
 
 mod announce;
+mod config;
 mod machine;
 mod packet;
 
-pub use machine::{
-    DEFAULT_GARP_DELAY, DEFAULT_GARP_REPEAT, Transmit, Vrrp, VrrpConfig, VrrpEvent, VrrpState,
-    VrrpStats,
-};
+pub use config::{DEFAULT_GARP_DELAY, DEFAULT_GARP_REPEAT, VrrpConfig};
+pub use machine::{Transmit, Vrrp, VrrpEvent, VrrpState, VrrpStats};
 pub use packet::{
     Family, HEADER_LEN, MCAST_V4, MCAST_V6, VrrpAuth, VrrpPacket, VrrpRepr, VrrpVersion,
 };
