@@ -280,6 +280,12 @@ impl Drop for Lab {
             }
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
+        // Keep the logs of a failed test for a post-mortem.
+        if std::thread::panicking() {
+            eprintln!("logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
