@@ -187,6 +187,11 @@ mod sync {
             decode(&m, 0).expect("header fine")
         };
         assert_eq!(set(8, 2).error, Some(SyncError::BadEntryType));
+        // A HASHED bit on the wire is dropped (found by the sync fuzz target).
+        assert_eq!(
+            set(15, 0x40).conns[0].flags,
+            flags::TEMPLATE | flags::SEQ_MASK
+        );
         assert_eq!(set(10, 0x10).error, Some(SyncError::BadEntryType)); // entry version 1
         assert_eq!(set(45, 0).error, Some(SyncError::BadOption)); // seq len 0
         assert_eq!(set(45, 23).error, Some(SyncError::BadOption));

@@ -200,7 +200,8 @@ fn decode_entry(e: &[u8]) -> Result<SyncConn, SyncError> {
         daddr: addr(2),
         dport: be16(14),
         fwmark: be32(16),
-        flags: be32(4),
+        // HASHED is table-local: the kernel never sends it and never honours it on receipt.
+        flags: be32(4) & !flags::HASHED,
         state: be16(8),
         timeout: be32(20),
         seq: None,
