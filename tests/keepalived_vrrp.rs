@@ -20,6 +20,8 @@ enum Flavour {
     V3Ipv4,
     V2Ipv4,
     V3Ipv6,
+    /// v3 over IPv4 to unicast peers (keepalived `unicast_peer`), no multicast group.
+    V3Ipv4Unicast,
 }
 
 impl Flavour {
@@ -39,6 +41,11 @@ impl Flavour {
                 32,
             ),
             Self::V3Ipv6 => (3, "", 128),
+            Self::V3Ipv4Unicast => (
+                3,
+                "  unicast_src_ip 192.0.2.1\n  unicast_peer {\n    192.0.2.2\n  }\n",
+                32,
+            ),
         };
         format!(
             "global_defs {{\n  router_id lvs_interop\n}}\n\
@@ -61,6 +68,9 @@ impl Flavour {
         args.extend(["--priority".into(), priority.to_string()]);
         if self == Self::V2Ipv4 {
             args.extend(["--version", "2", "--auth-pass", "s3cret"].map(String::from));
+        }
+        if self == Self::V3Ipv4Unicast {
+            args.extend(["--peer", "192.0.2.1"].map(String::from));
         }
         args
     }
@@ -230,4 +240,14 @@ fn keepalived_v3_ipv6_we_preempt_and_resign() {
 #[test]
 fn keepalived_v3_ipv6_it_preempts_and_resigns() {
     keepalived_preempts_then_resigns("f", Flavour::V3Ipv6);
+}
+
+#[test]
+fn keepalived_v3_ipv4_unicast_we_preempt_and_resign() {
+    ours_preempts_then_resigns("g", Flavour::V3Ipv4Unicast);
+}
+
+#[test]
+fn keepalived_v3_ipv4_unicast_it_preempts_and_resigns() {
+    keepalived_preempts_then_resigns("h", Flavour::V3Ipv4Unicast);
 }
