@@ -11,18 +11,26 @@
 //!   lvs-net (OS: AF_PACKET, TUN, neighbours, health checks, HA)
 //!        |
 //!   lvs-core
+//!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
+//!     health    keepalived-style checker state machine, quorum, sorry server
 //!     vrrp      VRRP v2/v3 adverts and the active/backup state machine (keepalived peer)
 //!     sync      IPVS connection sync protocol v1 codec, encoder batching, syncid filter
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
+//!     conn      connection table, TCP state tables, timeouts, expiry
+//!     replay    capture frames merged in time and driven through the director
 //!     rewrite   in-place NAT / FULLNAT / DR / TUN rewriters, ICMP, originated packets
 //!     wire      typed views over byte buffers, checksums, flow keys
 //!     time      virtual time
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod conn;
+pub mod director;
+pub mod health;
 pub mod ipvsadm;
+pub mod replay;
 pub mod rewrite;
 pub mod sched;
 pub mod service;

@@ -1,9 +1,19 @@
 //! The OS side of lvs-rs: AF_PACKET and TUN devices, ARP/ND neighbours, health checks and
 //! active/backup failover. It drives [`lvs_core`] with real frames and real time.
 //!
-//! The data plane lands with issue 5, health checks with issue 8. [`ha`]: VRRP and connection
-//! sync (issue 9).
-
-pub mod ha;
+//! The data plane lands with issue 5.
+//!
+//! ```text
+//!   health   keepalived-style probes (TCP, HTTP, send/expect, UDP, ICMP, programs) and the
+//!            runner that drives lvs_core::health with a real clock
+//!   replay   capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
+//!   pcap     pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
+//!   ha       VRRP (keepalived-compatible) and IPVS connection sync sockets, VIP takeover
+//! ```
 
 pub use lvs_core;
+
+pub mod ha;
+pub mod health;
+pub mod pcap;
+pub mod replay;

@@ -3,6 +3,7 @@
 //! One module per subcommand; each exposes an `Args` struct (clap derive) and a
 //! `run(args) -> ExitCode`.
 
+mod replay;
 mod simulate;
 
 use std::process::ExitCode;
@@ -21,11 +22,14 @@ struct Cli {
 enum Command {
     /// Replay ipvsadm commands and flows in virtual time and print where each flow goes.
     Simulate(simulate::Args),
+    /// Run pcap captures through the director in capture time; write what it transmits.
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }

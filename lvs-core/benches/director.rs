@@ -1,0 +1,147 @@
+//! Director benchmarks: an established-flow packet (parse + lookup + state + rewrite +
+//! counters) and a new connection (service lookup + schedule + insert + rewrite), at 1k, 1M
+//! and 10M connections; bytes per connection are printed while the tables are built.
+//!
+//! Run briefly: `cargo bench -p lvs-core --bench director -- --warm-up-time 1
+//! --measurement-time 3 --sample-size 10`. `DIRECTOR_BENCH_SIZES=1000,1000000` picks sizes.
+
+use std::hint::black_box;
+use std::time::Instant as WallClock;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use lvs_core::director::{Director, DirectorConfig, Verdict};
+use lvs_core::ipvsadm::parse_line;
+use lvs_core::rewrite::PacketBuf;
+use lvs_core::time::Instant;
+
+/// SplitMix64: client addresses and ports from an index.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Ethernet + IPv4 + TCP (no options) to 192.0.2.10:80 with `flags`. Checksums are left
+/// zero: the director updates them incrementally and never verifies them.
+fn template(flags: u8) -> [u8; 54] {
+    let mut f = [0u8; 54];
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14..34].copy_from_slice(&[
+        0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 0, 0, 0, 0, 192, 0, 2, 10,
+    ]);
+    f[36..38].copy_from_slice(&80u16.to_be_bytes());
+    f[46] = 0x50;
+    f[47] = flags;
+    f[48..50].copy_from_slice(&29200u16.to_be_bytes());
+    f
+}
+
+/// Writes client `i`'s frame into `buf[64..]`.
+#[inline]
+fn client(buf: &mut [u8], tpl: &[u8; 54], i: u64) {
+    let h = mix(i);
+    let f = &mut buf[64..64 + 54];
+    f.copy_from_slice(tpl);
+    f[26..30].copy_from_slice(&(h as u32).to_be_bytes());
+    f[34..36].copy_from_slice(&((h >> 32) as u16 | 1024).to_be_bytes());
+}
+
+fn director(budget: usize) -> Director {
+    let mut d = Director::new(DirectorConfig {
+        hash_seed: 1,
+        conn_budget: budget,
+        ..DirectorConfig::default()
+    });
+    let mut lines = vec!["-A -t 192.0.2.10:80 -s wlc".to_string()];
+    for k in 0..16 {
+        lines.push(format!("-a -t 192.0.2.10:80 -r 10.0.1.{}:8080 -m", k + 1));
+    }
+    for l in lines {
+        d.apply(&parse_line(&l).unwrap(), Instant::ZERO).unwrap();
+    }
+    d.handle_timeout(Instant::ZERO);
+    // Established connections outlive the run; new ones (SYN_RECV, 60 s) are expired below.
+    d.set_timeouts(10_000_000, 0, 0);
+    d
+}
+
+#[inline]
+fn feed(d: &mut Director, now: Instant, buf: &mut [u8]) -> bool {
+    let mut pkt = PacketBuf::new(buf, 64, 54).unwrap();
+    matches!(d.handle_packet(now, &mut pkt), Verdict::Forward { .. })
+}
+
+/// A director holding `n` established connections (SYN then ACK each).
+fn build(n: usize) -> Director {
+    let mut d = director(n * 2 + 1_000_000);
+    let (syn, ack) = (template(0x02), template(0x10));
+    let mut buf = vec![0u8; 256];
+    let t0 = WallClock::now();
+    let before = d.conn_memory();
+    for i in 0..n as u64 {
+        client(&mut buf, &syn, i);
+        assert!(feed(&mut d, Instant::ZERO, &mut buf));
+        client(&mut buf, &ack, i);
+        assert!(feed(&mut d, Instant::ZERO, &mut buf));
+    }
+    let took = t0.elapsed();
+    eprintln!(
+        "director n={n}: built in {took:.2?} ({:.0} ns per SYN+ACK); {:.1} B/conn (table + side maps)",
+        took.as_nanos() as f64 / n as f64,
+        (d.conn_memory() - before) as f64 / n as f64,
+    );
+    d
+}
+
+fn sizes() -> Vec<usize> {
+    std::env::var("DIRECTOR_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 1_000_000, 10_000_000])
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("director");
+    for n in sizes() {
+        let mut d = build(n);
+        let ack = template(0x10);
+        let syn = template(0x02);
+        let mut buf = vec![0u8; 256];
+        let now = Instant::from_millis(10);
+        let mut i = 0u64;
+        g.bench_with_input(BenchmarkId::new("established", n), &n, |b, &n| {
+            b.iter(|| {
+                i = (i + 0x9e37) % n as u64;
+                client(&mut buf, &ack, i);
+                black_box(feed(&mut d, now, &mut buf))
+            });
+        });
+        // New connections: fresh clients beyond the built ones. Every 1000 of them virtual
+        // time jumps past the SYN_RECV timeout and they expire, so the table stays near n and
+        // the figure includes each connection's expiry (its whole cost, not only creation).
+        let mut j = n as u64 + 1;
+        let mut now = now;
+        g.bench_with_input(BenchmarkId::new("new_conn", n), &n, |b, _| {
+            b.iter(|| {
+                j += 1;
+                if j.is_multiple_of(1000) {
+                    now = now + std::time::Duration::from_secs(61);
+                    d.handle_timeout(now);
+                }
+                client(&mut buf, &syn, j);
+                black_box(feed(&mut d, now, &mut buf))
+            });
+        });
+        eprintln!(
+            "director n={n}: {} connections after the run",
+            d.conn_count()
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

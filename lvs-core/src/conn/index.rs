@@ -1,0 +1,274 @@
+//! A hash index of slab slots in cache-line chunks (the layout of folly's F14 tables).
+//!
+//! Why not `hashbrown::HashTable<u32>`: its control bytes and its slots live in two arrays, so
+//! at millions of entries a lookup misses the cache twice before it reaches the entry. Here
+//! one 64-byte chunk holds 12 one-byte tags, 12 slots and an overflow count: one miss for the
+//! index, one for the entry. Same memory per slot (5.3 bytes) as hashbrown.
+//!
+//! Probing is linear over chunks. A chunk's `overflow` counts the entries whose probe passed
+//! it because it was full; a lookup stops at the first chunk without the key and without
+//! overflow. Removal clears the tag and decrements the counts on the probe path, so there are
+//! no tombstones. The index stores no hashes: growth re-hashes each slot through a callback
+//! that reads the key from the slab.
+
+use core::hint::black_box;
+use core::mem::size_of;
+
+const SLOTS: usize = 12;
+/// Grow above 7/8 full.
+const LOAD_NUM: usize = 7;
+const LOAD_DEN: usize = 8;
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Chunk {
+    /// Bytes 0..12: the tags (0 = empty; otherwise the top 7 bits of the hash with the high
+    /// bit set). Bytes 12..16: the overflow count, little-endian. One array so the tag match
+    /// is a single 16-byte load.
+    ctrl: [u8; 16],
+    slots: [u32; SLOTS],
+}
+
+impl Chunk {
+    #[inline]
+    fn overflow(&self) -> u32 {
+        u32::from_le_bytes([self.ctrl[12], self.ctrl[13], self.ctrl[14], self.ctrl[15]])
+    }
+
+    #[inline]
+    fn set_overflow(&mut self, n: u32) {
+        self.ctrl[12..].copy_from_slice(&n.to_le_bytes());
+    }
+}
+
+#[inline]
+const fn tag_of(hash: u64) -> u8 {
+    (hash >> 57) as u8 | 0x80
+}
+
+const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+const LOW7: u128 = ONES * 0x7f;
+/// The high bit of each of the 12 tag bytes.
+const TAG_BYTES: u128 = (1 << (8 * SLOTS)) - 1;
+const HIGH12: u128 = (ONES * 0x80) & TAG_BYTES;
+
+/// A byte mask (0x80 in each byte) of the slots whose tag is `tag`, without branches: the
+/// exact SWAR zero-byte test on `tags ^ broadcast(tag)`; the overflow bytes are masked off.
+#[inline]
+fn match_tags(ctrl: &[u8; 16], tag: u8) -> u128 {
+    let x = u128::from_le_bytes(*ctrl) ^ u128::from_le_bytes([tag; 16]);
+    !(((x & LOW7) + LOW7) | x | LOW7) & HIGH12
+}
+
+pub(super) struct LineIndex {
+    chunks: Vec<Chunk>,
+    len: usize,
+}
+
+impl LineIndex {
+    pub(super) const fn new() -> Self {
+        Self {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.chunks.len().wrapping_sub(1)
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.mask()
+    }
+
+    /// The first slot whose tag matches and for which `eq` holds.
+    #[inline]
+    pub(super) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let tag = tag_of(hash);
+        let mut i = self.home(hash);
+        for _ in 0..self.chunks.len() {
+            let c = &self.chunks[i];
+            let mut hits = match_tags(&c.ctrl, tag);
+            while hits != 0 {
+                let k = (hits.trailing_zeros() / 8) as usize % SLOTS;
+                let slot = c.slots[k];
+                if eq(slot) {
+                    return Some(slot);
+                }
+                hits &= hits - 1;
+            }
+            if c.overflow() == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask();
+        }
+        None
+    }
+
+    /// Loads the home chunk of `hash` (the batch warm-up's first pass).
+    #[inline]
+    pub(super) fn warm(&self, hash: u64) {
+        if !self.chunks.is_empty() {
+            black_box(self.chunks[self.home(hash)].ctrl[0]);
+        }
+    }
+
+    /// Adds `slot` under `hash` (duplicates allowed). `rehash` gives the hash of any stored
+    /// slot, for growth.
+    pub(super) fn insert(&mut self, hash: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
+        if (self.len + 1) * LOAD_DEN > self.chunks.len() * SLOTS * LOAD_NUM {
+            self.grow(self.len + 1, &rehash);
+        }
+        self.place(hash, slot);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, slot: u32) {
+        let mask = self.mask();
+        let mut i = self.home(hash);
+        loop {
+            let c = &mut self.chunks[i];
+            if let Some(k) = c.ctrl[..SLOTS].iter().position(|&t| t == 0) {
+                c.ctrl[k] = tag_of(hash);
+                c.slots[k] = slot;
+                return;
+            }
+            c.set_overflow(c.overflow() + 1);
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Removes `slot` stored under `hash`; `false` if it is not there.
+    pub(super) fn remove(&mut self, hash: u64, slot: u32) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        let tag = tag_of(hash);
+        let home = self.home(hash);
+        let mask = self.mask();
+        let mut i = home;
+        for _ in 0..self.chunks.len() {
+            let c = &mut self.chunks[i];
+            if let Some(k) = (0..SLOTS).find(|&k| c.ctrl[k] == tag && c.slots[k] == slot) {
+                c.ctrl[k] = 0;
+                let mut j = home;
+                while j != i {
+                    let passed = &mut self.chunks[j];
+                    passed.set_overflow(passed.overflow() - 1);
+                    j = (j + 1) & mask;
+                }
+                self.len -= 1;
+                return true;
+            }
+            if c.overflow() == 0 {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+        false
+    }
+
+    /// Makes room for `additional` more entries without growing on insert.
+    pub(super) fn reserve(&mut self, additional: usize, rehash: impl Fn(u32) -> u64) {
+        let want = self.len + additional;
+        if want * LOAD_DEN > self.chunks.len() * SLOTS * LOAD_NUM {
+            self.grow(want, &rehash);
+        }
+    }
+
+    fn grow(&mut self, entries: usize, rehash: &impl Fn(u32) -> u64) {
+        let need = (entries * LOAD_DEN).div_ceil(SLOTS * LOAD_NUM).max(1);
+        let chunks = need.next_power_of_two().max(self.chunks.len() * 2).max(1);
+        let old = core::mem::replace(&mut self.chunks, vec![Chunk::default(); chunks]);
+        for c in &old {
+            for k in 0..SLOTS {
+                if c.ctrl[k] != 0 {
+                    self.place(rehash(c.slots[k]), c.slots[k]);
+                }
+            }
+        }
+    }
+
+    pub(super) fn allocation_size(&self) -> usize {
+        self.chunks.capacity() * size_of::<Chunk>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn h(x: u32) -> u64 {
+        // A poor hash on purpose (many equal low bits): long probe chains and overflow.
+        u64::from(x % 97).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (u64::from(x) << 60)
+    }
+
+    #[test]
+    fn tag_matching_is_exact() {
+        let mut tags = [0u8; 16];
+        // Overflow bytes that look like tags must never match.
+        tags[12..].copy_from_slice(&[0x80, 0x81, 0xff, 0xab]);
+        tags[0] = 0x80;
+        tags[3] = 0x81;
+        tags[4] = 0x80;
+        tags[11] = 0xff;
+        // 0x81 next to 0x80: the inexact zero-byte trick would flag a neighbour.
+        let bits = |m: u128| {
+            (0..SLOTS)
+                .filter(|k| m >> (8 * k + 7) & 1 == 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(match_tags(&tags, 0x80)), [0, 4]);
+        assert_eq!(bits(match_tags(&tags, 0x81)), [3]);
+        assert_eq!(bits(match_tags(&tags, 0xff)), [11]);
+        assert_eq!(bits(match_tags(&tags, 0x82)), Vec::<usize>::new());
+        assert_eq!(
+            bits(match_tags(&[0xab; 16], 0xab)),
+            (0..SLOTS).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn chunk_is_one_line() {
+        assert_eq!(size_of::<Chunk>(), 64);
+    }
+
+    #[test]
+    fn agrees_with_a_hash_map_under_churn() {
+        let mut index = LineIndex::new();
+        let mut model: HashSet<u32> = HashSet::new();
+        let mut x = 12345u64;
+        for step in 0..200_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let key = (x >> 40) as u32 % 5000;
+            if model.remove(&key) {
+                assert!(index.remove(h(key), key), "step {step}");
+            } else {
+                index.insert(h(key), key, h);
+                model.insert(key);
+            }
+            if step % 1000 == 0 {
+                for k in 0..5000 {
+                    assert_eq!(index.find(h(k), |s| s == k).is_some(), model.contains(&k));
+                }
+                // With every entry gone, every overflow count is back to zero.
+                let overflow: u32 = index.chunks.iter().map(Chunk::overflow).sum();
+                if model.is_empty() {
+                    assert_eq!(overflow, 0);
+                }
+            }
+        }
+        for k in model.iter().copied().collect::<Vec<_>>() {
+            assert!(index.remove(h(k), k));
+        }
+        assert!(index.chunks.iter().all(|c| c.ctrl == [0; 16]));
+        assert_eq!(index.len, 0);
+        assert!(!index.remove(h(1), 1));
+    }
+}

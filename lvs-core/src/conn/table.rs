@@ -1,0 +1,557 @@
+//! The connection table.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use foldhash::fast::FixedState;
+
+use super::family::Tables;
+use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, Meta, OutKey};
+use super::tcp::{self, CounterChange, Direction};
+use super::timer::{Action, Wheel};
+use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
+use crate::time::Instant;
+use crate::wire::IpProtocol;
+
+/// A handle to a connection: a slot and the slot's generation, so a handle kept past the
+/// connection's removal is detected (every accessor returns `None` for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    /// Slot, with the address family in the top bit.
+    pub(super) slot: u32,
+    pub(super) generation: u32,
+}
+
+const V6: u32 = 1 << 31;
+
+/// Why an insert failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// The capacity budget is used up: the DoS defense's hard limit. Drop the packet.
+    #[error("connection table full ({budget} entries)")]
+    Full {
+        /// The configured budget.
+        budget: usize,
+    },
+    /// A connection (or template) with the same in key exists.
+    #[error("connection already exists")]
+    Exists,
+    /// The addresses are not all of one family (mixed-family tunnels are not supported).
+    #[error("connection addresses of different families")]
+    FamilyMismatch,
+    /// The controlling template handle is stale.
+    #[error("no such template")]
+    NoSuchTemplate,
+}
+
+/// Rounds a deadline up to whole seconds so nothing expires early.
+#[inline]
+fn deadline(now: Instant, timeout_secs: u32) -> u32 {
+    let secs = now.as_nanos().div_ceil(1_000_000_000) + u64::from(timeout_secs);
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// The connection table of one worker (module doc of [`super`]).
+pub struct ConnTable {
+    hasher: FixedState,
+    v4: Tables<Ipv4Addr>,
+    v6: Tables<Ipv6Addr>,
+    wheel: Wheel,
+    budget: usize,
+}
+
+macro_rules! dispatch {
+    ($self:expr, $tag:expr, |$t:ident, $slot:ident| $body:expr) => {{
+        let $slot = $tag & !V6;
+        if $tag & V6 == 0 {
+            let $t = &$self.v4;
+            $body
+        } else {
+            let $t = &$self.v6;
+            $body
+        }
+    }};
+    (mut $self:expr, $tag:expr, |$t:ident, $slot:ident| $body:expr) => {{
+        let $slot = $tag & !V6;
+        if $tag & V6 == 0 {
+            let $t = &mut $self.v4;
+            $body
+        } else {
+            let $t = &mut $self.v6;
+            $body
+        }
+    }};
+}
+
+impl ConnTable {
+    /// An empty table. `seed` keys the hash (pass a random value: the core has no randomness
+    /// source); `budget` caps the number of entries (connections and templates).
+    pub fn new(seed: u64, budget: usize) -> Self {
+        Self {
+            hasher: FixedState::with_seed(seed),
+            v4: Tables::new(),
+            v6: Tables::new(),
+            wheel: Wheel::new(),
+            budget,
+        }
+    }
+
+    /// Number of entries (connections and templates).
+    pub fn len(&self) -> usize {
+        self.v4.slab.len() + self.v6.slab.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity budget.
+    pub const fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Changes the budget; existing entries stay even above it.
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+    }
+
+    /// Bytes allocated by the table (slabs, both indexes, the wheel).
+    pub fn allocation_size(&self) -> usize {
+        self.v4.allocation_size() + self.v6.allocation_size() + self.wheel.allocation_size()
+    }
+
+    /// Inserts a connection or, with [`ConnFlags::TEMPLATE`], a template, expiring
+    /// `timeout_secs` from `now` (the kernel gives a new connection 3 s,
+    /// [`Timeouts::NEW_CONN_SECS`], until its first packet is tracked).
+    ///
+    /// Flags as `ip_vs_bind_dest` leaves them: `NO_OUTPUT` for methods without replies, and a
+    /// non-template connection not created by sync starts `INACTIVE` (the dest's `conn_flags`
+    /// carry `IP_VS_CONN_F_INACTIVE`). A `control` template gets its controlled count bumped
+    /// (`ip_vs_control_add`). NAT and FULLNAT connections get an out-index entry; several
+    /// connections may share an out key (the first inserted is found).
+    pub fn insert(
+        &mut self,
+        conn: &Conn,
+        now: Instant,
+        timeout_secs: u32,
+    ) -> Result<ConnId, ConnError> {
+        if self.len() >= self.budget {
+            return Err(ConnError::Full {
+                budget: self.budget,
+            });
+        }
+        if let Some(control) = conn.control
+            && self.get(control).is_none()
+        {
+            return Err(ConnError::NoSuchTemplate);
+        }
+        let mut flags = conn.flags;
+        if !conn.fwd.sees_replies() {
+            flags.insert(ConnFlags::NO_OUTPUT);
+        }
+        if !flags.contains(ConnFlags::TEMPLATE) && !flags.contains(ConnFlags::SYNC) {
+            flags.insert(ConnFlags::INACTIVE);
+        }
+        flags.insert(ConnFlags::LIVE);
+        let expires = deadline(now, timeout_secs);
+        let (control_slot, control_gen) = conn
+            .control
+            .map_or((u32::MAX, 0), |c| (c.slot, c.generation));
+        let meta = Meta {
+            cport: conn.cport,
+            vport: conn.vport,
+            dport: conn.dport,
+            lport: conn.lport,
+            expires,
+            queued: expires,
+            svc: conn.svc,
+            dest: conn.dest,
+            control_slot,
+            control_gen,
+            n_control: 0,
+            generation: 0,
+            proto: u8::from(conn.proto),
+            fwd: conn.fwd as u8,
+            state: conn.state,
+            flags,
+        };
+        let h = &self.hasher;
+        let tag = match (conn.caddr, conn.vaddr, conn.daddr) {
+            (IpAddr::V4(c), IpAddr::V4(v), IpAddr::V4(d)) => {
+                let l = Ipv4Addr::from_ip(conn.laddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                self.v4.insert(
+                    h,
+                    Entry {
+                        caddr: c,
+                        vaddr: v,
+                        daddr: d,
+                        laddr: l,
+                        meta,
+                    },
+                )?
+            }
+            (IpAddr::V6(c), IpAddr::V6(v), IpAddr::V6(d)) => {
+                let l = Ipv6Addr::from_ip(conn.laddr).unwrap_or(Ipv6Addr::UNSPECIFIED);
+                V6 | self.v6.insert(
+                    h,
+                    Entry {
+                        caddr: c,
+                        vaddr: v,
+                        daddr: d,
+                        laddr: l,
+                        meta,
+                    },
+                )?
+            }
+            _ => return Err(ConnError::FamilyMismatch),
+        };
+        if let Some(control) = conn.control
+            && let Some(t) = self.meta_mut(control)
+        {
+            t.n_control += 1;
+        }
+        self.wheel.schedule(tag, expires);
+        let generation = dispatch!(self, tag, |t, s| t
+            .slab
+            .get(s)
+            .map_or(0, |e| e.meta.generation));
+        Ok(ConnId {
+            slot: tag,
+            generation,
+        })
+    }
+
+    /// The connection a client packet belongs to (templates never match).
+    #[inline]
+    pub fn lookup_in(&self, key: &ConnKey) -> Option<ConnId> {
+        self.lookup_kind(key, KIND_CONN)
+    }
+
+    /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
+    /// shorter of the two lengths is used).
+    ///
+    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
+    /// One at a time they serialise; here every key's index chunk is loaded first, then every
+    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
+    /// overlap. The core forbids `unsafe`, so the warm-up uses
+    /// plain loads kept alive with `black_box` instead of prefetch instructions.
+    pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
+        for level in 0..2 {
+            for key in keys {
+                self.warm_in(key, level);
+            }
+        }
+        for (key, out) in keys.iter().zip(out) {
+            *out = self.lookup_in(key);
+        }
+    }
+
+    #[inline]
+    fn warm_in(&self, key: &ConnKey, level: u8) {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.caddr, key.vaddr) {
+            (IpAddr::V4(c), IpAddr::V4(v)) => {
+                self.v4.warm_in(
+                    Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
+                    level,
+                );
+            }
+            (IpAddr::V6(c), IpAddr::V6(v)) => {
+                self.v6.warm_in(
+                    Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
+                    level,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The persistence template with this key (`ip_vs_ct_in_get`).
+    #[inline]
+    pub fn lookup_template(&self, key: &ConnKey) -> Option<ConnId> {
+        self.lookup_kind(key, KIND_TEMPLATE)
+    }
+
+    #[inline]
+    fn lookup_kind(&self, key: &ConnKey, kind: u8) -> Option<ConnId> {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.caddr, key.vaddr) {
+            (IpAddr::V4(c), IpAddr::V4(v)) => {
+                let slot = self.v4.find_in(h, kind, p, c, key.cport, v, key.vport)?;
+                self.v4.slab.get(slot).map(|e| ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                })
+            }
+            (IpAddr::V6(c), IpAddr::V6(v)) => {
+                let slot = self.v6.find_in(h, kind, p, c, key.cport, v, key.vport)?;
+                let generation = self.v6.slab.get(slot)?.meta.generation;
+                Some(ConnId {
+                    slot: V6 | slot,
+                    generation,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The NAT or FULLNAT connection a real-server reply belongs to.
+    #[inline]
+    pub fn lookup_out(&self, key: &OutKey) -> Option<ConnId> {
+        let h = &self.hasher;
+        let p = u8::from(key.proto);
+        match (key.daddr, key.addr) {
+            (IpAddr::V4(d), IpAddr::V4(b)) => {
+                let slot = self.v4.find_out(h, p, d, key.dport, b, key.port)?;
+                self.v4.slab.get(slot).map(|e| ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                })
+            }
+            (IpAddr::V6(d), IpAddr::V6(b)) => {
+                let slot = self.v6.find_out(h, p, d, key.dport, b, key.port)?;
+                let generation = self.v6.slab.get(slot)?.meta.generation;
+                Some(ConnId {
+                    slot: V6 | slot,
+                    generation,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// A read view of a live connection.
+    #[inline]
+    pub fn get(&self, id: ConnId) -> Option<ConnRef<'_>> {
+        if id.slot & V6 == 0 {
+            let e = self.v4.slab.get(id.slot)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnRef::v4(e))
+        } else {
+            let e = self.v6.slab.get(id.slot & !V6)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnRef::v6(e))
+        }
+    }
+
+    #[inline]
+    pub(super) fn meta_mut(&mut self, id: ConnId) -> Option<&mut Meta> {
+        let meta = dispatch!(mut self, id.slot, |t, s| &mut t.slab.get_mut(s)?.meta);
+        (meta.flags.contains(ConnFlags::LIVE) && meta.generation == id.generation).then_some(meta)
+    }
+
+    /// Sets the deadline to `timeout_secs` from `now`. Per packet this only stores the
+    /// deadline; the timer wheel is touched only when the deadline moves earlier. `false` for
+    /// a stale handle.
+    #[inline]
+    pub fn touch(&mut self, id: ConnId, now: Instant, timeout_secs: u32) -> bool {
+        let expires = deadline(now, timeout_secs);
+        let Some(meta) = self.meta_mut(id) else {
+            return false;
+        };
+        meta.expires = expires;
+        if expires < meta.queued {
+            meta.queued = expires;
+            self.wheel.schedule(id.slot, expires);
+        }
+        true
+    }
+
+    /// Tracks one TCP segment (`set_tcp_state`): picks the next state from the normal or
+    /// `secure_tcp` table, applies the INPUT-ONLY rule, re-arms the timeout of the new state
+    /// and returns how the dest counters move (`None` for a stale handle).
+    #[inline]
+    pub fn track_tcp(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        direction: Direction,
+        tcp_flags: u8,
+        secure_tcp: bool,
+        timeouts: &Timeouts,
+    ) -> Option<CounterChange> {
+        let meta = self.meta_mut(id)?;
+        let state = TcpState::from_u8(meta.state).unwrap_or_default();
+        let t = tcp::track(
+            tcp::state_table(secure_tcp),
+            state,
+            &mut meta.flags,
+            direction,
+            tcp_flags,
+        );
+        meta.state = t.state as u8;
+        self.touch(id, now, timeouts.tcp(t.state));
+        Some(t.counters)
+    }
+
+    /// A mutable view of a live connection.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<ConnMut<'_>> {
+        if id.slot & V6 == 0 {
+            let e = self.v4.slab.get_mut(id.slot)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnMut::v4(e))
+        } else {
+            let e = self.v6.slab.get_mut(id.slot & !V6)?;
+            (e.is_live() && e.meta.generation == id.generation).then(|| ConnMut::v6(e))
+        }
+    }
+
+    /// Makes a connection expire at the next [`expire`](Self::expire) at or after `now`
+    /// (`ip_vs_conn_expire_now`, e.g. `expire_nodest_conn`). A template that still controls
+    /// connections is re-armed then, as on any expiry.
+    pub fn expire_now(&mut self, id: ConnId, now: Instant) -> bool {
+        self.touch(id, now, 0)
+    }
+
+    /// Reserves index room for `v4` more IPv4 and `v6` more IPv6 connections, so that
+    /// growth (a rehash of every entry) happens here rather than on a new connection.
+    pub fn reserve(&mut self, v4: usize, v6: usize) {
+        let h = &self.hasher;
+        self.v4.reserve(h, v4);
+        self.v6.reserve(h, v6);
+    }
+
+    /// Removes an entry now, unlinking it from its template (`ip_vs_control_del`).
+    pub fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        self.get(id)?;
+        let h = &self.hasher;
+        let conn = dispatch!(mut self, id.slot, |t, s| t.remove(h, s).map(|e| e.conn()))?;
+        if let Some(control) = conn.control
+            && let Some(t) = self.meta_mut(control)
+        {
+            t.n_control = t.n_control.saturating_sub(1);
+        }
+        Some(conn)
+    }
+
+    /// One round of the `drop_entry` defense (`ip_vs_random_dropentry`, run each second while
+    /// the defense is on): scans a 1/32 slice of each family's slots, starting at `start` (a
+    /// random value from the caller), and removes the half-open TCP connections in it
+    /// (SYN_RECV, SYNACK) that control nothing, pushing them onto `out`. Returns how many.
+    ///
+    /// The kernel also drops ESTABLISHED and non-TCP entries that have seen between 1 and 8
+    /// packets (`todrop_entry`); the table keeps no packet count, so those are not dropped.
+    pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
+        let before = out.len();
+        for family in [0, V6] {
+            let used = if family == 0 {
+                self.v4.slab.used()
+            } else {
+                self.v6.slab.used()
+            };
+            if used == 0 {
+                continue;
+            }
+            let first = (start % u64::from(used)) as u32;
+            for k in 0..used.div_ceil(32) {
+                let tag = family | ((first + k) % used);
+                let victim = dispatch!(self, tag, |t, s| t.slab.get(s).and_then(|e| {
+                    let m = &e.meta;
+                    let half_open = m.proto == u8::from(IpProtocol::Tcp)
+                        && (m.state == TcpState::SynRecv as u8
+                            || m.state == TcpState::SynAck as u8);
+                    (e.is_live() && half_open && m.n_control == 0).then_some(ConnId {
+                        slot: tag,
+                        generation: m.generation,
+                    })
+                }));
+                if let Some(id) = victim
+                    && let Some(conn) = self.remove(id)
+                {
+                    out.push((id, conn));
+                }
+            }
+        }
+        out.len() - before
+    }
+
+    /// Every live entry, for listings (`ipvsadm -Lc`); order unspecified.
+    pub fn iter(&self) -> impl Iterator<Item = (ConnId, ConnRef<'_>)> {
+        let v4 = self.v4.slab.iter().map(|(s, e)| {
+            (
+                ConnId {
+                    slot: s,
+                    generation: e.meta.generation,
+                },
+                ConnRef::v4(e),
+            )
+        });
+        let v6 = self.v6.slab.iter().map(|(s, e)| {
+            (
+                ConnId {
+                    slot: V6 | s,
+                    generation: e.meta.generation,
+                },
+                ConnRef::v6(e),
+            )
+        });
+        v4.chain(v6)
+    }
+
+    /// A time at or before the next expiry (the wheel's next non-empty second), `None` when
+    /// the table is empty. Calling [`expire`](Self::expire) then may expire nothing: the
+    /// entries found may have been re-armed by traffic.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.is_empty() {
+            return None;
+        }
+        self.wheel.next_tick().map(Instant::from_secs)
+    }
+
+    /// Expires every entry whose deadline is at or before `now`, pushing each with its old
+    /// handle onto `out` (the caller decrements the dest counter its flags name), and
+    /// returns [`next_deadline`](Self::next_deadline).
+    ///
+    /// As `ip_vs_conn_expire`: an entry that still controls connections (a template with
+    /// connections) is not removed but re-armed for 60 s
+    /// ([`Timeouts::CONTROL_REARM_SECS`]); an expiring connection decrements its template's
+    /// count.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<(ConnId, Conn)>) -> Option<Instant> {
+        let now_secs = now.as_secs();
+        let mut wheel = core::mem::replace(&mut self.wheel, Wheel::empty());
+        wheel.advance(now_secs, |tag, queued_at, due| {
+            self.on_due(tag, queued_at, due, now_secs, out)
+        });
+        self.wheel = wheel;
+        self.next_deadline()
+    }
+
+    fn on_due(
+        &mut self,
+        tag: u32,
+        queued_at: u32,
+        due: bool,
+        now_secs: u64,
+        out: &mut Vec<(ConnId, Conn)>,
+    ) -> Action {
+        let Some(meta) = dispatch!(mut self, tag, |t, s| t.slab.get_mut(s).map(|e| &mut e.meta))
+        else {
+            return Action::Drop;
+        };
+        if !meta.flags.contains(ConnFlags::LIVE) || meta.queued != queued_at {
+            return Action::Drop;
+        }
+        if !due {
+            return Action::Keep;
+        }
+        if u64::from(meta.expires) > now_secs {
+            meta.queued = meta.expires;
+            return Action::Rearm(meta.expires);
+        }
+        if meta.n_control > 0 {
+            let later = u32::try_from(now_secs + u64::from(Timeouts::CONTROL_REARM_SECS))
+                .unwrap_or(u32::MAX);
+            meta.expires = later;
+            meta.queued = later;
+            return Action::Rearm(later);
+        }
+        let id = ConnId {
+            slot: tag,
+            generation: meta.generation,
+        };
+        if let Some(conn) = self.remove(id) {
+            out.push((id, conn));
+        }
+        Action::Drop
+    }
+}

@@ -1,0 +1,121 @@
+//! [`DirectorConfig`]: everything the director needs at start that ipvsadm commands do not
+//! carry (the director's own addresses, the sysctls, FULLNAT pools, fwmark rules, seeds).
+
+use core::ops::RangeInclusive;
+use std::net::IpAddr;
+
+use super::classifier::FwmarkRule;
+use crate::conn::Timeouts;
+use crate::ipvsadm::ServiceKey;
+use crate::sched::SchedConfig;
+use crate::wire::MacAddr;
+
+/// The IPVS sysctls the director honours (`/proc/sys/net/ipv4/vs/*`), with the kernel defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sysctls {
+    /// `expire_nodest_conn` (default 0): a packet of a connection whose dest was deleted
+    /// expires the connection at once instead of only being dropped; deleting a dest also
+    /// flushes its connections (kernel 5.9+ `ip_vs_expire_nodest_conn_flush`).
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template` (default 0): a persistence template of a weight-0 dest is
+    /// dropped at its next use.
+    pub expire_quiescent_template: bool,
+    /// `conn_reuse_mode` (default 1): bit 0 reschedules a SYN that reuses the client port of a
+    /// TIME_WAIT connection; bit 1 also of a FIN_WAIT connection without replies (DR/TUN).
+    /// The kernel's one-second SYN drop (needed only with netfilter conntrack) is not done.
+    pub conn_reuse_mode: u8,
+    /// `secure_tcp` 0..3: 1/2 switch to the strict state table under budget pressure, 3 always.
+    pub secure_tcp: u8,
+    /// `drop_entry` 0..3: each second drop a slice of half-open entries under pressure.
+    pub drop_entry: u8,
+    /// `drop_packet` 0..3: drop 1/rate of new connections under pressure (3: at `am_droprate`).
+    pub drop_packet: u8,
+    /// `am_droprate` (default 10): the rate of `drop_packet` level 3.
+    pub am_droprate: u32,
+    /// `amemthresh` transposed to the connection budget: the number of free entries below
+    /// which the table counts as under pressure (the kernel compares free pages, default 1024).
+    pub amemthresh: usize,
+}
+
+impl Default for Sysctls {
+    fn default() -> Self {
+        Self {
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            conn_reuse_mode: 1,
+            secure_tcp: 0,
+            drop_entry: 0,
+            drop_packet: 0,
+            am_droprate: 10,
+            amemthresh: 1024,
+        }
+    }
+}
+
+/// A FULLNAT local-address pool for one service (DPVS `ipvsadm --laddr`): the `Masq` dests of
+/// that service are forwarded with FULLNAT, the source becoming `laddr:lport` from this pool.
+///
+/// ipvsadm 1.31 has no FULLNAT forwarding flag, so the pool is what turns it on (see the
+/// report to the `adm` branch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FullNatPool {
+    /// The service.
+    pub service: ServiceKey,
+    /// Local addresses, used round robin. Each must have the family of the dests.
+    pub laddrs: Vec<IpAddr>,
+    /// Local ports to allocate from (DPVS default 1025..=65535).
+    pub ports: RangeInclusive<u16>,
+}
+
+/// Configuration of a [`Director`](super::Director).
+#[derive(Clone, Debug)]
+pub struct DirectorConfig {
+    /// Seed of the connection table's hasher (pick it at random: it keys the hash DoS defense).
+    pub hash_seed: u64,
+    /// Seed of the director's RNG (drop_entry choices, twos scheduler).
+    pub rng_seed: u64,
+    /// Capacity budget of the connection table: the hard limit of the DoS defense.
+    pub conn_budget: usize,
+    /// Connection timeouts (`ipvsadm --set` changes them later).
+    pub timeouts: Timeouts,
+    /// The director's MAC: source of every forwarded and originated frame.
+    pub mac: MacAddr,
+    /// The director's own addresses (DIP, one per family at least): the source of tunnels and
+    /// of originated ICMP errors. The first of each family is used.
+    pub addrs: Vec<IpAddr>,
+    /// VIPs the director answers ARP and neighbour solicitations for. Services' addresses are
+    /// not added implicitly: in DR/TUN setups a backup director must stay silent.
+    pub vips: Vec<IpAddr>,
+    /// Static neighbour entries (real servers' MACs), never overwritten by learning.
+    pub neighbours: Vec<(IpAddr, MacAddr)>,
+    /// FULLNAT local-address pools.
+    pub fullnat: Vec<FullNatPool>,
+    /// Firewall-mark rules (first match wins), standing in for netfilter's MARK target.
+    pub fwmark_rules: Vec<FwmarkRule>,
+    /// Path MTU toward real servers: tunnel MTU and FULLNAT MSS clamping.
+    pub path_mtu: u16,
+    /// Scheduler table sizes; its seed is replaced by `rng_seed`.
+    pub sched: SchedConfig,
+    /// The sysctls.
+    pub sysctls: Sysctls,
+}
+
+impl Default for DirectorConfig {
+    fn default() -> Self {
+        Self {
+            hash_seed: 0,
+            rng_seed: 0,
+            conn_budget: 1 << 20,
+            timeouts: Timeouts::DEFAULT,
+            mac: MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+            addrs: Vec::new(),
+            vips: Vec::new(),
+            neighbours: Vec::new(),
+            fullnat: Vec::new(),
+            fwmark_rules: Vec::new(),
+            path_mtu: 1500,
+            sched: SchedConfig::default(),
+            sysctls: Sysctls::default(),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! DoS defense (`update_defense_level`, `ip_vs_todrop`, `ip_vs_random_dropentry` in
+//! `ip_vs_ctl.c` / `ip_vs_conn.c`), driven by the connection budget instead of free memory.
+//!
+//! "No memory" becomes "fewer than `amemthresh` free entries in the budget". Each sysctl keeps
+//! the kernel's 0..3 meaning: 0 off, 1 armed (switches itself to 2 under pressure), 2 on
+//! (switches back to 1 when the pressure is gone), 3 always on.
+
+use super::config::Sysctls;
+
+/// Defense state, updated once per second.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Defense {
+    /// `ipvs->dropentry`.
+    pub(super) drop_entry: bool,
+    /// `ipvs->drop_rate`: drop one new connection in this many (0 = off).
+    pub(super) drop_rate: u32,
+    drop_counter: u32,
+    /// `ipvs->secure_tcp` in force.
+    pub(super) secure_tcp: bool,
+    /// Under pressure at the last update.
+    pub(super) pressure: bool,
+}
+
+/// Moves a 1/2 sysctl as the kernel does: 1 -> 2 when `nomem`, 2 -> 1 when not.
+fn step(level: &mut u8, nomem: bool) -> bool {
+    match *level {
+        0 => false,
+        1 | 2 => {
+            *level = if nomem { 2 } else { 1 };
+            nomem
+        }
+        _ => true,
+    }
+}
+
+impl Defense {
+    /// `update_defense_level`: `free` entries left in a budget with threshold `amemthresh`.
+    /// Returns whether anything changed.
+    pub(super) fn update(&mut self, s: &mut Sysctls, free: usize) -> bool {
+        let before = self.clone();
+        let nomem = free < s.amemthresh;
+        self.pressure = nomem;
+        self.drop_entry = step(&mut s.drop_entry, nomem);
+        self.drop_rate = match s.drop_packet {
+            0 => 0,
+            1 | 2 => {
+                if step(&mut s.drop_packet, nomem) {
+                    // amemthresh / (amemthresh - availmem): more pressure, more drops.
+                    let r = s.amemthresh / (s.amemthresh - free).max(1);
+                    u32::try_from(r).unwrap_or(u32::MAX).max(1)
+                } else {
+                    0
+                }
+            }
+            _ => s.am_droprate.max(1),
+        };
+        if self.drop_rate != before.drop_rate {
+            self.drop_counter = self.drop_rate;
+        }
+        self.secure_tcp = step(&mut s.secure_tcp, nomem);
+        *self != before
+    }
+
+    /// `ip_vs_todrop`: whether to drop this new connection (one in `drop_rate`).
+    pub(super) fn todrop(&mut self) -> bool {
+        if self.drop_rate == 0 {
+            return false;
+        }
+        self.drop_counter = self.drop_counter.saturating_sub(1);
+        if self.drop_counter > 0 {
+            return false;
+        }
+        self.drop_counter = self.drop_rate;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels() {
+        let mut s = Sysctls {
+            drop_packet: 1,
+            secure_tcp: 1,
+            drop_entry: 3,
+            amemthresh: 100,
+            ..Sysctls::default()
+        };
+        let mut d = Defense::default();
+        d.update(&mut s, 1000);
+        assert_eq!((d.drop_rate, d.secure_tcp, d.drop_entry), (0, false, true));
+        assert_eq!((s.drop_packet, s.secure_tcp), (1, 1));
+        // 75 free of a threshold of 100: rate 100 / 25 = 4.
+        d.update(&mut s, 75);
+        assert_eq!((d.drop_rate, d.secure_tcp), (4, true));
+        assert_eq!((s.drop_packet, s.secure_tcp), (2, 2));
+        let drops: Vec<bool> = (0..8).map(|_| d.todrop()).collect();
+        assert_eq!(
+            drops,
+            [false, false, false, true, false, false, false, true]
+        );
+        d.update(&mut s, 500);
+        assert_eq!((d.drop_rate, d.secure_tcp), (0, false));
+        assert_eq!((s.drop_packet, s.secure_tcp), (1, 1));
+        s.drop_packet = 3;
+        d.update(&mut s, 500);
+        assert_eq!(d.drop_rate, 10);
+    }
+}

@@ -1,0 +1,400 @@
+//! The director: the whole of IPVS as one sans-IO state machine (issue 4).
+//!
+//! ```text
+//!   handle_packet(now, PacketBuf) -> Verdict        data plane, per frame
+//!     wire::flow::extract -> FlowKey + offsets
+//!     ConnTable::lookup_in / lookup_out             established flows: no allocation
+//!       tcp state table (IN / OUT / INPUT-ONLY), re-arm, dest active/inactive counters
+//!     miss: classifier (fwmark) -> ServiceTable::schedule (templates) -> ConnTable::insert
+//!     rewrite::{nat, fullnat(+TOA, MSS), dr, tunnel} + TTL, related ICMP via the quote
+//!   handle_timeout(now) / poll_timeout()            conn + template expiry, schedulers,
+//!                                                   estimator (2 s), defense (1 s)
+//!   poll_transmit(now, buf)                         ICMP errors, ARP/NA answers, GARP
+//!   poll_event()                                    conn created/expired, overload, config
+//!   apply(cmd, now) / replace_config(cmds, now)     control plane
+//!   snapshot() / conns(now)                         ipvsadm -L, --stats, --rate, -Lc
+//! ```
+//!
+//! # Design notes
+//!
+//! **Templates live in one place**: the service table ([`crate::service`]) owns persistence
+//! templates, because `ServiceTable::schedule` is where `ip_vs_sched_persist` checks and
+//! creates them. The connection table's template support is not used. A connection created
+//! under a template remembers its `TemplateId` in a side map (only persistent services pay
+//! for it) so expiry hands the template its `n_control` back.
+//!
+//! **Next hops and MACs**: see [`neighbour`]: a small cache in the core fed by ARP/ND frames
+//! and static config; a miss leaves [`NextHop::mac`] `None` for `lvs-net` to resolve.
+//!
+//! **Originated packets** (ICMP time-exceeded and fragmentation-needed, ND answers that do not
+//! fit over the request, gratuitous ARP) are queued and leave through
+//! [`Director::poll_transmit`]; the queue is bounded (ICMP is rate-limited by that bound,
+//! as the kernel's `icmp_ratelimit` bounds it).
+//!
+//! **N workers**: one `Director` per worker thread, no shared state on the packet path. The
+//! data plane steers both directions of a connection to the same worker by the client
+//! endpoint, FULLNAT local ports are split per worker (see [`crate::conn`]'s note). The
+//! control plane applies each command to every worker; counters are summed across workers
+//! by the snapshot reader.
+//!
+//! **SCTP** is balanced with connection tracking by 5-tuple but without the SCTP state
+//! machine (the conn module has none yet): its connections use the TCP ESTABLISHED timeout.
+
+mod classifier;
+mod config;
+mod control;
+mod defense;
+mod event;
+mod fastpath;
+mod icmp;
+mod neighbour;
+mod new_conn;
+mod packet;
+mod snapshot;
+mod stats;
+mod verdict;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+pub use classifier::{FwmarkRule, Prefix};
+pub use config::{DirectorConfig, FullNatPool, Sysctls};
+pub use event::{ConnSummary, Event};
+pub use snapshot::{ConnSnapshot, DestSnapshot, DirectorSnapshot, ServiceSnapshot};
+pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
+pub use verdict::{DropCounters, DropReason, NextHop, Verdict};
+
+use crate::conn::{Conn, ConnId, ConnTable, Timeouts};
+use crate::ipvsadm::ServiceKey;
+use crate::rewrite::PacketBuf;
+use crate::sched::SchedConfig;
+use crate::service::{ServiceTable, TemplateId};
+use crate::time::Instant;
+use crate::wire::MacAddr;
+use control::{DestRt, SvcRt};
+use defense::Defense;
+use neighbour::Neighbours;
+use stats::Estimator;
+
+/// The maps of the director hash with foldhash: their keys are not attacker-chosen in bulk
+/// (services, dests, the connections of persistent or FULLNAT services), and SipHash costs more
+/// than the rest of a new connection's bookkeeping.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// Originated frames waiting for `poll_transmit`; more are dropped.
+const TX_QUEUE_CAP: usize = 256;
+/// The defense timer (`defense_work` runs every second).
+const DEFENSE_INTERVAL: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// Dense ids for services and dests.
+#[derive(Debug)]
+struct Registry {
+    svcs: Vec<SvcRt>,
+    by_key: HashMap<ServiceKey, u32>,
+    /// Indexed by `DestId`.
+    dests: Vec<Option<DestRt>>,
+    /// Addresses of the live inet services (fragments to them are dropped, not passed).
+    vips: HashSet<IpAddr>,
+}
+
+/// FULLNAT local address allocation state of one pool.
+#[derive(Debug)]
+struct PoolCursor {
+    next_addr: usize,
+    next_port: u16,
+}
+
+/// The director (module doc).
+pub struct Director {
+    mac: MacAddr,
+    addrs: Vec<IpAddr>,
+    vips: Vec<IpAddr>,
+    path_mtu: u16,
+    sysctls: Sysctls,
+    timeouts: Timeouts,
+    sched_config: SchedConfig,
+    services: ServiceTable,
+    conns: ConnTable,
+    reg: Registry,
+    fullnat: Vec<FullNatPool>,
+    cursors: Vec<PoolCursor>,
+    fwmark_rules: Vec<FwmarkRule>,
+    /// Template of each connection created under one (module doc).
+    templates_of: HashMap<ConnId, TemplateId>,
+    /// FULLNAT TCP connections whose first data segment has not carried TOA yet.
+    toa_pending: HashSet<ConnId>,
+    neighbours: Neighbours,
+    global: Stats,
+    global_est: Estimator,
+    next_estimate: Option<Instant>,
+    next_defense: Option<Instant>,
+    defense: Defense,
+    drops: DropCounters,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    events_lost: u64,
+    expired: Vec<(ConnId, Conn)>,
+    rng: StdRng,
+    ip_ident: u16,
+}
+
+impl core::fmt::Debug for Director {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Director")
+            .field("conns", &self.conns.len())
+            .field("services", &self.reg.svcs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Director {
+    /// A director with no services.
+    pub fn new(config: DirectorConfig) -> Self {
+        let sched_config = SchedConfig {
+            seed: config.rng_seed,
+            ..config.sched.clone()
+        };
+        let mut services = ServiceTable::new(sched_config.clone());
+        services.set_expire_quiescent_template(config.sysctls.expire_quiescent_template);
+        let mut neighbours = Neighbours::default();
+        for &(ip, mac) in &config.neighbours {
+            neighbours.add_static(ip, mac);
+        }
+        let cursors = config
+            .fullnat
+            .iter()
+            .map(|p| PoolCursor {
+                next_addr: 0,
+                next_port: *p.ports.start(),
+            })
+            .collect();
+        Self {
+            mac: config.mac,
+            addrs: config.addrs,
+            vips: config.vips,
+            path_mtu: config.path_mtu,
+            sysctls: config.sysctls,
+            timeouts: config.timeouts,
+            sched_config,
+            services,
+            conns: ConnTable::new(config.hash_seed, config.conn_budget),
+            reg: control::new_registry(),
+            fullnat: config.fullnat,
+            cursors,
+            fwmark_rules: config.fwmark_rules,
+            templates_of: HashMap::default(),
+            toa_pending: HashSet::default(),
+            neighbours,
+            global: Stats::default(),
+            global_est: Estimator::default(),
+            next_estimate: None,
+            next_defense: None,
+            defense: Defense::default(),
+            drops: DropCounters::default(),
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            events_lost: 0,
+            expired: Vec::new(),
+            rng: StdRng::seed_from_u64(config.rng_seed),
+            ip_ident: 0,
+        }
+    }
+
+    /// Processes one received frame at `now`.
+    ///
+    /// Call it for every frame the data plane receives on a balanced interface. `pkt` is the
+    /// frame inside the caller's buffer; reserve 64 bytes of headroom (or tailroom) so TOA
+    /// insertion and tunnel encapsulation can grow it in place. The verdict borrows the
+    /// buffer: act on it (send, reply, drop, pass to the host) before the next call. After a
+    /// call, [`poll_transmit`](Self::poll_transmit) may have frames to send and
+    /// [`poll_timeout`](Self::poll_timeout) may have moved earlier.
+    pub fn handle_packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
+        let v = self.packet(now, pkt);
+        if let Verdict::Drop(reason) = v {
+            self.drops.count(reason);
+        }
+        v
+    }
+
+    /// Runs every timer due at `now`: connection and template expiry, scheduler timers, the
+    /// 2-second rate estimator and the 1-second DoS defense.
+    ///
+    /// Call it when the instant returned by [`poll_timeout`](Self::poll_timeout) has passed
+    /// (calling it earlier or more often is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let est = *self
+            .next_estimate
+            .get_or_insert(now + stats::ESTIMATOR_INTERVAL);
+        // The defense runs at once on the first call: a level-3 sysctl is in force from the start.
+        let def = *self.next_defense.get_or_insert(now);
+        let mut expired = core::mem::take(&mut self.expired);
+        expired.clear();
+        self.conns.expire(now, &mut expired);
+        for (id, conn) in &expired {
+            self.unbind(*id, conn, now);
+        }
+        self.expired = expired;
+        self.services.handle_timeout(now);
+        if now >= est {
+            self.estimate();
+            // Skip ticks missed while nobody called (the kernel's timer would have run them;
+            // a catch-up burst would only smear the average).
+            let mut next = est + stats::ESTIMATOR_INTERVAL;
+            while next <= now {
+                next = next + stats::ESTIMATOR_INTERVAL;
+            }
+            self.next_estimate = Some(next);
+        }
+        if now >= def {
+            self.defense_tick(now);
+            let mut next = def + DEFENSE_INTERVAL;
+            while next <= now {
+                next = next + DEFENSE_INTERVAL;
+            }
+            self.next_defense = Some(next);
+        }
+    }
+
+    /// The earliest instant [`handle_timeout`](Self::handle_timeout) has work: connection or
+    /// template expiry, a scheduler timer, the estimator or the defense tick.
+    /// Before the first `handle_timeout` it is [`Instant::ZERO`]: the periodic timers start
+    /// at that first call.
+    ///
+    /// Call it after every `handle_*` and arm the data plane's timer with it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.next_defense.is_none() {
+            return Some(Instant::ZERO);
+        }
+        [
+            self.conns.next_deadline(),
+            self.services.poll_timeout(),
+            self.next_estimate,
+            self.next_defense,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Writes the next frame the director originates (ICMP errors, ARP/ND answers that could
+    /// not be written in place, gratuitous ARP) into `buf` and returns its length.
+    ///
+    /// Call it after every `handle_*` until it returns `None`. A frame larger than `buf` is
+    /// discarded (give at least 1514 bytes).
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
+        while let Some(f) = self.tx.pop_front() {
+            if let Some(out) = buf.get_mut(..f.len()) {
+                out.copy_from_slice(&f);
+                return Some(f.len());
+            }
+        }
+        None
+    }
+
+    /// The next state change, oldest first. Call it after `handle_*` and `apply` until `None`;
+    /// unread events beyond 4096 are dropped ([`events_lost`](Self::events_lost)).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn events_lost(&self) -> u64 {
+        self.events_lost
+    }
+
+    /// Per-reason drop counters.
+    pub fn drop_counters(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Number of connections in the table (templates live in the service table).
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Bytes allocated by the connection table and the per-connection side maps.
+    pub fn conn_memory(&self) -> usize {
+        self.conns.allocation_size()
+            + self.templates_of.capacity() * (size_of::<(ConnId, TemplateId)>() + 1)
+            + self.toa_pending.capacity() * (size_of::<ConnId>() + 1)
+    }
+
+    /// The services table, read-only (for listings and tests).
+    pub fn services(&self) -> &ServiceTable {
+        &self.services
+    }
+
+    /// The current timeouts (`ipvsadm -L --timeout`).
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// The sysctls as they are now (the defense moves 1 <-> 2 by itself).
+    pub fn sysctls(&self) -> &Sysctls {
+        &self.sysctls
+    }
+
+    /// Changes the sysctls (takes effect at the next packet / defense tick).
+    pub fn set_sysctls(&mut self, sysctls: Sysctls) {
+        self.services
+            .set_expire_quiescent_template(sysctls.expire_quiescent_template);
+        self.sysctls = sysctls;
+    }
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= event::EVENT_QUEUE_CAP {
+            self.events.pop_front();
+            self.events_lost += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn queue_tx(&mut self, frame: &[u8]) {
+        if self.tx.len() < TX_QUEUE_CAP {
+            self.tx.push_back(frame.to_vec());
+        }
+    }
+
+    fn estimate(&mut self) {
+        self.global_est.tick(&self.global);
+        for s in &mut self.reg.svcs {
+            s.est.tick(&s.stats);
+        }
+        for d in self.reg.dests.iter_mut().flatten() {
+            d.est.tick(&d.stats);
+        }
+    }
+
+    fn defense_tick(&mut self, now: Instant) {
+        let free = self.conns.budget().saturating_sub(self.conns.len());
+        if self.defense.update(&mut self.sysctls, free) {
+            self.push_event(Event::DefenseChanged {
+                pressure: self.defense.pressure,
+                secure_tcp: self.defense.secure_tcp,
+                drop_entry: self.defense.drop_entry,
+                drop_rate: self.defense.drop_rate,
+            });
+        }
+        if self.defense.drop_entry {
+            self.random_drop_entry(now);
+        }
+    }
+
+    /// `ip_vs_random_dropentry`: the table drops the half-open TCP entries of a 1/32 slice
+    /// from a random start ([`ConnTable::drop_half_open`]); the director releases their dests.
+    fn random_drop_entry(&mut self, now: Instant) {
+        use rand::RngExt;
+        let start: u64 = self.rng.random();
+        let mut dropped = core::mem::take(&mut self.expired);
+        dropped.clear();
+        self.conns.drop_half_open(start, &mut dropped);
+        for (id, conn) in &dropped {
+            self.unbind(*id, conn, now);
+        }
+        self.expired = dropped;
+    }
+}

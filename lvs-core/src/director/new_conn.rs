@@ -1,0 +1,232 @@
+//! A packet that matches no connection: service lookup, the checks before scheduling
+//! (`tcp_conn_schedule`, `ip_vs_todrop`), `ip_vs_schedule`, `ip_vs_conn_new`.
+
+use super::classifier::classify;
+use super::event::Event;
+use super::packet::{Out, is_syn_only, summary, tcp_flags, unspecified};
+use super::{Director, DropReason, Verdict};
+use crate::conn::{Conn, ConnError, ConnFlags, ConnId, Direction, ForwardMethod, OutKey, Timeouts};
+use crate::ipvsadm::Protocol;
+use crate::rewrite::{ConnAddrs, PacketBuf};
+use crate::sched::ConnKind;
+use crate::service::NewConn;
+use crate::time::Instant;
+use crate::wire::IpProtocol;
+use crate::wire::flow::FrameInfo;
+
+impl Director {
+    pub(super) fn new_conn<'a>(
+        &mut self,
+        now: Instant,
+        pkt: &'a mut PacketBuf<'_>,
+        info: &FrameInfo,
+    ) -> Verdict<'a> {
+        let flow = info.flow;
+        let protocol = match flow.proto {
+            IpProtocol::Tcp => Protocol::Tcp,
+            IpProtocol::Udp => Protocol::Udp,
+            IpProtocol::Sctp => Protocol::Sctp,
+            _ => return Verdict::Pass,
+        };
+        let fwmark = if self.fwmark_rules.is_empty() {
+            0
+        } else {
+            classify(&self.fwmark_rules, &flow)
+        };
+        let nc = NewConn {
+            protocol,
+            caddr: flow.src_addr,
+            cport: flow.src_port,
+            daddr: flow.dst_addr,
+            dport: flow.dst_port,
+            fwmark,
+        };
+        if self.services.find_service(&nc).is_none() {
+            // Not a virtual service: the host's own traffic.
+            return Verdict::Pass;
+        }
+        let flags = tcp_flags(pkt.frame(), info);
+        if protocol == Protocol::Tcp && !is_syn_only(flags) {
+            // tcp_conn_schedule: only a SYN schedules (sloppy_tcp off).
+            return Verdict::Drop(DropReason::NotSyn);
+        }
+        if self.defense.todrop() {
+            return Verdict::Drop(DropReason::DefenseDropPacket);
+        }
+        if self.conns.len() >= self.conns.budget() {
+            return Verdict::Drop(DropReason::TableFull);
+        }
+        let Some(s) = self.services.schedule(&nc, now) else {
+            return Verdict::Drop(DropReason::NoDest);
+        };
+        let Some(d) = self
+            .reg
+            .dests
+            .get(s.dest.0 as usize)
+            .and_then(Option::as_ref)
+        else {
+            return Verdict::Drop(DropReason::NoDest);
+        };
+        let (fwd, u_threshold) = (d.fwd, d.u_threshold);
+        let Some(&svc) = self.reg.by_key.get(&s.service) else {
+            return Verdict::Drop(DropReason::NoDest);
+        };
+        let (laddr, lport) = if fwd == ForwardMethod::FullNat {
+            match self.alloc_local(svc, flow.proto, s.daddr, s.dport) {
+                Some(l) => l,
+                None => return Verdict::Drop(DropReason::NoLocalPort),
+            }
+        } else {
+            (unspecified(s.daddr), 0)
+        };
+        let addrs = ConnAddrs {
+            caddr: flow.src_addr,
+            cport: flow.src_port,
+            vaddr: flow.dst_addr,
+            vport: flow.dst_port,
+            daddr: s.daddr,
+            dport: s.dport,
+            laddr,
+            lport,
+        };
+        let dest = s.dest.0;
+        let mut out = Out {
+            fwd,
+            dest,
+            svc,
+            tcp_flags: flags,
+            id: None,
+        };
+        if s.one_packet {
+            // -o: the connection would be created and freed around this one datagram; only
+            // the counters see it.
+            self.count_conn(svc, dest);
+            return self.forward_in(pkt, info, &addrs, &out);
+        }
+        let conn = Conn {
+            proto: flow.proto,
+            fwd,
+            caddr: addrs.caddr,
+            cport: addrs.cport,
+            vaddr: addrs.vaddr,
+            vport: addrs.vport,
+            daddr: addrs.daddr,
+            dport: addrs.dport,
+            laddr,
+            lport,
+            state: 0,
+            flags: ConnFlags::empty(),
+            svc,
+            dest,
+            control: None,
+            expires: now,
+        };
+        let id = match self.conns.insert(&conn, now, Timeouts::NEW_CONN_SECS) {
+            Ok(id) => id,
+            Err(ConnError::Full { .. }) => return Verdict::Drop(DropReason::TableFull),
+            // Exists cannot happen after a failed lookup; a family mismatch is a config error
+            // (mixed-family tunnels).
+            Err(_) => return Verdict::Drop(DropReason::NoDest),
+        };
+        self.bind(id, &s, &conn, u_threshold);
+        self.count_conn(svc, dest);
+        self.track(now, id, flow.proto, Direction::In, flags, dest);
+        out.id = Some(id);
+        self.forward_in(pkt, info, &addrs, &out)
+    }
+
+    /// `ip_vs_bind_dest` and `ip_vs_control_add` for a new connection.
+    fn bind(&mut self, id: ConnId, s: &crate::service::Scheduled, conn: &Conn, u_threshold: u32) {
+        let was_overloaded = u_threshold != 0 && self.dest_overloaded(s);
+        self.services.bind_conn(s, ConnKind::Inactive);
+        if let Some(t) = s.template {
+            self.templates_of.insert(id, t);
+        }
+        if conn.fwd == ForwardMethod::FullNat && conn.proto == IpProtocol::Tcp {
+            self.toa_pending.insert(id);
+        }
+        if u_threshold != 0 && !was_overloaded && self.dest_overloaded(s) {
+            self.push_event(Event::DestOverloaded {
+                service: s.service,
+                dest: (conn.daddr, self.dest_port(conn.dest)),
+            });
+        }
+        self.push_event(Event::ConnCreated(summary(conn)));
+    }
+
+    fn dest_overloaded(&self, s: &crate::service::Scheduled) -> bool {
+        self.services
+            .service(&s.service)
+            .and_then(|svc| svc.dests().iter().find(|d| d.id == s.dest))
+            .is_some_and(|d| d.overloaded)
+    }
+
+    fn dest_port(&self, dest: u32) -> u16 {
+        self.reg
+            .dests
+            .get(dest as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |d| d.port)
+    }
+
+    fn count_conn(&mut self, svc: u32, dest: u32) {
+        self.global.conns += 1;
+        if let Some(s) = self.reg.svcs.get_mut(svc as usize) {
+            s.stats.conns += 1;
+        }
+        if let Some(d) = self
+            .reg
+            .dests
+            .get_mut(dest as usize)
+            .and_then(Option::as_mut)
+        {
+            d.stats.conns += 1;
+        }
+    }
+
+    /// A free FULLNAT `(laddr, lport)` toward `daddr:dport`: the pool's addresses of the
+    /// dest's family in turn, ports from a moving cursor, skipping pairs whose reply key is
+    /// taken (DPVS allocates the same way per local address).
+    fn alloc_local(
+        &mut self,
+        svc: u32,
+        proto: IpProtocol,
+        daddr: std::net::IpAddr,
+        dport: u16,
+    ) -> Option<(std::net::IpAddr, u16)> {
+        let pi = self.reg.svcs.get(svc as usize)?.fullnat?;
+        let pool = self.fullnat.get(pi)?;
+        let cur = self.cursors.get_mut(pi)?;
+        let (lo, hi) = (*pool.ports.start(), *pool.ports.end());
+        if pool.laddrs.is_empty() || lo > hi {
+            return None;
+        }
+        let span = usize::from(hi - lo) + 1;
+        // Bounded probing: a pool that is this full is exhausted for practical purposes.
+        let tries = (span * pool.laddrs.len()).min(4096);
+        for _ in 0..tries {
+            let laddr = pool.laddrs[cur.next_addr % pool.laddrs.len()];
+            let lport = cur.next_port;
+            if cur.next_port >= hi {
+                cur.next_port = lo;
+                cur.next_addr = cur.next_addr.wrapping_add(1);
+            } else {
+                cur.next_port += 1;
+            }
+            if laddr.is_ipv4() != daddr.is_ipv4() {
+                continue;
+            }
+            let key = OutKey {
+                proto,
+                daddr,
+                dport,
+                addr: laddr,
+                port: lport,
+            };
+            if self.conns.lookup_out(&key).is_none() {
+                return Some((laddr, lport));
+            }
+        }
+        None
+    }
+}

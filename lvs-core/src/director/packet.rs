@@ -1,0 +1,511 @@
+//! The per-packet path of established connections: `ip_vs_in` / `ip_vs_out` after the
+//! connection lookup, and the transmitters (`ip_vs_nat_xmit`, `ip_vs_dr_xmit`,
+//! `ip_vs_tunnel_xmit`, FULLNAT). Nothing here allocates.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::event::{ConnSummary, Event};
+use super::{Director, DropReason, NextHop, Verdict};
+use crate::conn::tcp::flags as tcpf;
+use crate::conn::{
+    Conn, ConnFlags, ConnId, ConnKey, ConnRef, CounterChange, Direction, ForwardMethod, OutKey,
+    TcpState,
+};
+use crate::ipvsadm::{TunnelCsum, TunnelType};
+use crate::rewrite::originate::IcmpErrorKind;
+use crate::rewrite::tunnel::{self, EncapVerdict, Tunnel, TunnelKind};
+use crate::rewrite::{self, ConnAddrs, Layout, PacketBuf, TtlVerdict, toa};
+use crate::sched::{ConnKind, DestId};
+use crate::service::Scheduled;
+use crate::time::Instant;
+use crate::wire::flow::{self, Fragment, FrameInfo};
+use crate::wire::{IpProtocol, WireError};
+
+/// The addresses of a live connection, for the rewriters.
+#[inline]
+pub(super) fn conn_addrs(c: &ConnRef<'_>) -> ConnAddrs {
+    ConnAddrs {
+        caddr: c.caddr(),
+        cport: c.cport(),
+        vaddr: c.vaddr(),
+        vport: c.vport(),
+        daddr: c.daddr(),
+        dport: c.dport(),
+        laddr: c.laddr(),
+        lport: c.lport(),
+    }
+}
+
+/// The TCP flags byte of a frame whose TCP header the flow extraction validated.
+#[inline]
+pub(super) fn tcp_flags(frame: &[u8], info: &FrameInfo) -> u8 {
+    if info.flow.proto == IpProtocol::Tcp {
+        frame.get(info.l4_offset + 13).copied().unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// A segment that may open a connection: SYN without ACK or RST (`is_new_conn`).
+#[inline]
+pub(super) const fn is_syn_only(flags: u8) -> bool {
+    flags & tcpf::SYN != 0 && flags & (tcpf::ACK | tcpf::RST) == 0
+}
+
+/// How a packet leaves: what [`Director::forward`] needs besides the frame.
+pub(super) struct Out {
+    pub(super) fwd: ForwardMethod,
+    pub(super) dest: u32,
+    pub(super) svc: u32,
+    pub(super) tcp_flags: u8,
+    pub(super) id: Option<ConnId>,
+}
+
+impl Director {
+    pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
+        let info = match super::fastpath::extract_v4(pkt.frame()) {
+            Some(i) => i,
+            None => match flow::extract(pkt.frame()) {
+                Ok(i) => i,
+                Err(WireError::NotIp) => return self.handle_arp(pkt),
+                Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
+            },
+        };
+        match info.flow.proto {
+            IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Sctp => {}
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => return self.handle_icmp(now, pkt, &info),
+            _ => return Verdict::Pass,
+        }
+        if info.fragment != Fragment::None {
+            let ours = self.reg.vips.contains(&info.flow.dst_addr)
+                || self.vips.contains(&info.flow.dst_addr);
+            return if ours {
+                Verdict::Drop(DropReason::Fragment)
+            } else {
+                Verdict::Pass
+            };
+        }
+        if let Some(id) = self.conns.lookup_in(&ConnKey::from_flow(&info.flow)) {
+            return self.conn_in(now, pkt, &info, id);
+        }
+        if let Some(id) = self.conns.lookup_out(&OutKey::from_flow(&info.flow)) {
+            return self.conn_out(now, pkt, &info, id);
+        }
+        self.new_conn(now, pkt, &info)
+    }
+
+    /// A client packet of a known connection.
+    fn conn_in<'a>(
+        &mut self,
+        now: Instant,
+        pkt: &'a mut PacketBuf<'_>,
+        info: &FrameInfo,
+        id: ConnId,
+    ) -> Verdict<'a> {
+        let Some(c) = self.conns.get(id) else {
+            return Verdict::Pass;
+        };
+        let flags = tcp_flags(pkt.frame(), info);
+        let (dest, svc, fwd, state) = (c.dest(), c.svc(), c.fwd(), c.tcp_state());
+        let addrs = conn_addrs(&c);
+        let no_output = c.flags().contains(ConnFlags::NO_OUTPUT);
+        let (live, weight) = self
+            .reg
+            .dests
+            .get(dest as usize)
+            .and_then(Option::as_ref)
+            .map_or((false, 0), |d| (d.live, d.weight));
+        // Connection reuse (`conn_reuse_mode`, `is_new_conn_expected`): a new SYN on a
+        // finished connection, or on a quiesced dest with expire_nodest_conn, is scheduled
+        // afresh. The kernel's one-second drop only exists for netfilter conntrack.
+        if info.flow.proto == IpProtocol::Tcp
+            && is_syn_only(flags)
+            && self.sysctls.conn_reuse_mode != 0
+        {
+            let expected = state == Some(TcpState::TimeWait)
+                || (self.sysctls.conn_reuse_mode & 2 != 0
+                    && state == Some(TcpState::FinWait)
+                    && no_output);
+            let nodest = self.sysctls.expire_nodest_conn && live && weight == 0;
+            if expected || nodest {
+                self.expire_now(id, now);
+                return self.new_conn(now, pkt, info);
+            }
+        }
+        if !live {
+            // IP_VS_DEST_F_AVAILABLE cleared: drop silently, without re-arming the timer.
+            if self.sysctls.expire_nodest_conn {
+                self.expire_now(id, now);
+            }
+            return Verdict::Drop(DropReason::DestDeleted);
+        }
+        self.track(now, id, info.flow.proto, Direction::In, flags, dest);
+        let out = Out {
+            fwd,
+            dest,
+            svc,
+            tcp_flags: flags,
+            id: Some(id),
+        };
+        self.forward_in(pkt, info, &addrs, &out)
+    }
+
+    /// A real-server reply of a NAT or FULLNAT connection (`ip_vs_out` + `handle_response`).
+    fn conn_out<'a>(
+        &mut self,
+        now: Instant,
+        pkt: &'a mut PacketBuf<'_>,
+        info: &FrameInfo,
+        id: ConnId,
+    ) -> Verdict<'a> {
+        let Some(c) = self.conns.get(id) else {
+            return Verdict::Pass;
+        };
+        let flags = tcp_flags(pkt.frame(), info);
+        let (dest, svc, fwd) = (c.dest(), c.svc(), c.fwd());
+        let addrs = conn_addrs(&c);
+        self.track(now, id, info.flow.proto, Direction::Out, flags, dest);
+        let layout = match Layout::from_frame_info(pkt.frame(), info) {
+            Ok(l) => l,
+            Err(e) => return Verdict::Drop(DropReason::Rewrite(e)),
+        };
+        let ip_len = layout.end() - layout.l3();
+        if let Some(v) = self.ttl(pkt, &layout) {
+            return v;
+        }
+        let frame = pkt.frame_mut();
+        let r = match fwd {
+            ForwardMethod::FullNat => {
+                rewrite::fullnat_out_at(frame, &layout, &addrs).and_then(|()| {
+                    if flags & tcpf::SYN != 0 {
+                        let mss = toa::clamped_mss(
+                            self.path_mtu,
+                            layout.is_ipv6(),
+                            addrs.caddr.is_ipv6(),
+                        );
+                        rewrite::clamp_mss(frame, mss).map(|_| ())
+                    } else {
+                        Ok(())
+                    }
+                })
+            }
+            _ => rewrite::nat_out_at(frame, &layout, &addrs),
+        };
+        if let Err(e) = r {
+            return Verdict::Drop(DropReason::Rewrite(e));
+        }
+        self.count_out(svc, dest, ip_len);
+        self.send(pkt, addrs.caddr, None)
+    }
+
+    /// The state machine and timer of one packet, and the dest counters it moves.
+    #[inline]
+    pub(super) fn track(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        proto: IpProtocol,
+        dir: Direction,
+        flags: u8,
+        dest: u32,
+    ) {
+        match proto {
+            IpProtocol::Tcp => {
+                let secure = self.defense.secure_tcp;
+                if let Some(ch) = self
+                    .conns
+                    .track_tcp(id, now, dir, flags, secure, &self.timeouts)
+                {
+                    self.count_change(dest, ch);
+                }
+            }
+            IpProtocol::Udp => {
+                self.conns.touch(id, now, self.timeouts.udp());
+            }
+            _ => {
+                let t = self.timeouts.tcp(TcpState::Established);
+                self.conns.touch(id, now, t);
+            }
+        }
+    }
+
+    /// Moves a connection between its dest's active and inactive counters.
+    fn count_change(&mut self, dest: u32, ch: CounterChange) {
+        if ch == CounterChange::None {
+            return;
+        }
+        let Some(d) = self.reg.dests.get(dest as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        if !d.live {
+            return;
+        }
+        let key = self.reg.svcs[d.svc as usize].key;
+        if let Ok(sd) = self.services.dest_mut(&key, d.addr, d.port) {
+            sd.conn_state_changed(ch == CounterChange::Activate);
+        }
+    }
+
+    /// TTL decrement; `Some(drop)` when it expired (time-exceeded queued).
+    #[inline]
+    fn ttl<'a>(&mut self, pkt: &mut PacketBuf<'_>, layout: &Layout) -> Option<Verdict<'a>> {
+        match rewrite::decrement_ttl_at(pkt.frame_mut(), layout) {
+            Ok(TtlVerdict::Forward) => None,
+            Ok(TtlVerdict::Expired) => {
+                self.originate_icmp(pkt.frame(), IcmpErrorKind::TimeExceeded);
+                Some(Verdict::Drop(DropReason::TtlExpired))
+            }
+            Err(e) => Some(Verdict::Drop(DropReason::Rewrite(e))),
+        }
+    }
+
+    /// Client -> real server: TTL, the method's rewrite, counters, MACs.
+    pub(super) fn forward_in<'a>(
+        &mut self,
+        pkt: &'a mut PacketBuf<'_>,
+        info: &FrameInfo,
+        addrs: &ConnAddrs,
+        out: &Out,
+    ) -> Verdict<'a> {
+        let layout = match Layout::from_frame_info(pkt.frame(), info) {
+            Ok(l) => l,
+            Err(e) => return Verdict::Drop(DropReason::Rewrite(e)),
+        };
+        let ip_len = layout.end() - layout.l3();
+        if let Some(v) = self.ttl(pkt, &layout) {
+            return v;
+        }
+        let mut next = addrs.daddr;
+        let r = match out.fwd {
+            ForwardMethod::Nat => rewrite::nat_in_at(pkt.frame_mut(), &layout, addrs),
+            ForwardMethod::FullNat => self.fullnat_in(pkt, &layout, addrs, out),
+            ForwardMethod::Dr | ForwardMethod::Local => Ok(()),
+            ForwardMethod::Tun => match self.encap(pkt, addrs, out.dest) {
+                Ok(Some(v)) => return v,
+                Ok(None) => {
+                    next = addrs.daddr;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = r {
+            return Verdict::Drop(DropReason::Rewrite(e));
+        }
+        self.count_in(out.svc, out.dest, ip_len);
+        let mac = self
+            .reg
+            .dests
+            .get(out.dest as usize)
+            .and_then(Option::as_ref)
+            .and_then(|d| d.mac);
+        self.send(pkt, next, mac)
+    }
+
+    /// FULLNAT inbound: both ends, MSS clamp on the SYN, TOA in the first data segment.
+    fn fullnat_in(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        layout: &Layout,
+        addrs: &ConnAddrs,
+        out: &Out,
+    ) -> Result<(), rewrite::RewriteError> {
+        rewrite::fullnat_in_at(pkt.frame_mut(), layout, addrs)?;
+        if layout.proto() != 6 {
+            return Ok(());
+        }
+        if out.tcp_flags & tcpf::SYN != 0 {
+            let mss = toa::clamped_mss(self.path_mtu, layout.is_ipv6(), addrs.caddr.is_ipv6());
+            rewrite::clamp_mss(pkt.frame_mut(), mss)?;
+            return Ok(());
+        }
+        let f = pkt.frame();
+        let hdr = usize::from(f[layout.l4() + 12] >> 4) * 4;
+        let has_data = layout.end() > layout.l4() + hdr;
+        if has_data
+            && let Some(id) = out.id
+            && !self.toa_pending.is_empty()
+            && self.toa_pending.remove(&id)
+        {
+            // NoOptionSpace: sent without TOA, as DPVS does.
+            let _ = toa::insert_toa(pkt, addrs.caddr, addrs.cport)?;
+        }
+        Ok(())
+    }
+
+    /// TUN: wrap the packet; `Ok(Some(drop))` when it is too big with DF (error queued).
+    pub(super) fn encap<'a>(
+        &mut self,
+        pkt: &mut PacketBuf<'_>,
+        addrs: &ConnAddrs,
+        dest: u32,
+    ) -> Result<Option<Verdict<'a>>, rewrite::RewriteError> {
+        let cfg = self
+            .reg
+            .dests
+            .get(dest as usize)
+            .and_then(Option::as_ref)
+            .map(|d| d.tunnel)
+            .unwrap_or_default();
+        let csum = cfg.csum == TunnelCsum::Csum;
+        let kind = match cfg.kind {
+            TunnelType::Ipip => TunnelKind::Ipip,
+            TunnelType::Gue => TunnelKind::Gue {
+                port: cfg.port,
+                csum,
+                direct: false,
+            },
+            TunnelType::Gre => TunnelKind::Gre { csum },
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let t = Tunnel {
+            kind,
+            src: self.own_addr(addrs.daddr).unwrap_or(addrs.vaddr),
+            dst: addrs.daddr,
+            path_mtu: self.path_mtu,
+            ident: self.ip_ident,
+        };
+        match tunnel::encap(pkt, &t)? {
+            EncapVerdict::Encapsulated => Ok(None),
+            EncapVerdict::FragNeeded { mtu } => {
+                self.originate_icmp(pkt.frame(), IcmpErrorKind::FragNeeded { mtu });
+                Ok(Some(Verdict::Drop(DropReason::TooBig)))
+            }
+            EncapVerdict::PacketTooBig { mtu } => {
+                self.originate_icmp(pkt.frame(), IcmpErrorKind::PacketTooBig { mtu });
+                Ok(Some(Verdict::Drop(DropReason::TooBig)))
+            }
+        }
+    }
+
+    /// The director's own address of `like`'s family.
+    pub(super) fn own_addr(&self, like: IpAddr) -> Option<IpAddr> {
+        self.addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == like.is_ipv4())
+    }
+
+    /// Queues an ICMP error about `orig` (sent from our address, else the packet's
+    /// destination: the VIP it was addressed to).
+    pub(super) fn originate_icmp(&mut self, orig: &[u8], kind: IcmpErrorKind) {
+        let Ok(info) = flow::extract(orig) else {
+            return;
+        };
+        let from = self
+            .own_addr(info.flow.dst_addr)
+            .unwrap_or(info.flow.dst_addr);
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let mut buf = [0u8; 1400];
+        if let Ok(n) = rewrite::originate::icmp_error(orig, kind, from, self.ip_ident, &mut buf) {
+            self.queue_tx(&buf[..n]);
+        }
+    }
+
+    /// Writes the MACs and hands the frame out.
+    #[inline]
+    pub(super) fn send<'a>(
+        &self,
+        pkt: &'a mut PacketBuf<'_>,
+        addr: IpAddr,
+        mac: Option<crate::wire::MacAddr>,
+    ) -> Verdict<'a> {
+        let mac = mac.or_else(|| self.neighbours.get(addr));
+        let frame = pkt.frame_mut();
+        if let Some(m) = mac {
+            frame[..6].copy_from_slice(&m.0);
+        }
+        frame[6..12].copy_from_slice(&self.mac.0);
+        Verdict::Forward {
+            frame,
+            next_hop: NextHop { addr, mac },
+        }
+    }
+
+    #[inline]
+    pub(super) fn count_in(&mut self, svc: u32, dest: u32, bytes: usize) {
+        self.global.count_in(bytes);
+        if let Some(s) = self.reg.svcs.get_mut(svc as usize) {
+            s.stats.count_in(bytes);
+        }
+        if let Some(d) = self
+            .reg
+            .dests
+            .get_mut(dest as usize)
+            .and_then(Option::as_mut)
+        {
+            d.stats.count_in(bytes);
+        }
+    }
+
+    #[inline]
+    pub(super) fn count_out(&mut self, svc: u32, dest: u32, bytes: usize) {
+        self.global.count_out(bytes);
+        if let Some(s) = self.reg.svcs.get_mut(svc as usize) {
+            s.stats.count_out(bytes);
+        }
+        if let Some(d) = self
+            .reg
+            .dests
+            .get_mut(dest as usize)
+            .and_then(Option::as_mut)
+        {
+            d.stats.count_out(bytes);
+        }
+    }
+
+    /// Removes a connection now (`ip_vs_conn_expire_now`) and releases its dest and template.
+    pub(super) fn expire_now(&mut self, id: ConnId, now: Instant) {
+        if let Some(conn) = self.conns.remove(id) {
+            self.unbind(id, &conn, now);
+        }
+    }
+
+    /// `ip_vs_unbind_dest` + `ip_vs_control_del` for a connection that left the table.
+    pub(super) fn unbind(&mut self, id: ConnId, conn: &Conn, now: Instant) {
+        let template = if self.templates_of.is_empty() {
+            None
+        } else {
+            self.templates_of.remove(&id)
+        };
+        if !self.toa_pending.is_empty() {
+            self.toa_pending.remove(&id);
+        }
+        let kind = if conn.flags.contains(ConnFlags::INACTIVE) {
+            ConnKind::Inactive
+        } else {
+            ConnKind::Active
+        };
+        let Some(svc) = self.reg.svcs.get(conn.svc as usize) else {
+            return;
+        };
+        let s = Scheduled {
+            service: svc.key,
+            dest: DestId(conn.dest),
+            daddr: conn.daddr,
+            dport: conn.dport,
+            template,
+            one_packet: false,
+        };
+        self.services.unbind_conn(&s, kind, now);
+        self.push_event(Event::ConnExpired(summary(conn)));
+    }
+}
+
+/// An event's view of a connection.
+pub(super) fn summary(c: &Conn) -> ConnSummary {
+    ConnSummary {
+        proto: c.proto,
+        client: (c.caddr, c.cport),
+        virt: (c.vaddr, c.vport),
+        dest: (c.daddr, c.dport),
+    }
+}
+
+/// The unspecified address of `like`'s family.
+pub(super) fn unspecified(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}

@@ -1,0 +1,159 @@
+//! IPv6, the fwmark classifier, events, the estimator through the director, fragments.
+
+mod director_util;
+
+use director_util::*;
+use lvs_core::director::{DirectorConfig, DropReason, Event, FwmarkRule, Prefix};
+use lvs_core::wire::IpProtocol;
+
+#[test]
+fn ipv6_nat_round_trip() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -t [2001:db8::10]:443 -s wlc
+         -a -t [2001:db8::10]:443 -r [fd00::12]:8443 -m",
+    );
+    let c = ("2001:db8:1::7", 50000);
+    let syn = tcp((MAC_GW, MAC_DIR), c, ("2001:db8::10", 443), 64, SYN, b"");
+    let out = s.send(&syn);
+    let want = tcp((MAC_DIR, MAC_RS2), c, ("fd00::12", 8443), 63, SYN, b"");
+    assert_frame("v6 syn", out.frame(), &want);
+    let synack = tcp((MAC_RS2, MAC_DIR), ("fd00::12", 8443), c, 64, SYNACK, b"");
+    let out = s.send(&synack);
+    let want = tcp(
+        (MAC_DIR, MAC_DIR),
+        ("2001:db8::10", 443),
+        c,
+        63,
+        SYNACK,
+        b"",
+    );
+    assert_frame("v6 synack", out.frame(), &want);
+    assert_eq!(s.counters(0, "fd00::12"), (1, 0));
+}
+
+#[test]
+fn fwmark_rules_pick_the_service() {
+    let cfg = DirectorConfig {
+        fwmark_rules: vec![FwmarkRule {
+            proto: Some(IpProtocol::Tcp),
+            src: None,
+            dst: Some(Prefix {
+                addr: ip("192.0.2.0"),
+                len: 24,
+            }),
+            dports: Some(8000..=8999),
+            mark: 5,
+        }],
+        ..config()
+    };
+    let mut s = Sim::new(cfg);
+    s.ipvsadm(
+        "-A -f 5 -s rr
+         -a -f 5 -r 10.0.0.11 -g",
+    );
+    let c = ("198.51.100.7", 40000);
+    let syn = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, SYN, b"");
+    let out = s.send(&syn);
+    // DR: the packet is unchanged but for MACs and TTL.
+    let want = tcp((MAC_DIR, MAC_RS1), c, ("192.0.2.20", 8080), 63, SYN, b"");
+    assert_frame("fwmark dr", out.frame(), &want);
+    // The connection is keyed by its 5-tuple: later packets need no mark.
+    let ack = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, ACK, b"");
+    assert_eq!(s.send(&ack).next_hop().addr, ip("10.0.0.11"));
+    // Outside the rule: not ours.
+    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 9000), 64, SYN, b"");
+    assert_eq!(s.send(&other), Out::Pass);
+    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.3.20", 8080), 64, SYN, b"");
+    assert_eq!(s.send(&other), Out::Pass);
+}
+
+#[test]
+fn events_and_overload() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53 -s wlc
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m -x 2",
+    );
+    assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
+    assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
+    for p in 0..3 {
+        let q = udp(
+            (MAC_GW, MAC_DIR),
+            ("198.51.100.7", 1000 + p),
+            ("192.0.2.10", 53),
+            64,
+            b"q",
+        );
+        let _ = s.send(&q);
+    }
+    let mut created = 0;
+    let mut overloaded = 0;
+    while let Some(e) = s.d.poll_event() {
+        match e {
+            Event::ConnCreated(_) => created += 1,
+            Event::DestOverloaded { dest, .. } => {
+                assert_eq!(dest, (ip("10.0.0.11"), 53));
+                overloaded += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Upper threshold 2: the second connection sets the flag, the third finds no dest.
+    assert_eq!((created, overloaded), (2, 1));
+    assert_eq!(s.d.drop_counters().get(DropReason::NoDest), 1);
+    s.advance(301);
+    let expired = std::iter::from_fn(|| s.d.poll_event())
+        .filter(|e| matches!(e, Event::ConnExpired(_)))
+        .count();
+    assert_eq!(expired, 2);
+    assert!(!s.d.snapshot().services[0].dests[0].overloaded);
+}
+
+#[test]
+fn rates_follow_the_kernel_estimator() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
+    );
+    s.advance(0);
+    // 10 datagrams of IP length 29 per 2 s, for a minute: 5 pps, 145 B/s once converged.
+    for t in 0..30u16 {
+        for i in 0..10u16 {
+            let q = udp(
+                (MAC_GW, MAC_DIR),
+                ("198.51.100.7", 1000 + i),
+                ("192.0.2.10", 53),
+                64,
+                b"q",
+            );
+            let _ = s.send(&q);
+        }
+        let _ = t;
+        s.advance(2);
+    }
+    let r = s.d.snapshot().services[0].rates;
+    assert_eq!((r.inpps, r.inbps, r.outpps, r.cps), (5, 145, 0, 0));
+}
+
+#[test]
+fn fragments_to_a_vip_are_dropped() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
+    );
+    let mut q = udp(
+        (MAC_GW, MAC_DIR),
+        ("198.51.100.7", 1000),
+        ("192.0.2.10", 53),
+        64,
+        b"qqqqqqqq",
+    );
+    // More-fragments set: a first fragment (header checksum does not matter to the director).
+    q[20] |= 0x20;
+    assert_eq!(s.send(&q), Out::Drop(DropReason::Fragment));
+    q[14 + 16..14 + 20].copy_from_slice(&[192, 0, 2, 99]);
+    assert_eq!(s.send(&q), Out::Pass);
+}

@@ -1,0 +1,270 @@
+//! Shared harness of the director simulations: a director in virtual time, frame builders on
+//! etherparse (the oracle), owned verdicts.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::IpAddr;
+
+use etherparse::PacketBuilder;
+use lvs_core::director::{Director, DirectorConfig, DropReason, NextHop, Verdict};
+use lvs_core::ipvsadm::parse_line;
+use lvs_core::rewrite::PacketBuf;
+use lvs_core::time::Instant;
+use lvs_core::wire::MacAddr;
+
+#[path = "../common/verify.rs"]
+pub mod verify;
+
+/// The gateway in front of the director (clients' frames come from it).
+pub const MAC_GW: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+/// The director.
+pub const MAC_DIR: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+/// Real server 1.
+pub const MAC_RS1: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
+/// Real server 2.
+pub const MAC_RS2: [u8; 6] = [0x02, 0, 0, 0, 0, 0x12];
+
+/// A verdict with the frame copied out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    Forward(Vec<u8>, NextHop),
+    Reply(Vec<u8>),
+    Drop(DropReason),
+    Pass,
+}
+
+impl Out {
+    /// The forwarded frame; panics otherwise.
+    #[track_caller]
+    pub fn frame(&self) -> &[u8] {
+        match self {
+            Self::Forward(f, _) => f,
+            other => panic!("expected Forward, got {other:?}"),
+        }
+    }
+
+    /// The next hop; panics unless forwarded.
+    #[track_caller]
+    pub fn next_hop(&self) -> NextHop {
+        match self {
+            Self::Forward(_, h) => *h,
+            other => panic!("expected Forward, got {other:?}"),
+        }
+    }
+}
+
+/// A director driven in virtual time.
+pub struct Sim {
+    pub d: Director,
+    pub now: Instant,
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("address literal")
+}
+
+/// A config with the test MACs and two known real servers.
+pub fn config() -> DirectorConfig {
+    DirectorConfig {
+        hash_seed: 7,
+        rng_seed: 11,
+        conn_budget: 10_000,
+        mac: MacAddr(MAC_DIR),
+        addrs: vec![ip("10.0.0.1"), ip("fd00::1")],
+        neighbours: vec![
+            (ip("10.0.0.11"), MacAddr(MAC_RS1)),
+            (ip("10.0.0.12"), MacAddr(MAC_RS2)),
+            (ip("fd00::11"), MacAddr(MAC_RS1)),
+            (ip("fd00::12"), MacAddr(MAC_RS2)),
+        ],
+        ..DirectorConfig::default()
+    }
+}
+
+impl Sim {
+    pub fn new(config: DirectorConfig) -> Self {
+        Self {
+            d: Director::new(config),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// Applies ipvsadm command lines.
+    #[track_caller]
+    pub fn ipvsadm(&mut self, lines: &str) {
+        for l in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let cmd = parse_line(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            self.d
+                .apply(&cmd, self.now)
+                .unwrap_or_else(|e| panic!("{l}: {e}"));
+        }
+    }
+
+    /// Feeds a frame (64 bytes of headroom, 64 of tailroom).
+    pub fn send(&mut self, frame: &[u8]) -> Out {
+        let mut buf = vec![0u8; frame.len() + 128];
+        buf[64..64 + frame.len()].copy_from_slice(frame);
+        let mut pkt = PacketBuf::new(&mut buf, 64, frame.len()).expect("buf");
+        match self.d.handle_packet(self.now, &mut pkt) {
+            Verdict::Forward { frame, next_hop } => {
+                let f = frame.to_vec();
+                verify::verify_frame(&f).unwrap_or_else(|e| panic!("forwarded frame: {e}"));
+                Out::Forward(f, next_hop)
+            }
+            Verdict::Reply { frame } => Out::Reply(frame.to_vec()),
+            Verdict::Drop(r) => Out::Drop(r),
+            Verdict::Pass => Out::Pass,
+        }
+    }
+
+    /// Advances virtual time by `secs`, running every timer due on the way.
+    pub fn advance(&mut self, secs: u64) {
+        let end = self.now + core::time::Duration::from_secs(secs);
+        while let Some(t) = self.d.poll_timeout() {
+            if t > end {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.d.handle_timeout(self.now);
+        }
+        self.now = end;
+        self.d.handle_timeout(self.now);
+    }
+
+    /// Every originated frame waiting.
+    pub fn transmitted(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Some(n) = self.d.poll_transmit(self.now, &mut buf) {
+            out.push(buf[..n].to_vec());
+        }
+        out
+    }
+
+    /// `(active, inactive)` of a dest.
+    pub fn counters(&self, svc: usize, addr: &str) -> (u32, u32) {
+        let s = self.d.snapshot();
+        let d = s.services[svc]
+            .dests
+            .iter()
+            .find(|d| d.addr == ip(addr))
+            .expect("dest");
+        (d.active_conns, d.inactive_conns)
+    }
+}
+
+/// TCP flag sets.
+#[derive(Clone, Copy, Debug)]
+pub struct Flags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+pub const SYN: Flags = Flags {
+    syn: true,
+    ack: false,
+    fin: false,
+    rst: false,
+};
+pub const SYNACK: Flags = Flags {
+    syn: true,
+    ack: true,
+    fin: false,
+    rst: false,
+};
+pub const ACK: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: false,
+    rst: false,
+};
+pub const FINACK: Flags = Flags {
+    syn: false,
+    ack: true,
+    fin: true,
+    rst: false,
+};
+pub const RST: Flags = Flags {
+    syn: false,
+    ack: false,
+    fin: false,
+    rst: true,
+};
+
+/// An Ethernet + IP + TCP frame built by etherparse.
+pub fn tcp(
+    macs: ([u8; 6], [u8; 6]),
+    src: (&str, u16),
+    dst: (&str, u16),
+    ttl: u8,
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    let b = builder(macs, ip(src.0), ip(dst.0), ttl);
+    let mut t = b.tcp(src.1, dst.1, 1000, 29200);
+    if f.syn {
+        t = t.syn();
+    }
+    if f.ack {
+        t = t.ack(2000);
+    }
+    if f.fin {
+        t = t.fin();
+    }
+    if f.rst {
+        t = t.rst();
+    }
+    let mut out = Vec::new();
+    t.write(&mut out, payload).expect("tcp");
+    out
+}
+
+/// An Ethernet + IP + UDP frame built by etherparse.
+pub fn udp(
+    macs: ([u8; 6], [u8; 6]),
+    src: (&str, u16),
+    dst: (&str, u16),
+    ttl: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    builder(macs, ip(src.0), ip(dst.0), ttl)
+        .udp(src.1, dst.1)
+        .write(&mut out, payload)
+        .expect("udp");
+    out
+}
+
+pub fn builder(
+    macs: ([u8; 6], [u8; 6]),
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    let eth = PacketBuilder::ethernet2(macs.0, macs.1);
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => eth.ipv4(s.octets(), d.octets(), ttl),
+        (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), ttl),
+        _ => panic!("mixed families"),
+    }
+}
+
+/// Asserts two frames are equal, dumping both in hex on failure.
+#[track_caller]
+pub fn assert_frame(case: &str, got: &[u8], want: &[u8]) {
+    if got != want {
+        let at = got
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{case}: frames differ at byte {at} (len {} vs {})\n got: {:02x?}\nwant: {:02x?}",
+            got.len(),
+            want.len(),
+            got,
+            want
+        );
+    }
+}
