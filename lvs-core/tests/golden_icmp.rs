@@ -6,25 +6,11 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{L4, MAC_DIR, MAC_GW, assert_frame, frame, ip, ip_builder};
+use common::{L4, MAC_DIR, MAC_GW, assert_frame, conn, frame, ip, ip_builder};
 use etherparse::{Icmpv4Type, Icmpv6Type, icmpv4, icmpv6};
 use lvs_core::rewrite::ConnAddrs;
 use lvs_core::rewrite::RewriteError;
 use lvs_core::rewrite::icmp::{self, QuotedTuple, quoted_tuple};
-
-fn conn(v6: bool) -> ConnAddrs {
-    let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
-    ConnAddrs {
-        caddr: a("198.51.100.7", "2001:db8:c::7"),
-        cport: 40123,
-        vaddr: a("192.0.2.110", "2001:db8:f::110"),
-        vport: 80,
-        daddr: a("172.16.0.2", "fd00:16::2"),
-        dport: 8080,
-        laddr: a("172.16.0.254", "fd00:16::fe"),
-        lport: 5001,
-    }
-}
 
 /// The quoted packet: a whole frame's IP packet, cut to `keep` bytes of transport header.
 fn quote(l4: L4, src: (IpAddr, u16), dst: (IpAddr, u16), keep: usize) -> Vec<u8> {

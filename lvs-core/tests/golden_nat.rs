@@ -5,26 +5,12 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{L4, MAC_DIR, MAC_GW, MAC_RS, assert_frame, frame, ip};
+use common::{L4, MAC_DIR, MAC_GW, MAC_RS, assert_frame, conn, frame};
 use lvs_core::rewrite::{
-    ConnAddrs, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out, nat_in,
-    nat_out,
+    ConnAddrs, Layout, RewriteError, TtlVerdict, decrement_ttl, dr, fullnat_in, fullnat_out,
+    nat_in, nat_in_at, nat_out,
 };
-use lvs_core::wire::MacAddr;
-
-fn conn(v6: bool) -> ConnAddrs {
-    let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
-    ConnAddrs {
-        caddr: a("198.51.100.7", "2001:db8:c::7"),
-        cport: 40123,
-        vaddr: a("192.0.2.110", "2001:db8:f::110"),
-        vport: 80,
-        daddr: a("172.16.0.2", "fd00:16::2"),
-        dport: 8080,
-        laddr: a("172.16.0.254", "fd00:16::fe"),
-        lport: 5001,
-    }
-}
+use lvs_core::wire::{MacAddr, WireError, flow};
 
 const PAYLOADS: [&[u8]; 3] = [b"", b"GET / HTTP/1.0\r\n\r\n", b"odd"];
 
@@ -170,24 +156,57 @@ fn nat_refuses_bad_input_unchanged() {
     assert_eq!(nat_in(&mut f, &k), Err(RewriteError::NotIp));
 }
 
+/// A UDP frame with one VLAN tag (id 42) whose TPID is `tpid` (0x8100 or 0x88a8).
+fn vlan_udp(tpid: [u8; 2], src: (IpAddr, u16), dst: (IpAddr, u16)) -> Vec<u8> {
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
+        .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+        .ipv4(common::v4(src.0), common::v4(dst.0), 64)
+        .udp(src.1, dst.1)
+        .write(&mut out, b"tagged")
+        .unwrap();
+    out[12..14].copy_from_slice(&tpid);
+    out
+}
+
 #[test]
 fn nat_vlan_tagged() {
     let k = conn(false);
-    let mk = |src: (IpAddr, u16), dst: (IpAddr, u16)| {
-        let mut out = Vec::new();
-        etherparse::PacketBuilder::ethernet2(MAC_GW, MAC_DIR)
-            .single_vlan(etherparse::VlanId::try_new(42).unwrap())
-            .ipv4(common::v4(src.0), common::v4(dst.0), 64)
-            .udp(src.1, dst.1)
-            .write(&mut out, b"tagged")
-            .unwrap();
-        out
-    };
+    let mk = |src, dst| vlan_udp([0x81, 0x00], src, dst);
     let input = mk((k.caddr, k.cport), (k.vaddr, k.vport));
     let want = mk((k.caddr, k.cport), (k.daddr, k.dport));
     let mut got = input.clone();
     nat_in(&mut got, &k).unwrap();
     assert_frame("nat-in-vlan", &input, &got, &want);
+}
+
+/// One 802.1ad service tag (0x88a8) is unwrapped like an 802.1Q tag, as by `wire::flow`; two
+/// tags are not IP.
+#[test]
+fn nat_service_tagged() {
+    let k = conn(false);
+    let mk = |src, dst| vlan_udp([0x88, 0xa8], src, dst);
+    let input = mk((k.caddr, k.cport), (k.vaddr, k.vport));
+    let want = mk((k.caddr, k.cport), (k.daddr, k.dport));
+    let mut got = input.clone();
+    nat_in(&mut got, &k).unwrap();
+    assert_frame("nat-in-s-tag", &input, &got, &want);
+    // The data path's way: flow extraction, then the layout it found.
+    let info = flow::extract(&input).unwrap();
+    assert_eq!((info.vlan_id, info.l3_offset), (Some(42), 18));
+    let mut got = input.clone();
+    nat_in_at(
+        &mut got,
+        &Layout::from_frame_info(&input, &info).unwrap(),
+        &k,
+    )
+    .unwrap();
+    assert_frame("nat-in-at-s-tag", &input, &got, &want);
+    // S-tag + C-tag.
+    let mut double = input.clone();
+    double.splice(16..16, [0x81, 0x00, 0x00, 0x07]);
+    assert_eq!(nat_in(&mut double, &k), Err(RewriteError::NotIp));
+    assert_eq!(flow::extract(&double), Err(WireError::NotIp));
 }
 
 #[test]
@@ -224,8 +243,8 @@ fn dr_golden() {
 fn ttl_golden() {
     for v6 in [false, true] {
         let k = conn(v6);
-        for ttl in [255u8, 64, 2] {
-            let input = frame(
+        let udp = |ttl| {
+            frame(
                 MAC_GW,
                 MAC_DIR,
                 L4::Udp,
@@ -233,30 +252,17 @@ fn ttl_golden() {
                 (k.vaddr, 53),
                 ttl,
                 b"x",
-            );
-            let want = frame(
-                MAC_GW,
-                MAC_DIR,
-                L4::Udp,
-                (k.caddr, 1),
-                (k.vaddr, 53),
-                ttl - 1,
-                b"x",
-            );
+            )
+        };
+        for ttl in [255u8, 64, 2] {
+            let input = udp(ttl);
+            let want = udp(ttl - 1);
             let mut got = input.clone();
             assert_eq!(decrement_ttl(&mut got), Ok(TtlVerdict::Forward));
             assert_frame(&format!("ttl-{v6}-{ttl}"), &input, &got, &want);
         }
         for ttl in [1u8, 0] {
-            let input = frame(
-                MAC_GW,
-                MAC_DIR,
-                L4::Udp,
-                (k.caddr, 1),
-                (k.vaddr, 53),
-                ttl,
-                b"x",
-            );
+            let input = udp(ttl);
             let mut got = input.clone();
             assert_eq!(decrement_ttl(&mut got), Ok(TtlVerdict::Expired));
             assert_eq!(got, input);
@@ -349,49 +355,28 @@ fn sctp(sport: u16, dport: u16) -> Vec<u8> {
     p
 }
 
+/// An Ethernet frame carrying [`sctp`] `src -> dst`.
+fn sctp_frame(src: (IpAddr, u16), dst: (IpAddr, u16)) -> Vec<u8> {
+    common::raw_frame(MAC_GW, MAC_DIR, src.0, dst.0, 64, 132, &sctp(src.1, dst.1))
+}
+
 #[test]
 fn nat_sctp_golden() {
     for v6 in [false, true] {
         let k = conn(v6);
-        let input = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.caddr,
-            k.vaddr,
-            64,
-            132,
-            &sctp(k.cport, k.vport),
+        let (c, v, d, l) = (
+            (k.caddr, k.cport),
+            (k.vaddr, k.vport),
+            (k.daddr, k.dport),
+            (k.laddr, k.lport),
         );
-        let want = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.caddr,
-            k.daddr,
-            64,
-            132,
-            &sctp(k.cport, k.dport),
-        );
+        let input = sctp_frame(c, v);
+        let want = sctp_frame(c, d);
         let mut got = input.clone();
         nat_in(&mut got, &k).unwrap();
         assert_frame(&format!("nat-in-sctp-{v6}"), &input, &got, &want);
-        let input = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.daddr,
-            k.laddr,
-            64,
-            132,
-            &sctp(k.dport, k.lport),
-        );
-        let want = common::raw_frame(
-            MAC_GW,
-            MAC_DIR,
-            k.vaddr,
-            k.caddr,
-            64,
-            132,
-            &sctp(k.vport, k.cport),
-        );
+        let input = sctp_frame(d, l);
+        let want = sctp_frame(v, c);
         let mut got = input.clone();
         fullnat_out(&mut got, &k).unwrap();
         assert_frame(&format!("fullnat-out-sctp-{v6}"), &input, &got, &want);

@@ -70,7 +70,8 @@ pub enum DropReason {
     /// The `drop_packet` defense dropped a new connection (`ip_vs_todrop`).
     #[error("drop_packet defense")]
     DefenseDropPacket,
-    /// A packet that cannot start a connection (TCP without SYN, or SYN+ACK) and matches none.
+    /// A packet that cannot start a connection and matches none: TCP other than a SYN without
+    /// ACK/RST, SCTP other than an INIT chunk.
     #[error("first packet of a connection is not a SYN")]
     NotSyn,
     /// An IP fragment: the data plane reassembles before the director (as netfilter defrag
@@ -197,5 +198,33 @@ impl DropCounters {
             .zip(self.0.iter())
             .filter(|(_, n)| **n != 0)
             .map(|(l, n)| (*l, *n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_and_indexes_dense() {
+        let mut seen = std::collections::HashSet::new();
+        for l in LABELS {
+            assert!(seen.insert(l), "duplicate label {l}");
+        }
+        let reasons = [
+            DropReason::Malformed(WireError::Truncated),
+            DropReason::Malformed(WireError::NotIp),
+            DropReason::Rewrite(RewriteError::NoRoom),
+            DropReason::Rewrite(RewriteError::NotTunnel),
+            DropReason::NoDest,
+            DropReason::IcmpUnrelated,
+        ];
+        let idx: Vec<usize> = reasons.iter().map(|r| r.index()).collect();
+        assert_eq!(idx, [0, 8, 13, 17, 18, 27]);
+        assert_eq!(DropReason::TableFull.label(), "table_full");
+        let mut c = DropCounters::default();
+        c.count(DropReason::NoDest);
+        c.count(DropReason::NoDest);
+        assert_eq!((c.get(DropReason::NoDest), c.total()), (2, 2));
     }
 }

@@ -117,6 +117,13 @@ pub enum IpvsadmError {
     /// A `-b` flag of another scheduler.
     #[error("incompatible scheduler flag `{0}'")]
     IncompatibleSchedFlag(String),
+    /// `--start-daemon`/`--stop-daemon` with neither `master` nor `backup` (ipvsadm's two
+    /// wordings: "start-daemon parameter" and, for stop, "start_daemon").
+    #[error("illegal {0} specified")]
+    IllegalDaemonState(&'static str),
+    /// `-L` options that ipvsadm's list branch refuses together.
+    #[error("options conflicts in the list command")]
+    ListConflict,
     /// Port 0 without `-p`.
     #[error("Zero port specified for non-persistent service")]
     ZeroPort,

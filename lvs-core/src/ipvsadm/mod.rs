@@ -22,23 +22,39 @@
 //! `inet_aton(3)` accepts, IPv6 as `[addr]:port` or a bare address. Ports are numeric or one of a
 //! few well-known service names (ipvsadm asks `getservbyname(3)`).
 //!
-//! Only the service and server commands are produced today; the other commands are recognised
-//! and checked and then refused with [`IpvsadmError::Unsupported`].
+//! [`parse_args`] produces the table commands ([`Command`]) and refuses the others with
+//! [`IpvsadmError::Unsupported`]; [`parse_adm_args`] produces every command ([`AdmCommand`]):
+//! listings, `-S`/`-R`, `-Z`, `--set`, the sync daemon, `-h`, `-v`. The listing and save output
+//! is in [`list_all`] and friends, pure functions of an [`AdmState`].
 
 mod addr;
+mod batch;
 mod display;
 mod error;
+mod list;
+mod model;
+mod more_commands;
 mod options;
 mod parse;
 mod popt;
+mod save;
+mod sort;
 
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub use crate::sched::SchedFlags;
 
+pub use batch::{BatchError, apply_batch};
 pub use error::IpvsadmError;
-pub use parse::{parse_args, parse_line};
+pub use list::{
+    ListFormat, NumericResolver, Resolver, largenum, list_all, list_conns, list_daemon,
+    list_service, list_timeout,
+};
+pub use model::{AdmConn, AdmCounters, AdmDaemon, AdmDest, AdmFwd, AdmService, AdmState};
+pub use more_commands::{AdmCommand, DaemonConfig, ListMode, VERSION_TEXT, restore_lines, usage};
+pub use parse::{parse_adm_args, parse_args, parse_line};
+pub use save::save;
 
 /// The default scheduler ipvsadm fills in for `-A` and `-E` (`DEF_SCHED`).
 pub const DEFAULT_SCHEDULER: &str = "wlc";
@@ -350,3 +366,8 @@ pub fn parse_host_port(word: &str, protocol: Option<Protocol>) -> Option<(IpAddr
 pub fn parse_fwmark(word: &str) -> Option<u32> {
     addr::string_to_number(word, 1, u32::MAX.into()).and_then(|m| u32::try_from(m).ok())
 }
+
+#[cfg(test)]
+mod list_tests;
+#[cfg(test)]
+mod more_commands_tests;

@@ -4,19 +4,42 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::addr::{atoi, inet_aton, parse_service, string_to_number};
+use super::more_commands::{AdmCommand, DaemonConfig, ListMode};
 use super::options::{Cmd, OPT_NAMES, Tag, generic_opt_check, optc};
 use super::popt::Scanner;
 use super::{
     AddressFamily, Command, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHEDULER, DestConfig, FwdMethod,
-    IpvsadmError, MAX_TIMEOUT, Netmask, Protocol, SchedFlags, ServiceConfig, ServiceKey,
-    TunnelConfig, TunnelCsum, TunnelType,
+    IpvsadmError, ListFormat, MAX_TIMEOUT, Netmask, Protocol, SchedFlags, ServiceConfig,
+    ServiceKey, TunnelConfig, TunnelCsum, TunnelType,
 };
 
 /// Parses one ipvsadm command line given as words, without the program name:
 /// `parse_args(&["-A", "-t", "192.0.2.1:80", "-s", "rr"])`.
 pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Command, IpvsadmError> {
+    match parse_adm_args(args)? {
+        AdmCommand::Table(cmd) => Ok(cmd),
+        other => Err(IpvsadmError::Unsupported(adm_name(&other))),
+    }
+}
+
+/// Parses any ipvsadm command line (words without the program name), including the listing,
+/// save/restore, zero, `--set`, daemon, help and version commands.
+pub fn parse_adm_args<S: AsRef<str>>(args: &[S]) -> Result<AdmCommand, IpvsadmError> {
     let words: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     Entry::default().process(&words)
+}
+
+fn adm_name(cmd: &AdmCommand) -> &'static str {
+    match cmd {
+        AdmCommand::List { .. } => Cmd::List.name(),
+        AdmCommand::Save { .. } => Cmd::Save.name(),
+        AdmCommand::Restore => Cmd::Restore.name(),
+        AdmCommand::Zero(_) => Cmd::Zero.name(),
+        AdmCommand::SetTimeouts(..) => Cmd::Timeout.name(),
+        AdmCommand::StartDaemon(_) => Cmd::StartDaemon.name(),
+        AdmCommand::StopDaemon(_) => Cmd::StopDaemon.name(),
+        _ => Cmd::HelpOrVersion.name(),
+    }
 }
 
 /// Parses one line, split on whitespace (ipvsadm-restore lines have no quoting). A leading
@@ -52,6 +75,8 @@ struct Entry {
     l_threshold: u32,
     tunnel: TunnelConfig,
     options: u64,
+    timeouts: [u32; 3],
+    daemon: DaemonConfig,
 }
 
 impl Default for Entry {
@@ -77,6 +102,8 @@ impl Default for Entry {
             l_threshold: 0,
             tunnel: TunnelConfig::default(),
             options: 0,
+            timeouts: [0; 3],
+            daemon: DaemonConfig::default(),
         }
     }
 }
@@ -95,15 +122,30 @@ impl Entry {
         self.options & (1 << optc) != 0
     }
 
-    fn process(mut self, words: &[&str]) -> Result<Command, IpvsadmError> {
+    fn process(mut self, words: &[&str]) -> Result<AdmCommand, IpvsadmError> {
         let mut scanner = Scanner::new(words);
         let cmd = match scanner.next_opt() {
             Ok(Some(opt)) => match opt.tag {
+                Tag::Command(Cmd::HelpOrVersion) => {
+                    // ipvsadm exits at once, before looking at anything else.
+                    return Ok(
+                        if opt.word.starts_with("-v") || opt.word.starts_with("--v") {
+                            AdmCommand::Version
+                        } else {
+                            AdmCommand::Help
+                        },
+                    );
+                }
                 Tag::Command(cmd) => cmd,
                 Tag::DaemonCommand(cmd) => {
-                    if !matches!(opt.arg, Some("master" | "backup")) {
-                        return Err(IpvsadmError::Unsupported(cmd.name()));
-                    }
+                    self.daemon.master = match opt.arg {
+                        Some("master") => true,
+                        Some("backup") => false,
+                        _ if cmd == Cmd::StartDaemon => {
+                            return Err(IpvsadmError::IllegalDaemonState("start-daemon parameter"));
+                        }
+                        _ => return Err(IpvsadmError::IllegalDaemonState("start_daemon")),
+                    };
                     cmd
                 }
                 _ => return Err(IpvsadmError::NoCommand),
@@ -111,18 +153,20 @@ impl Entry {
             // ipvsadm prints its "Try `ipvsadm -h'" hint for anything else.
             Ok(None) | Err(_) => return Err(IpvsadmError::NoCommand),
         };
-        if cmd == Cmd::HelpOrVersion {
-            return Err(IpvsadmError::Unsupported(cmd.name()));
-        }
         while let Some(opt) = scanner.next_opt()? {
             self.apply(opt.tag, opt.arg, opt.word)?;
         }
         let mut leftovers = scanner.leftovers().iter();
         if cmd == Cmd::Timeout {
-            for _ in 0..3 {
-                let v = leftovers.next().ok_or(IpvsadmError::SetNeedsThreeValues)?;
-                string_to_number(v, 0, MAX_TIMEOUT.into())
-                    .ok_or_else(|| IpvsadmError::InvalidTimeout((*v).to_owned()))?;
+            // ipvsadm takes all three words before checking any.
+            let words: Vec<&str> = leftovers.by_ref().take(3).copied().collect();
+            if words.len() < 3 {
+                return Err(IpvsadmError::SetNeedsThreeValues);
+            }
+            for (slot, v) in self.timeouts.iter_mut().zip(words) {
+                *slot = string_to_number(v, 0, MAX_TIMEOUT.into())
+                    .ok_or_else(|| IpvsadmError::InvalidTimeout(v.to_owned()))?
+                    as u32;
             }
         }
         if let Some(extra) = leftovers.next() {
@@ -130,18 +174,75 @@ impl Entry {
         }
         let sched_flags = self.sched_flags()?;
         generic_opt_check(cmd, self.options)?;
-        match cmd {
-            Cmd::Add | Cmd::Edit => self.service_command(cmd, sched_flags),
-            Cmd::Del => Ok(Command::DeleteService(self.key())),
-            Cmd::Flush => Ok(Command::Clear),
-            Cmd::AddDest | Cmd::EditDest => self.dest_command(cmd),
-            Cmd::DelDest => Ok(Command::DeleteDest(
-                self.key(),
-                self.dest_addr,
-                self.dest_port,
-            )),
-            other => Err(IpvsadmError::Unsupported(other.name())),
+        let table = match cmd {
+            Cmd::Add | Cmd::Edit => self.service_command(cmd, sched_flags)?,
+            Cmd::Del => Command::DeleteService(self.key()),
+            Cmd::Flush => Command::Clear,
+            Cmd::AddDest | Cmd::EditDest => self.dest_command(cmd)?,
+            Cmd::DelDest => Command::DeleteDest(self.key(), self.dest_addr, self.dest_port),
+            Cmd::List => return self.list_command(),
+            Cmd::Save => {
+                return Ok(AdmCommand::Save {
+                    numeric: self.has(0),
+                });
+            }
+            Cmd::Restore => return Ok(AdmCommand::Restore),
+            Cmd::Zero => {
+                return Ok(AdmCommand::Zero(
+                    self.has(optc::SERVICE).then(|| self.key()),
+                ));
+            }
+            Cmd::Timeout => {
+                let [tcp, fin, udp] = self.timeouts;
+                return Ok(AdmCommand::SetTimeouts(tcp, fin, udp));
+            }
+            Cmd::StartDaemon => {
+                let mut daemon = self.daemon;
+                if daemon.mcast_ifn.is_empty() {
+                    daemon.mcast_ifn = "eth0".into();
+                }
+                return Ok(AdmCommand::StartDaemon(daemon));
+            }
+            Cmd::StopDaemon => return Ok(AdmCommand::StopDaemon(self.daemon.master)),
+            Cmd::HelpOrVersion => return Ok(AdmCommand::Help),
+        };
+        Ok(AdmCommand::Table(table))
+    }
+
+    /// CMD_LIST: the extra conflict check, then which listing (`-c` > service > `--timeout` >
+    /// `--daemon` > all).
+    fn list_command(&self) -> Result<AdmCommand, IpvsadmError> {
+        let (conn, timeout, daemon) = (self.has(1), self.has(12), self.has(13));
+        let (stats, rate, thresholds, pconn) =
+            (self.has(14), self.has(15), self.has(16), self.has(17));
+        if ((conn || timeout || daemon) && (stats || rate || thresholds))
+            || ((timeout || daemon) && pconn)
+        {
+            return Err(IpvsadmError::ListConflict);
         }
+        let format = ListFormat {
+            numeric: self.has(0),
+            rule: false,
+            stats,
+            rate,
+            thresholds,
+            persistent_conn: pconn,
+            nosort: self.has(18),
+            exact: self.has(20),
+            tun_info: self.has(28),
+        };
+        let mode = if conn {
+            ListMode::Conns
+        } else if self.has(optc::SERVICE) {
+            ListMode::Service(self.key())
+        } else if timeout {
+            ListMode::Timeout
+        } else if daemon {
+            ListMode::Daemon
+        } else {
+            ListMode::All
+        };
+        Ok(AdmCommand::List { mode, format })
     }
 
     /// One option, as ipvsadm's `parse_options` loop handles it.
@@ -289,7 +390,11 @@ impl Entry {
             Tag::Sort => {}
             Tag::Numeric => self.set_option(0)?,
             Tag::Connection => self.set_option(1)?,
-            Tag::McastInterface => self.set_option(11)?,
+            Tag::McastInterface => {
+                self.set_option(11)?;
+                // IP_VS_IFNAME_MAXLEN - 1
+                self.daemon.mcast_ifn = value.chars().take(15).collect();
+            }
             Tag::Timeout => self.set_option(12)?,
             Tag::Daemon => self.set_option(13)?,
             Tag::Stats => self.set_option(14)?,
@@ -299,35 +404,39 @@ impl Entry {
             Tag::NoSort => self.set_option(18)?,
             Tag::Syncid => {
                 self.set_option(19)?;
-                string_to_number(value, 0, 255).ok_or(IpvsadmError::IllegalSyncid)?;
+                self.daemon.syncid =
+                    string_to_number(value, 0, 255).ok_or(IpvsadmError::IllegalSyncid)? as u8;
             }
             Tag::Exact => self.set_option(20)?,
             Tag::McastGroup => {
                 self.set_option(24)?;
                 if value.contains(':') {
                     match value.parse::<Ipv6Addr>() {
-                        Ok(a) if a.is_multicast() => {}
+                        Ok(a) if a.is_multicast() => self.daemon.mcast_group = Some(a.into()),
                         _ => return Err(IpvsadmError::InvalidMcastGroup6(value.to_owned())),
                     }
                 } else {
                     match value.parse::<Ipv4Addr>() {
-                        Ok(a) if a.is_multicast() => {}
+                        Ok(a) if a.is_multicast() => self.daemon.mcast_group = Some(a.into()),
                         _ => return Err(IpvsadmError::InvalidMcastGroup4(value.to_owned())),
                     }
                 }
             }
             Tag::McastPort => {
                 self.set_option(25)?;
-                string_to_number(value, 1, 65535).ok_or(IpvsadmError::IllegalMcastPort)?;
+                self.daemon.mcast_port =
+                    string_to_number(value, 1, 65535).ok_or(IpvsadmError::IllegalMcastPort)? as u16;
             }
             Tag::McastTtl => {
                 self.set_option(26)?;
-                string_to_number(value, 1, 255).ok_or(IpvsadmError::IllegalMcastTtl)?;
+                self.daemon.mcast_ttl =
+                    string_to_number(value, 1, 255).ok_or(IpvsadmError::IllegalMcastTtl)? as u8;
             }
             Tag::SyncMaxlen => {
                 self.set_option(27)?;
-                string_to_number(value, 1, 65535 - 20 - 8)
-                    .ok_or(IpvsadmError::IllegalSyncMaxlen)?;
+                self.daemon.sync_maxlen = string_to_number(value, 1, 65535 - 20 - 8)
+                    .ok_or(IpvsadmError::IllegalSyncMaxlen)?
+                    as u16;
             }
             Tag::TunInfo => self.set_option(28)?,
             // A second command: ipvsadm's option loop has no case for it.

@@ -8,12 +8,11 @@
 
 use std::ops::Range;
 
-use super::csum::{get16, pseudo, put16};
-use super::parse::{
-    self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_GRE, PROTO_IPIP, PROTO_IPV6, PROTO_UDP,
-};
-use super::tunnel::verify_sum;
+use super::parse;
 use super::{PacketBuf, RewriteError};
+use crate::wire::checksum;
+use crate::wire::{IpProtocol, read_u16, write_u16};
+use crate::wire::{ethertype, proto};
 
 /// Which encapsulation an outer packet used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,23 +48,28 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
     let b = &frame[..outer.end];
     let h = outer.l4();
     let (at, tunnel, want_v6) = match outer.proto {
-        PROTO_IPIP => (h, TunnelType::Ipip, Some(false)),
-        PROTO_IPV6 => (h, TunnelType::Ipip, Some(true)),
-        PROTO_UDP => {
+        proto::IPIP => (h, TunnelType::Ipip, Some(false)),
+        proto::IPV6 => (h, TunnelType::Ipip, Some(true)),
+        proto::UDP => {
             if b.len() < h + 8 {
                 return Err(RewriteError::Truncated);
             }
-            if gue_port != Some(get16(b, h + 2)) {
+            if gue_port != Some(read_u16(b, h + 2)) {
                 return Err(RewriteError::NotTunnel);
             }
-            let ulen = usize::from(get16(b, h + 4));
+            let ulen = usize::from(read_u16(b, h + 4));
             if ulen < 8 || h + ulen != outer.end {
                 return Err(RewriteError::BadTransportHeader);
             }
             let (s, d, n) = outer.addrs();
-            let c = get16(b, h + 6);
+            let c = read_u16(b, h + 6);
             if c != 0 || outer.v6 {
-                let ps = pseudo(&b[s..s + n], &b[d..d + n], PROTO_UDP, ulen as u32);
+                let ps = checksum::pseudo_header_bytes(
+                    &b[s..s + n],
+                    &b[d..d + n],
+                    IpProtocol::Udp,
+                    ulen as u32,
+                );
                 if !verify_sum(&b[h..outer.end], ps) {
                     return Err(RewriteError::BadChecksum);
                 }
@@ -83,8 +87,8 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
                     }
                     let hlen = usize::from(first & 0x1f) * 4;
                     let v6 = match b[g + 1] {
-                        PROTO_IPIP => false,
-                        PROTO_IPV6 => true,
+                        proto::IPIP => false,
+                        proto::IPV6 => true,
                         _ => return Err(RewriteError::UnsupportedTunnel),
                     };
                     (g + 4 + hlen, TunnelType::Gue, Some(v6))
@@ -93,11 +97,11 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
                 _ => return Err(RewriteError::UnsupportedTunnel),
             }
         }
-        PROTO_GRE => {
+        proto::GRE => {
             if b.len() < h + 4 {
                 return Err(RewriteError::Truncated);
             }
-            let flags = get16(b, h);
+            let flags = read_u16(b, h);
             // Routing present, strict source route, recursion, other flags or version != 0.
             if flags & 0x4fff != 0 {
                 return Err(RewriteError::UnsupportedTunnel);
@@ -114,9 +118,9 @@ pub fn inner(frame: &[u8], gue_port: Option<u16>) -> Result<Inner, RewriteError>
             if c && !verify_sum(&b[h..outer.end], 0) {
                 return Err(RewriteError::BadChecksum);
             }
-            let v6 = match get16(b, h + 2) {
-                ETHERTYPE_IPV4 => false,
-                ETHERTYPE_IPV6 => true,
+            let v6 = match read_u16(b, h + 2) {
+                ethertype::IPV4 => false,
+                ethertype::IPV6 => true,
                 _ => return Err(RewriteError::UnsupportedTunnel),
             };
             (h + len, TunnelType::Gre, Some(v6))
@@ -142,13 +146,13 @@ pub fn decap(pkt: &mut PacketBuf<'_>, gue_port: Option<u16>) -> Result<Inner, Re
     let l3 = et_at + 2;
     pkt.truncate(found.range.end);
     pkt.close_gap(l3, found.range.start - l3)?;
-    put16(
+    write_u16(
         pkt.frame_mut(),
         et_at,
         if found.v6 {
-            ETHERTYPE_IPV6
+            ethertype::IPV6
         } else {
-            ETHERTYPE_IPV4
+            ethertype::IPV4
         },
     );
     let len = found.range.len();
@@ -156,4 +160,10 @@ pub fn decap(pkt: &mut PacketBuf<'_>, gue_port: Option<u16>) -> Result<Inner, Re
         range: l3..l3 + len,
         ..found
     })
+}
+
+/// Whether `data` plus the partial sum `init` (a pseudo-header, or 0) verifies: a received
+/// checksum is correct when the sum over everything it covers is `0xffff` (RFC 1071).
+fn verify_sum(data: &[u8], init: u16) -> bool {
+    checksum::combine(&[init, checksum::data(data)]) == 0xffff
 }

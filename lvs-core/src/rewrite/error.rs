@@ -11,7 +11,7 @@ pub enum RewriteError {
     /// The frame ends before a header that the rewriter needs.
     #[error("truncated frame")]
     Truncated,
-    /// The Ethernet type is neither IPv4 nor IPv6 (after at most one 802.1Q tag).
+    /// The Ethernet type is neither IPv4 nor IPv6 (after at most one VLAN tag).
     #[error("not an IP frame")]
     NotIp,
     /// An IP header is malformed: wrong version, IHL below 5, total/payload length inconsistent

@@ -7,10 +7,12 @@
 //! real server in the TOA option ([`super::toa`]); the SYN's MSS is clamped so that option
 //! still fits the path ([`clamp_mss`]).
 
-use super::csum::{Delta, get16, put16};
 use super::nat::rewrite_tuple;
-use super::parse::{self, PROTO_TCP};
+use super::parse;
 use super::{ConnAddrs, Layout, RewriteError};
+use crate::wire::checksum::Delta;
+use crate::wire::proto;
+use crate::wire::{read_u16, write_u16};
 
 /// FULLNAT request path: source -> `laddr:lport`, destination -> `daddr:dport`.
 pub fn fullnat_in(frame: &mut [u8], conn: &ConnAddrs) -> Result<(), RewriteError> {
@@ -49,7 +51,7 @@ const OPT_MSS: u8 = 2;
 /// or without an MSS option are left alone (the RFC 9293 default of 536/1220 is already small).
 pub fn clamp_mss(frame: &mut [u8], max_mss: u16) -> Result<bool, RewriteError> {
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     if frame[l4.at + 13] & 0x02 == 0 {
@@ -70,7 +72,7 @@ pub fn clamp_mss(frame: &mut [u8], max_mss: u16) -> Result<bool, RewriteError> {
                     return Err(RewriteError::BadTransportHeader);
                 }
                 if kind == OPT_MSS && len == 4 {
-                    let old = get16(frame, i + 2);
+                    let old = read_u16(frame, i + 2);
                     if old <= max_mss {
                         return Ok(false);
                     }
@@ -82,8 +84,8 @@ pub fn clamp_mss(frame: &mut [u8], max_mss: u16) -> Result<bool, RewriteError> {
                     } else {
                         d.word(old, max_mss);
                     }
-                    put16(frame, i + 2, max_mss);
-                    put16(frame, l4.csum_at, d.apply(get16(frame, l4.csum_at)));
+                    write_u16(frame, i + 2, max_mss);
+                    write_u16(frame, l4.csum_at, d.apply(read_u16(frame, l4.csum_at)));
                     return Ok(true);
                 }
                 i += len;

@@ -17,10 +17,12 @@
 
 use std::net::IpAddr;
 
-use super::csum::{Delta, get16, put16};
 use super::nat::same_family;
-use super::parse::{self, Ip, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use super::parse::{self, Ip};
 use super::{ConnAddrs, RewriteError};
+use crate::wire::checksum::Delta;
+use crate::wire::proto;
+use crate::wire::{read_u16, write_u16};
 
 /// The transport tuple of the packet quoted in a related ICMP error, as it was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +62,7 @@ fn locate(frame: &[u8]) -> Result<Located, RewriteError> {
     if outer.frag {
         return Err(RewriteError::Fragment);
     }
-    let want = if outer.v6 { PROTO_ICMPV6 } else { PROTO_ICMP };
+    let want = if outer.v6 { proto::ICMPV6 } else { proto::ICMP };
     if outer.proto != want {
         return Err(RewriteError::NotIcmpError);
     }
@@ -75,7 +77,7 @@ fn locate(frame: &[u8]) -> Result<Located, RewriteError> {
         .map_err(|_| RewriteError::BadQuotedPacket)?;
     if quoted.v6 != outer.v6
         || quoted.later_frag
-        || !matches!(quoted.proto, PROTO_TCP | PROTO_UDP | PROTO_SCTP)
+        || !matches!(quoted.proto, proto::TCP | proto::UDP | proto::SCTP)
         || quoted.l4() + 4 > quoted.end
     {
         return Err(RewriteError::BadQuotedPacket);
@@ -105,9 +107,9 @@ pub fn quoted_tuple(frame: &[u8]) -> Result<QuotedTuple, RewriteError> {
     Ok(QuotedTuple {
         proto: l.quoted.proto,
         src: addr_at(frame, s, n),
-        sport: get16(frame, p),
+        sport: read_u16(frame, p),
         dst: addr_at(frame, d, n),
-        dport: get16(frame, p + 2),
+        dport: read_u16(frame, p + 2),
     })
 }
 
@@ -181,10 +183,10 @@ fn write_addr(frame: &mut [u8], at: usize, len: usize, addr: IpAddr, d: &mut Del
 
 /// Replaces the 16-bit checksum at `at` by `d` applied to it and records that change in `outer`.
 fn fix_and_record(frame: &mut [u8], at: usize, d: Delta, outer: &mut Delta) {
-    let old = get16(frame, at);
+    let old = read_u16(frame, at);
     let new = d.apply(old);
     outer.word(old, new);
-    put16(frame, at, new);
+    write_u16(frame, at, new);
 }
 
 fn translate(
@@ -210,7 +212,7 @@ fn translate(
     }
     if !l.outer.v6 {
         let c = l.outer.l3 + 10;
-        put16(frame, c, outer_d.apply(get16(frame, c)));
+        write_u16(frame, c, outer_d.apply(read_u16(frame, c)));
     }
     // `icmp_d` collects every change inside the ICMP message.
     let mut icmp_d = if l.outer.v6 {
@@ -234,28 +236,28 @@ fn translate(
     let mut ql4_d = qaddr_d;
     for (off, new) in [(0, q_src), (2, q_dst)] {
         if let Some((_, port)) = new {
-            let old = get16(frame, p + off);
+            let old = read_u16(frame, p + off);
             ql4_d.word(old, port);
             icmp_d.word(old, port);
-            put16(frame, p + off, port);
+            write_u16(frame, p + off, port);
         }
     }
     let csum_at = match l.quoted.proto {
-        PROTO_TCP => Some(p + 16),
-        PROTO_UDP => Some(p + 6),
+        proto::TCP => Some(p + 16),
+        proto::UDP => Some(p + 6),
         _ => None,
     };
     if let Some(c) = csum_at.filter(|c| c + 2 <= l.quoted.end) {
-        let udp_zero = l.quoted.proto == PROTO_UDP && get16(frame, c) == 0;
+        let udp_zero = l.quoted.proto == proto::UDP && read_u16(frame, c) == 0;
         if !udp_zero || l.quoted.v6 {
             fix_and_record(frame, c, ql4_d, &mut icmp_d);
-            if l.quoted.proto == PROTO_UDP && get16(frame, c) == 0 {
+            if l.quoted.proto == proto::UDP && read_u16(frame, c) == 0 {
                 icmp_d.word(0, 0xffff);
-                put16(frame, c, 0xffff);
+                write_u16(frame, c, 0xffff);
             }
         }
     }
     let c = l.icmp + 2;
-    put16(frame, c, icmp_d.apply(get16(frame, c)));
+    write_u16(frame, c, icmp_d.apply(read_u16(frame, c)));
     Ok(())
 }

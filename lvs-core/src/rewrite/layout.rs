@@ -2,8 +2,9 @@
 //! extraction) and every rewriter of that packet reuses the offsets.
 
 use super::RewriteError;
-use super::parse::{self, Ip, L4, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
+use super::parse::{self, Ip, L4};
 use crate::wire::flow::{Fragment, FrameInfo};
+use crate::wire::proto;
 use crate::wire::{IpProtocol, IpVersion};
 
 /// Where the IP and transport headers of a whole (unfragmented) TCP, UDP or SCTP datagram sit in
@@ -37,9 +38,9 @@ impl Layout {
             return Err(RewriteError::BadIpHeader);
         }
         let proto = match info.flow.proto {
-            IpProtocol::Tcp => PROTO_TCP,
-            IpProtocol::Udp => PROTO_UDP,
-            IpProtocol::Sctp => PROTO_SCTP,
+            IpProtocol::Tcp => proto::TCP,
+            IpProtocol::Udp => proto::UDP,
+            IpProtocol::Sctp => proto::SCTP,
             _ => return Err(RewriteError::UnsupportedProtocol),
         };
         let ip = Ip {

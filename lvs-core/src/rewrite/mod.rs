@@ -13,7 +13,8 @@
 //! ```
 //!
 //! # Contract
-//! - Every rewriter takes an Ethernet frame (at most one 802.1Q tag) as bytes, re-validates the
+//! - Every rewriter takes an Ethernet frame (at most one VLAN tag, 0x8100 or 0x88a8, as
+//!   [`crate::wire::EthernetFrame`]) as bytes, re-validates the
 //!   headers it touches, and is a pure function of those bytes and its arguments.
 //! - No allocation and no panic on any input; malformed input returns a [`RewriteError`], which
 //!   the data path uses as the drop reason. On error the frame is unchanged.
@@ -29,7 +30,6 @@
 //!   the caller reassembles first.
 
 mod buf;
-mod csum;
 pub mod decap;
 mod dr;
 mod error;

@@ -10,13 +10,15 @@
 
 use std::net::IpAddr;
 
-use super::csum::{Delta, get16, put16};
-use super::parse::{L4, PROTO_SCTP, PROTO_UDP};
+use super::parse::L4;
 use super::{ConnAddrs, Layout, RewriteError, sctp};
+use crate::wire::checksum::Delta;
+use crate::wire::proto;
+use crate::wire::{read_u16, write_u16};
 
 /// NAT request path: destination `vaddr:vport` -> `daddr:dport`.
 ///
-/// The frame is Ethernet (optionally one 802.1Q tag) + a whole IPv4/IPv6 TCP, UDP or SCTP
+/// The frame is Ethernet (optionally one VLAN tag) + a whole IPv4/IPv6 TCP, UDP or SCTP
 /// datagram. The caller has matched the connection; the destination is overwritten whatever it
 /// was. Errors leave the frame untouched.
 pub fn nat_in(frame: &mut [u8], conn: &ConnAddrs) -> Result<(), RewriteError> {
@@ -101,16 +103,16 @@ pub(crate) fn rewrite_tuple(
     }
     let mut l4_delta = addr_delta;
     if let Some((_, p)) = src {
-        l4_delta.word(get16(frame, l4.at), p);
-        put16(frame, l4.at, p);
+        l4_delta.word(read_u16(frame, l4.at), p);
+        write_u16(frame, l4.at, p);
     }
     if let Some((_, p)) = dst {
-        l4_delta.word(get16(frame, l4.at + 2), p);
-        put16(frame, l4.at + 2, p);
+        l4_delta.word(read_u16(frame, l4.at + 2), p);
+        write_u16(frame, l4.at + 2, p);
     }
     if !l4.ip.v6 {
         let at = l4.ip.l3 + 10;
-        put16(frame, at, addr_delta.apply(get16(frame, at)));
+        write_u16(frame, at, addr_delta.apply(read_u16(frame, at)));
     }
     fix_l4(frame, l4, l4_delta);
     Ok(())
@@ -120,18 +122,18 @@ pub(crate) fn rewrite_tuple(
 #[inline(always)]
 pub(crate) fn fix_l4(frame: &mut [u8], l4: &L4, d: Delta) {
     match l4.ip.proto {
-        PROTO_SCTP => sctp::fill_checksum(&mut frame[l4.at..l4.ip.end]),
-        PROTO_UDP => {
-            let old = get16(frame, l4.csum_at);
+        proto::SCTP => sctp::fill_checksum(&mut frame[l4.at..l4.ip.end]),
+        proto::UDP => {
+            let old = read_u16(frame, l4.csum_at);
             if old == 0 && !l4.ip.v6 {
                 return;
             }
             let new = d.apply(old);
-            put16(frame, l4.csum_at, if new == 0 { 0xffff } else { new });
+            write_u16(frame, l4.csum_at, if new == 0 { 0xffff } else { new });
         }
         _ => {
-            let old = get16(frame, l4.csum_at);
-            put16(frame, l4.csum_at, d.apply(old));
+            let old = read_u16(frame, l4.csum_at);
+            write_u16(frame, l4.csum_at, d.apply(old));
         }
     }
 }

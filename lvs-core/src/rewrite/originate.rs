@@ -8,13 +8,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::csum::{checksum, pseudo, put16};
-use super::parse::{self, ETHERTYPE_IPV6, PROTO_ICMP, PROTO_ICMPV6};
+use super::parse;
 use super::{RewriteError, icmp};
 use crate::wire::MacAddr;
+use crate::wire::checksum;
+use crate::wire::{IpProtocol, write_u16};
+use crate::wire::{ethertype, proto};
 
-/// Ethernet type of ARP.
-const ETHERTYPE_ARP: u16 = 0x0806;
 /// Linux's default TTL / hop limit for packets it originates (`ip_default_ttl`).
 const DEFAULT_TTL: u8 = 64;
 /// RFC 1812 4.3.2.3: an ICMPv4 error carries as much of the original as fits in 576 bytes.
@@ -54,7 +54,7 @@ fn is_special_v6(a: [u8; 16]) -> bool {
 /// to the original sender, quoting as much of the original IP packet as RFC 1812 4.3.2.3
 /// (576 bytes total) or RFC 4443 2.4(c) (1280 bytes total) allow.
 ///
-/// The Ethernet header mirrors the original (source and destination MAC swapped, an 802.1Q tag
+/// The Ethernet header mirrors the original (source and destination MAC swapped, a VLAN tag
 /// kept). IPv4: TOS precedence "internetwork control" as Linux, identification `ident`, TTL 64,
 /// no DF. IPv6: hop limit 64. Refused with [`RewriteError::IcmpSuppressed`] per RFC 1122 3.2.2 /
 /// RFC 4443 2.4(e): about ICMP errors, non-initial fragments, link-layer or IP multicast and
@@ -77,7 +77,7 @@ pub fn icmp_error(
             || is_special_v4(orig[d..d + 4].try_into().unwrap_or([0; 4]))
     };
     let is_icmp_err = !ip.later_frag
-        && ip.proto == if ip.v6 { PROTO_ICMPV6 } else { PROTO_ICMP }
+        && ip.proto == if ip.v6 { proto::ICMPV6 } else { proto::ICMP }
         && orig.get(ip.l4()).is_some_and(|&t| {
             if ip.v6 {
                 t < 128
@@ -110,7 +110,7 @@ pub fn icmp_error(
     f[icmp_at + 8..].copy_from_slice(&orig[ip.l3..ip.l3 + quote]);
     f[icmp_at] = ty;
     f[icmp_at + 1] = code;
-    put16(f, icmp_at + 2, 0);
+    write_u16(f, icmp_at + 2, 0);
     f[icmp_at + 4..icmp_at + 8].copy_from_slice(&rest.to_be_bytes());
     let sender = &orig[s..s + n];
     let h = &mut f[l3..icmp_at];
@@ -118,24 +118,29 @@ pub fn icmp_error(
         IpAddr::V4(a) => {
             h[0] = 0x45;
             h[1] = 0xc0 | (orig[ip.l3 + 1] & 0x1c);
-            put16(h, 2, total as u16);
-            put16(h, 4, ident);
-            put16(h, 6, 0);
+            write_u16(h, 2, total as u16);
+            write_u16(h, 4, ident);
+            write_u16(h, 6, 0);
             h[8] = DEFAULT_TTL;
-            h[9] = PROTO_ICMP;
-            put16(h, 10, 0);
+            h[9] = proto::ICMP;
+            write_u16(h, 10, 0);
             h[12..16].copy_from_slice(&a.octets());
             h[16..20].copy_from_slice(sender);
-            let c = checksum(h, 0);
-            put16(h, 10, c);
-            let c = checksum(&f[icmp_at..], 0);
-            put16(f, icmp_at + 2, c);
+            let c = checksum::finish(checksum::data(h));
+            write_u16(h, 10, c);
+            let c = checksum::finish(checksum::data(&f[icmp_at..]));
+            write_u16(f, icmp_at + 2, c);
         }
         IpAddr::V6(a) => {
             write_ip6(h, a, sender, (total - 40) as u16, DEFAULT_TTL);
-            let ps = pseudo(&a.octets(), sender, PROTO_ICMPV6, (total - 40) as u32);
-            let c = checksum(&f[icmp_at..], ps);
-            put16(f, icmp_at + 2, c);
+            let ps = checksum::pseudo_header_bytes(
+                &a.octets(),
+                sender,
+                IpProtocol::Icmpv6,
+                (total - 40) as u32,
+            );
+            let c = checksum::finish(checksum::combine(&[ps, checksum::data(&f[icmp_at..])]));
+            write_u16(f, icmp_at + 2, c);
         }
     }
     Ok(len)
@@ -144,8 +149,8 @@ pub fn icmp_error(
 /// Writes a 40-byte IPv6 header carrying ICMPv6.
 fn write_ip6(h: &mut [u8], src: Ipv6Addr, dst: &[u8], payload: u16, hop: u8) {
     h[..4].copy_from_slice(&0x6000_0000u32.to_be_bytes());
-    put16(h, 4, payload);
-    h[6] = PROTO_ICMPV6;
+    write_u16(h, 4, payload);
+    h[6] = proto::ICMPV6;
     h[7] = hop;
     h[8..24].copy_from_slice(&src.octets());
     h[24..40].copy_from_slice(dst);
@@ -164,10 +169,10 @@ fn arp(
     let f = out.get_mut(..42).ok_or(RewriteError::NoRoom)?;
     f[..6].copy_from_slice(&eth_dst.0);
     f[6..12].copy_from_slice(&sha.0);
-    put16(f, 12, ETHERTYPE_ARP);
+    write_u16(f, 12, ethertype::ARP);
     // Hardware Ethernet (1), protocol IPv4, lengths 6 and 4.
     f[14..20].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
-    put16(f, 20, op);
+    write_u16(f, 20, op);
     f[22..28].copy_from_slice(&sha.0);
     f[28..32].copy_from_slice(&spa.octets());
     f[32..38].copy_from_slice(&tha.0);
@@ -219,7 +224,7 @@ pub fn neighbor_advert(
     let f = out.get_mut(..LEN).ok_or(RewriteError::NoRoom)?;
     f[..6].copy_from_slice(&dst_mac.0);
     f[6..12].copy_from_slice(&our_mac.0);
-    put16(f, 12, ETHERTYPE_IPV6);
+    write_u16(f, 12, ethertype::IPV6);
     write_ip6(&mut f[14..54], src, &dst.octets(), 32, 255);
     let m = &mut f[54..];
     m[..4].copy_from_slice(&[136, 0, 0, 0]);
@@ -232,8 +237,9 @@ pub fn neighbor_advert(
     m[24] = 2;
     m[25] = 1;
     m[26..32].copy_from_slice(&our_mac.0);
-    let c = checksum(m, pseudo(&src.octets(), &dst.octets(), PROTO_ICMPV6, 32));
-    put16(m, 2, c);
+    let ps = checksum::pseudo_header_bytes(&src.octets(), &dst.octets(), IpProtocol::Icmpv6, 32);
+    let c = checksum::finish(checksum::combine(&[ps, checksum::data(m)]));
+    write_u16(m, 2, c);
     Ok(LEN)
 }
 

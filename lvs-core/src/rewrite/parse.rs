@@ -7,21 +7,7 @@
 //! header lies within `end`.
 
 use super::RewriteError;
-use super::csum::get16;
-
-pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
-pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
-
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_IPIP: u8 = 4;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;
-pub(crate) const PROTO_IPV6: u8 = 41;
-pub(crate) const PROTO_GRE: u8 = 47;
-pub(crate) const PROTO_ICMPV6: u8 = 58;
-pub(crate) const PROTO_SCTP: u8 = 132;
+use crate::wire::{WireError, ethertype, payload_ethertype, proto, read_u16, walk_ext_headers};
 
 /// Where an IP header sits and what it says.
 #[derive(Debug, Clone, Copy)]
@@ -59,20 +45,21 @@ impl Ip {
     }
 }
 
-/// Returns the offset of the Ethernet type field and its value, after at most one VLAN tag.
+/// Returns the offset of the Ethernet type field and its value, after at most one VLAN tag
+/// (0x8100 or 0x88a8: the crate's one tag rule, see [`crate::wire::EthernetFrame`]).
 #[inline]
 pub(crate) fn ethertype(frame: &[u8]) -> Result<(usize, u16), RewriteError> {
-    if frame.len() < 14 {
-        return Err(RewriteError::Truncated);
+    payload_ethertype(frame).map_err(from_wire)
+}
+
+/// The rewriter error for a failed `wire` walk: a short buffer stays [`RewriteError::Truncated`],
+/// anything else (an extension-header chain longer than `wire` walks) is a bad IP header.
+#[cold]
+fn from_wire(e: WireError) -> RewriteError {
+    match e {
+        WireError::Truncated => RewriteError::Truncated,
+        _ => RewriteError::BadIpHeader,
     }
-    let et = get16(frame, 12);
-    if et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ {
-        if frame.len() < 18 {
-            return Err(RewriteError::Truncated);
-        }
-        return Ok((16, get16(frame, 16)));
-    }
-    Ok((12, et))
 }
 
 /// Parses the Ethernet header and the IP header behind it (strict: the whole IP packet is
@@ -80,12 +67,13 @@ pub(crate) fn ethertype(frame: &[u8]) -> Result<(usize, u16), RewriteError> {
 #[inline]
 pub(crate) fn frame_ip(frame: &[u8]) -> Result<Ip, RewriteError> {
     let (at, et) = ethertype(frame)?;
-    let ip = ip_at(frame, at + 2, false)?;
+    // The EtherType first, as `wire::flow`: a non-IP frame is `NotIp` whatever its payload.
     let want_v6 = match et {
-        ETHERTYPE_IPV4 => false,
-        ETHERTYPE_IPV6 => true,
+        ethertype::IPV4 => false,
+        ethertype::IPV6 => true,
         _ => return Err(RewriteError::NotIp),
     };
+    let ip = ip_at(frame, at + 2, false)?;
     if ip.v6 != want_v6 {
         return Err(RewriteError::BadIpHeader);
     }
@@ -103,7 +91,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
                 return Err(RewriteError::Truncated);
             }
             let hdr_len = usize::from(first & 0x0f) * 4;
-            let total = usize::from(get16(b, l3 + 2));
+            let total = usize::from(read_u16(b, l3 + 2));
             if hdr_len < 20 || total < hdr_len {
                 return Err(RewriteError::BadIpHeader);
             }
@@ -117,7 +105,7 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
             if l3 + hdr_len > end {
                 return Err(RewriteError::Truncated);
             }
-            let frag_field = get16(b, l3 + 6);
+            let frag_field = read_u16(b, l3 + 6);
             let offset = frag_field & 0x1fff;
             Ok(Ip {
                 l3,
@@ -133,44 +121,24 @@ pub(crate) fn ip_at(b: &[u8], l3: usize, lenient: bool) -> Result<Ip, RewriteErr
             if b.len() < l3 + 40 {
                 return Err(RewriteError::Truncated);
             }
-            let mut end = l3 + 40 + usize::from(get16(b, l3 + 4));
+            let mut end = l3 + 40 + usize::from(read_u16(b, l3 + 4));
             if end > b.len() {
                 if !lenient {
                     return Err(RewriteError::Truncated);
                 }
                 end = b.len();
             }
-            let mut proto = b[l3 + 6];
-            let mut at = l3 + 40;
-            let (mut frag, mut later_frag) = (false, false);
-            // RFC 8200 4.1 ordering allows a handful of headers; 8 bounds the walk.
-            for _ in 0..8 {
-                let len = match proto {
-                    0 | 43 | 60 => {
-                        let l = b.get(at + 1).ok_or(RewriteError::Truncated)?;
-                        (usize::from(*l) + 1) * 8
-                    }
-                    44 => {
-                        if at + 8 > end {
-                            return Err(RewriteError::Truncated);
-                        }
-                        let f = get16(b, at + 2);
-                        frag |= f & 0xfff9 != 0;
-                        later_frag |= f & 0xfff8 != 0;
-                        8
-                    }
-                    51 => {
-                        let l = b.get(at + 1).ok_or(RewriteError::Truncated)?;
-                        (usize::from(*l) + 2) * 4
-                    }
-                    _ => break,
-                };
-                if at + len > end {
-                    return Err(RewriteError::Truncated);
-                }
-                proto = b[at];
-                at += len;
-            }
+            let next = b[l3 + 6];
+            let (at, proto, frag, later_frag) = if matches!(next, proto::TCP | proto::UDP) {
+                // The common case skips the walk.
+                (l3 + 40, next, false, false)
+            } else {
+                let upper = walk_ext_headers(b, next.into(), l3 + 40, end).map_err(from_wire)?;
+                let (frag, later_frag) = upper.fragment.map_or((false, false), |f| {
+                    (f.offset != 0 || f.more_frags, f.offset != 0)
+                });
+                (upper.offset, upper.next_header.into(), frag, later_frag)
+            };
             Ok(Ip {
                 l3,
                 v6: true,
@@ -202,9 +170,9 @@ pub(crate) fn transport(frame: &[u8]) -> Result<L4, RewriteError> {
     // the same checks as `ip_at`, specialised. Anything else takes the general walk.
     if let Some(h) = frame.get(12..34)
         && h[..3] == [0x08, 0x00, 0x45]
-        && get16(h, 8) & 0x3fff == 0
+        && read_u16(h, 8) & 0x3fff == 0
     {
-        let total = usize::from(get16(h, 4));
+        let total = usize::from(read_u16(h, 4));
         if total >= 20 && 14 + total <= frame.len() {
             let ip = Ip {
                 l3: 14,
@@ -230,7 +198,7 @@ pub(crate) fn transport_of(b: &[u8], ip: Ip) -> Result<L4, RewriteError> {
     let at = ip.l4();
     let room = ip.end - at;
     let csum_at = match ip.proto {
-        PROTO_TCP => {
+        proto::TCP => {
             if room < 20 {
                 return Err(RewriteError::Truncated);
             }
@@ -240,17 +208,17 @@ pub(crate) fn transport_of(b: &[u8], ip: Ip) -> Result<L4, RewriteError> {
             }
             at + 16
         }
-        PROTO_UDP => {
+        proto::UDP => {
             if room < 8 {
                 return Err(RewriteError::Truncated);
             }
-            let ulen = usize::from(get16(b, at + 4));
+            let ulen = usize::from(read_u16(b, at + 4));
             if ulen < 8 || ulen > room {
                 return Err(RewriteError::BadTransportHeader);
             }
             at + 6
         }
-        PROTO_SCTP => {
+        proto::SCTP => {
             if room < 12 {
                 return Err(RewriteError::Truncated);
             }

@@ -13,9 +13,11 @@
 
 use std::net::IpAddr;
 
-use super::csum::{Delta, get16, put16, sum};
-use super::parse::{self, PROTO_TCP};
+use super::parse;
 use super::{PacketBuf, RewriteError};
+use crate::wire::checksum::{self, Delta};
+use crate::wire::proto;
+use crate::wire::{read_u16, write_u16};
 
 /// TCP option kind of TOA.
 pub const TOA_KIND: u8 = 254;
@@ -58,7 +60,7 @@ pub fn insert_toa(
 ) -> Result<ToaVerdict, RewriteError> {
     let frame = pkt.frame();
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     let mut opt = [0u8; TOA_LEN_V6];
@@ -89,12 +91,12 @@ pub fn insert_toa(
     let new_len = u16::try_from(old_len + n).map_err(|_| RewriteError::TooLong)?;
     let tcp_len = ip.end - l4.at;
     // Checksum changes, computed before anything moves.
-    let old_word = get16(frame, l4.at + 12);
+    let old_word = read_u16(frame, l4.at + 12);
     let new_word = old_word + ((n as u16 / 4) << 12);
     let mut tcp_d = Delta::default();
     tcp_d.word(old_word, new_word);
     tcp_d.word(tcp_len as u16, (tcp_len + n) as u16);
-    tcp_d.add(sum(opt, 0));
+    tcp_d.add(checksum::data(opt));
     let mut ip_d = Delta::default();
     ip_d.word(old_len as u16, new_len);
 
@@ -102,19 +104,19 @@ pub fn insert_toa(
     pkt.truncate_and_open(ip.end, at, n)?;
     let f = pkt.frame_mut();
     f[at..at + n].copy_from_slice(opt);
-    put16(f, l4.at + 12, new_word);
-    put16(f, len_at, new_len);
+    write_u16(f, l4.at + 12, new_word);
+    write_u16(f, len_at, new_len);
     if !ip.v6 {
-        put16(f, ip.l3 + 10, ip_d.apply(get16(f, ip.l3 + 10)));
+        write_u16(f, ip.l3 + 10, ip_d.apply(read_u16(f, ip.l3 + 10)));
     }
-    put16(f, l4.csum_at, tcp_d.apply(get16(f, l4.csum_at)));
+    write_u16(f, l4.csum_at, tcp_d.apply(read_u16(f, l4.csum_at)));
     Ok(ToaVerdict::Inserted)
 }
 
 /// Reads a TOA option from a TCP frame: `Some((caddr, cport))` if present.
 pub fn read_toa(frame: &[u8]) -> Result<Option<(IpAddr, u16)>, RewriteError> {
     let l4 = parse::transport(frame)?;
-    if l4.ip.proto != PROTO_TCP {
+    if l4.ip.proto != proto::TCP {
         return Err(RewriteError::UnsupportedProtocol);
     }
     let end = l4.at + usize::from(frame[l4.at + 12] >> 4) * 4;
@@ -128,7 +130,7 @@ pub fn read_toa(frame: &[u8]) -> Result<Option<(IpAddr, u16)>, RewriteError> {
                 if len < 2 || i + len > end {
                     return Err(RewriteError::BadTransportHeader);
                 }
-                let port = || get16(frame, i + 2);
+                let port = || read_u16(frame, i + 2);
                 match (kind, len) {
                     (TOA_KIND, TOA_LEN_V4) => {
                         let a: [u8; 4] = [frame[i + 4], frame[i + 5], frame[i + 6], frame[i + 7]];

@@ -1,9 +1,10 @@
 //! TTL / hop-limit decrement of every forwarded packet (RFC 1812 5.3.1, RFC 8200 3), with the
 //! IPv4 header checksum updated incrementally (RFC 1624; RFC 1141's special case is subsumed).
 
-use super::csum::{Delta, get16, put16};
 use super::parse::{self, Ip};
 use super::{Layout, RewriteError};
+use crate::wire::checksum::Delta;
+use crate::wire::{read_u16, write_u16};
 
 /// Outcome of [`decrement_ttl`].
 #[must_use]
@@ -45,7 +46,7 @@ fn decrement(frame: &mut [u8], ip: &Ip) -> Result<TtlVerdict, RewriteError> {
         let proto = u16::from(frame[ip.l3 + 9]);
         d.word(u16::from(ttl) << 8 | proto, u16::from(ttl - 1) << 8 | proto);
         let c = ip.l3 + 10;
-        put16(frame, c, d.apply(get16(frame, c)));
+        write_u16(frame, c, d.apply(read_u16(frame, c)));
     }
     Ok(TtlVerdict::Forward)
 }

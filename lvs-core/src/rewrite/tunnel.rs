@@ -20,11 +20,11 @@
 
 use std::net::IpAddr;
 
-use super::csum::{checksum, get16, pseudo, put16, sum};
-use super::parse::{
-    self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PROTO_GRE, PROTO_IPIP, PROTO_IPV6, PROTO_UDP,
-};
+use super::parse;
 use super::{PacketBuf, RewriteError};
+use crate::wire::checksum;
+use crate::wire::{IpProtocol, read_u16, write_u16};
+use crate::wire::{ethertype, proto};
 
 /// The encapsulation of a tunnel dest (`ipvsadm --tun-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +147,7 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     let outer_len = u16::try_from(inner_len + oh).map_err(|_| RewriteError::TooLong)?;
     // Inner fields copied to the outer header.
     let (tos, ttl) = if ip.v6 {
-        ((get16(inner, 0) >> 4) as u8, inner[7])
+        ((read_u16(inner, 0) >> 4) as u8, inner[7])
     } else {
         (inner[1], inner[8])
     };
@@ -158,27 +158,27 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     } else {
         0
     };
-    let inner_proto = if ip.v6 { PROTO_IPV6 } else { PROTO_IPIP };
+    let inner_proto = if ip.v6 { proto::IPV6 } else { proto::IPIP };
     let l4 = (!ip.frag).then_some(ip.hdr_len);
     let sport = flow_port(inner, ip.v6, l4);
 
     pkt.truncate_and_open(ip.end, ip.l3, oh)?;
     let f = pkt.frame_mut();
-    put16(
+    write_u16(
         f,
         et_at,
         if outer_v6 {
-            ETHERTYPE_IPV6
+            ethertype::IPV6
         } else {
-            ETHERTYPE_IPV4
+            ethertype::IPV4
         },
     );
     let o = ip.l3;
     let ip_hl = if outer_v6 { 40 } else { 20 };
     let proto = match t.kind {
         TunnelKind::Ipip => inner_proto,
-        TunnelKind::Gue { .. } => PROTO_UDP,
-        TunnelKind::Gre { .. } => PROTO_GRE,
+        TunnelKind::Gue { .. } => proto::UDP,
+        TunnelKind::Gre { .. } => proto::GRE,
     };
     write_ip(
         &mut f[o..o + ip_hl],
@@ -195,10 +195,10 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
     match t.kind {
         TunnelKind::Ipip => {}
         TunnelKind::Gue { port, csum, direct } => {
-            put16(f, h, sport);
-            put16(f, h + 2, port);
-            put16(f, h + 4, outer_len - ip_hl as u16);
-            put16(f, h + 6, 0);
+            write_u16(f, h, sport);
+            write_u16(f, h + 2, port);
+            write_u16(f, h + 4, outer_len - ip_hl as u16);
+            write_u16(f, h + 6, 0);
             if !direct {
                 f[h + 8..h + 12].copy_from_slice(&[0, inner_proto, 0, 0]);
             }
@@ -208,31 +208,31 @@ pub fn encap(pkt: &mut PacketBuf<'_>, t: &Tunnel) -> Result<EncapVerdict, Rewrit
                 } else {
                     (o + 12, o + 16, 4)
                 };
-                let ps = pseudo(
+                let ps = checksum::pseudo_header_bytes(
                     &f[s..s + n],
                     &f[d..d + n],
-                    PROTO_UDP,
-                    u32::from(get16(f, h + 4)),
+                    IpProtocol::Udp,
+                    u32::from(read_u16(f, h + 4)),
                 );
-                let c = checksum(&f[h..end], ps);
-                put16(f, h + 6, if c == 0 { 0xffff } else { c });
+                let c = checksum::finish(checksum::combine(&[ps, checksum::data(&f[h..end])]));
+                write_u16(f, h + 6, if c == 0 { 0xffff } else { c });
             }
         }
         TunnelKind::Gre { csum } => {
-            put16(f, h, if csum { 0x8000 } else { 0 });
-            put16(
+            write_u16(f, h, if csum { 0x8000 } else { 0 });
+            write_u16(
                 f,
                 h + 2,
                 if ip.v6 {
-                    ETHERTYPE_IPV6
+                    ethertype::IPV6
                 } else {
-                    ETHERTYPE_IPV4
+                    ethertype::IPV4
                 },
             );
             if csum {
                 f[h + 4..h + 8].fill(0);
-                let c = checksum(&f[h..end], 0);
-                put16(f, h + 4, c);
+                let c = checksum::finish(checksum::data(&f[h..end]));
+                write_u16(f, h + 4, c);
             }
         }
     }
@@ -255,21 +255,21 @@ fn write_ip(
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             b[0] = 0x45;
             b[1] = tos;
-            put16(b, 2, total);
-            put16(b, 4, t.ident);
-            put16(b, 6, if df { 0x4000 } else { 0 });
+            write_u16(b, 2, total);
+            write_u16(b, 4, t.ident);
+            write_u16(b, 6, if df { 0x4000 } else { 0 });
             b[8] = ttl;
             b[9] = proto;
-            put16(b, 10, 0);
+            write_u16(b, 10, 0);
             b[12..16].copy_from_slice(&s.octets());
             b[16..20].copy_from_slice(&d.octets());
-            let c = checksum(&b[..20], 0);
-            put16(b, 10, c);
+            let c = checksum::finish(checksum::data(&b[..20]));
+            write_u16(b, 10, c);
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let w = 0x6000_0000 | u32::from(tos) << 20 | flow;
             b[..4].copy_from_slice(&w.to_be_bytes());
-            put16(b, 4, total - 40);
+            write_u16(b, 4, total - 40);
             b[6] = proto;
             b[7] = ttl;
             b[8..24].copy_from_slice(&s.octets());
@@ -278,9 +278,4 @@ fn write_ip(
         // `encap` has checked the families.
         _ => {}
     }
-}
-
-/// The sum of a byte range, exposed for [`super::decap`]'s checksum checks.
-pub(crate) fn verify_sum(data: &[u8], init: u32) -> bool {
-    super::csum::fold(sum(data, init)) == 0xffff
 }

@@ -37,10 +37,9 @@ pub(super) const PACKET_LEN: usize = 28;
 /// Hardware type Ethernet.
 const HTYPE_ETHERNET: u16 = 1;
 
-/// A view of an Ethernet/IPv4 ARP packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArpPacket<T> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet/IPv4 ARP packet.
+    pub struct ArpPacket;
 }
 
 fn ipv4(bytes: &[u8]) -> Ipv4Addr {
@@ -52,19 +51,8 @@ fn mac(bytes: &[u8]) -> MacAddr {
 }
 
 impl<T: AsRef<[u8]>> ArpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking length and the Ethernet/IPv4 types (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
-    /// Checks the invariants of `new_checked`.
+    /// Checks the invariants of `new_checked`: the length and the Ethernet/IPv4 hardware and
+    /// protocol types (module contract).
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
         if b.len() < PACKET_LEN {
@@ -78,11 +66,6 @@ impl<T: AsRef<[u8]>> ArpPacket<T> {
             return Err(WireError::UnsupportedArp);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Operation.

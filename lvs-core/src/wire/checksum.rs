@@ -121,6 +121,45 @@ pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, proto: IpProtocol, len: u32) ->
     }
 }
 
+/// Sum of the pseudo-header from raw address fields as they sit in a packet (4 bytes each for
+/// IPv4, 16 for IPv6; any even length is summed as given), for code that works on frame offsets
+/// rather than typed addresses. Equal to [`pseudo_header`] for the same addresses.
+#[inline]
+pub fn pseudo_header_bytes(src: &[u8], dst: &[u8], proto: IpProtocol, len: u32) -> u16 {
+    fold(
+        u64::from(data(src))
+            + u64::from(data(dst))
+            + u64::from(u8::from(proto))
+            + u64::from(len >> 16)
+            + u64::from(len & 0xffff),
+    )
+}
+
+/// Sum of an upper-layer packet (all of `packet`) with its pseudo-header: what a TCP, UDP or
+/// ICMPv6 checksum covers (RFC 9293 section 3.1, RFC 768, RFC 8200 section 8.1). A received
+/// packet verifies when this is `0xffff`.
+#[inline]
+pub fn upper_layer(src: &IpAddr, dst: &IpAddr, proto: IpProtocol, packet: &[u8]) -> u16 {
+    let len = u32::try_from(packet.len()).unwrap_or(u32::MAX);
+    combine(&[pseudo_header(src, dst, proto, len), data(packet)])
+}
+
+/// The checksum to write into an upper-layer `packet` whose checksum field holds `old` now.
+///
+/// Sums the packet as it is and takes `old` back out (adds its complement) instead of zeroing
+/// the field first: no store of a zero just before the loads that read it. The non-zero
+/// pseudo-header keeps the result identical to summing with a zeroed field.
+#[inline]
+pub fn upper_layer_checksum(
+    src: &IpAddr,
+    dst: &IpAddr,
+    proto: IpProtocol,
+    packet: &[u8],
+    old: u16,
+) -> u16 {
+    finish(combine(&[upper_layer(src, dst, proto, packet), !old]))
+}
+
 fn to_v6(addr: &IpAddr) -> Ipv6Addr {
     match addr {
         IpAddr::V4(a) => a.to_ipv6_mapped(),
@@ -199,6 +238,69 @@ pub fn update_addr(hc: u16, old: &IpAddr, new: &IpAddr) -> u16 {
     }
 }
 
+/// The accumulated change of an RFC 1624 update (eqn. 3, `HC' = ~(~HC + sum(~m + m'))`): the
+/// ones'-complement sum of `~m + m'` over every changed 16-bit word, applied to a checksum only
+/// at the end. One `Delta` can feed several checksums that cover the same changed words (the
+/// IPv4 header's and, through the pseudo-header, the transport's), and deltas combine with
+/// [`Delta::add_delta`], so a rewriter sums each change once.
+///
+/// Unlike the `update_*` functions, a recorded word that did not change is not skipped: it adds
+/// `~m + m = 0xffff` (negative zero), which can turn a checksum of `0xffff` into `0x0000`
+/// (RFC 1624 section 3 explains why both are valid for a non-zero sum).
+///
+/// The accumulator is 64-bit and folded only in [`Delta::apply`]: a packet changes at most a
+/// few hundred words, far below the 2^47 words that could overflow it.
+///
+/// ```
+/// use lvs_core::wire::checksum::{self, Delta};
+/// // RFC 1624 section 4: HC = 0xdd2f, m = 0x5555 -> m' = 0x3285 gives HC' = 0x0000.
+/// let mut d = Delta::default();
+/// d.word(0x5555, 0x3285);
+/// assert_eq!(d.apply(0xdd2f), checksum::update_u16(0xdd2f, 0x5555, 0x3285));
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Delta(u64);
+
+impl Delta {
+    /// Records a 16-bit word changing from `old` to `new`.
+    #[inline]
+    pub fn word(&mut self, old: u16, new: u16) {
+        self.0 += u64::from(!old) + u64::from(new);
+    }
+
+    /// Records a run of bytes at an even offset (an address: 4 or 16 bytes, or any even length)
+    /// changing from `old` to `new`; the runs have the same length (extra bytes of the longer
+    /// one and an odd last byte are ignored).
+    #[inline]
+    pub fn bytes(&mut self, old: &[u8], new: &[u8]) {
+        for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
+            self.word(
+                u16::from_be_bytes([o[0], o[1]]),
+                u16::from_be_bytes([n[0], n[1]]),
+            );
+        }
+    }
+
+    /// Records words whose sum is `sum` (e.g. [`data`] of an inserted option) being inserted
+    /// into the covered data.
+    #[inline]
+    pub fn add(&mut self, sum: u16) {
+        self.0 += u64::from(sum);
+    }
+
+    /// Adds the changes recorded in `other` (changes to words covered by both checksums).
+    #[inline]
+    pub fn add_delta(&mut self, other: Self) {
+        self.0 += other.0;
+    }
+
+    /// The checksum `hc` updated by every recorded change (RFC 1624 eqn. 3).
+    #[inline]
+    pub const fn apply(self, hc: u16) -> u16 {
+        !fold(self.0 + !hc as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +363,26 @@ mod tests {
     }
 
     #[test]
+    fn delta_matches_full() {
+        let mut hdr = [
+            0x45u8, 0, 0, 40, 1, 2, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        let c = finish(data(&hdr));
+        hdr[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut delta = Delta::default();
+        delta.bytes(&hdr[16..20], &[192, 168, 7, 9]);
+        hdr[16..20].copy_from_slice(&[192, 168, 7, 9]);
+        let inc = delta.apply(c);
+        hdr[10..12].fill(0);
+        assert_eq!(inc, finish(data(&hdr)));
+        // An inserted run adds its sum.
+        let mut d = Delta::default();
+        d.add(data(&[0xfe, 0x08, 0x1f, 0x90]));
+        let more = [&hdr[..], &[0xfe, 0x08, 0x1f, 0x90]].concat();
+        assert_eq!(d.apply(finish(data(&hdr))), finish(data(&more)));
+    }
+
+    #[test]
     fn pseudo_headers() {
         let s = Ipv4Addr::new(192, 0, 2, 1);
         let d = Ipv4Addr::new(198, 51, 100, 2);
@@ -274,5 +396,13 @@ mod tests {
         let d6: Ipv6Addr = "2001:db8::2".parse().unwrap_or(Ipv6Addr::LOCALHOST);
         // 2001+0db8+1 + 2001+0db8+2 + 0011 + 0008 = 0x5b8e
         assert_eq!(pseudo_header_v6(&s6, &d6, IpProtocol::Udp, 8), 0x5b8e);
+        assert_eq!(
+            pseudo_header_bytes(&s.octets(), &d.octets(), IpProtocol::Tcp, 20),
+            0xec51
+        );
+        assert_eq!(
+            pseudo_header_bytes(&s6.octets(), &d6.octets(), IpProtocol::Udp, 8),
+            0x5b8e
+        );
     }
 }

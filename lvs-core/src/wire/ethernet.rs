@@ -1,7 +1,12 @@
-//! Ethernet II frames with at most one IEEE 802.1Q tag.
+//! Ethernet II frames with at most one VLAN tag.
+//!
+//! One tag rule for the whole crate (this view, [`flow`](super::flow), the rewriters): a frame
+//! whose outer EtherType is 0x8100 (IEEE 802.1Q) or 0x88a8 (an IEEE 802.1ad service tag) has one
+//! 4-byte tag, and the EtherType after it names the payload. A second tag (QinQ's S-tag +
+//! C-tag) is not unwrapped: the payload EtherType is then 0x8100, not IP.
 //!
 //! Contract: after [`EthernetFrame::new_checked`] succeeds, no accessor panics: the buffer holds
-//! the 14-byte header, and the 18-byte header when the outer EtherType is 0x8100.
+//! the 14-byte header, and the 18-byte header when the outer EtherType is a tag.
 
 use core::fmt;
 
@@ -18,9 +23,48 @@ enum_with_unknown! {
         Vlan = 0x8100,
         /// IPv6.
         Ipv6 = 0x86dd,
-        /// IEEE 802.1ad service tag (QinQ); not unwrapped by [`EthernetFrame`].
+        /// IEEE 802.1ad service tag (QinQ); one is unwrapped like an 802.1Q tag (module doc).
         QinQ = 0x88a8,
     }
+}
+
+/// EtherTypes as raw numbers, for per-packet code that matches the header bytes without the
+/// open-enum conversion. Derived from [`EtherType`], so each number is written once.
+pub(crate) mod ethertype {
+    use super::EtherType;
+
+    pub(crate) const IPV4: u16 = EtherType::Ipv4.raw();
+    pub(crate) const ARP: u16 = EtherType::Arp.raw();
+    pub(crate) const VLAN: u16 = EtherType::Vlan.raw();
+    pub(crate) const IPV6: u16 = EtherType::Ipv6.raw();
+    pub(crate) const QINQ: u16 = EtherType::QinQ.raw();
+
+    /// Whether an outer EtherType starts a VLAN tag (module doc: 802.1Q or 802.1ad).
+    #[inline(always)]
+    pub(crate) const fn is_tag(outer: u16) -> bool {
+        outer == VLAN || outer == QINQ
+    }
+}
+
+/// Offset of the EtherType field that names the payload (12, or 16 behind one VLAN tag) and its
+/// value: the one tag walk shared by [`EthernetFrame`], [`flow`](super::flow) and the rewriters.
+/// The payload starts 2 bytes after that offset.
+#[inline(always)]
+pub(crate) fn payload_ethertype(frame: &[u8]) -> Result<(usize, u16)> {
+    if frame.len() < field::HEADER_LEN {
+        return Err(WireError::Truncated);
+    }
+    let outer = read_u16(frame, field::ETHERTYPE);
+    if !ethertype::is_tag(outer) {
+        return Ok((field::ETHERTYPE, outer));
+    }
+    if frame.len() < field::TAGGED_HEADER_LEN {
+        return Err(WireError::Truncated);
+    }
+    Ok((
+        field::INNER_ETHERTYPE,
+        read_u16(frame, field::INNER_ETHERTYPE),
+    ))
 }
 
 /// A 48-bit IEEE 802 MAC address.
@@ -83,26 +127,14 @@ mod field {
     pub(super) const TAGGED_HEADER_LEN: usize = 18;
 }
 
-/// A view of an Ethernet II frame, optionally 802.1Q-tagged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EthernetFrame<T> {
-    buffer: T,
+view! {
+    /// A view of an Ethernet II frame, optionally VLAN-tagged (module doc).
+    pub struct EthernetFrame;
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the whole header (with the tag, if any).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
-    /// Checks the length invariants of `new_checked`.
+    /// Checks the length invariants of `new_checked`: the buffer holds the whole header (with
+    /// the tag, if any).
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < field::HEADER_LEN || len < self.header_len() {
@@ -111,15 +143,10 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         Ok(())
     }
 
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// Whether the frame carries an 802.1Q tag (outer EtherType 0x8100).
+    /// Whether the frame carries a VLAN tag (outer EtherType 0x8100 or 0x88a8).
     #[inline]
     pub fn is_tagged(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::ETHERTYPE) == 0x8100
+        ethertype::is_tag(read_u16(self.buffer.as_ref(), field::ETHERTYPE))
     }
 
     /// Header length: 14, or 18 with a tag.
@@ -151,20 +178,20 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     pub fn ethertype(&self) -> EtherType {
         let b = self.buffer.as_ref();
         let outer = read_u16(b, field::ETHERTYPE);
-        if outer == 0x8100 {
+        if ethertype::is_tag(outer) {
             read_u16(b, field::INNER_ETHERTYPE).into()
         } else {
             outer.into()
         }
     }
 
-    /// The 12-bit VLAN identifier of the 802.1Q tag, if tagged.
+    /// The 12-bit VLAN identifier of the tag, if tagged.
     #[inline]
     pub fn vlan_id(&self) -> Option<u16> {
         self.tci().map(|tci| tci & 0x0fff)
     }
 
-    /// The 3-bit priority code point of the 802.1Q tag, if tagged.
+    /// The 3-bit priority code point of the tag, if tagged.
     #[inline]
     pub fn vlan_pcp(&self) -> Option<u8> {
         self.tci().map(|tci| (tci >> 13) as u8)
@@ -235,7 +262,8 @@ pub struct EthernetRepr {
     pub dst_addr: MacAddr,
     /// Payload EtherType.
     pub ethertype: EtherType,
-    /// 802.1Q VLAN identifier (priority 0), or untagged.
+    /// VLAN identifier (priority 0), or untagged. [`emit`](Self::emit) always writes an 802.1Q
+    /// (0x8100) tag, also for a frame parsed with an 802.1ad one.
     pub vlan_id: Option<u16>,
 }
 
@@ -361,6 +389,22 @@ mod tests {
         assert_eq!(f.vlan_pcp(), Some(1));
         assert_eq!(f.ethertype(), EtherType::Ipv4);
         assert!(f.dst_addr().is_broadcast());
+    }
+
+    #[test]
+    fn one_service_tag_is_unwrapped_like_a_vlan_tag() {
+        let mut buf = TAGGED;
+        buf[12..14].copy_from_slice(&[0x88, 0xa8]);
+        let f = EthernetFrame::new_checked(&buf[..]).unwrap();
+        assert!(f.is_tagged());
+        assert_eq!((f.header_len(), f.vlan_id()), (18, Some(100)));
+        assert_eq!(f.ethertype(), EtherType::Ipv6);
+        assert_eq!(payload_ethertype(&buf), Ok((16, 0x86dd)));
+        // A second tag (S-tag + C-tag) is not unwrapped: the payload is the inner tag.
+        buf[16..18].copy_from_slice(&[0x81, 0x00]);
+        let f = EthernetFrame::new_checked(&buf[..]).unwrap();
+        assert_eq!(f.ethertype(), EtherType::Vlan);
+        assert_eq!(payload_ethertype(&buf[..17]), Err(WireError::Truncated));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Flow keys and frame layout in one pass.
 //!
-//! [`extract`] reads an Ethernet frame (one optional 802.1Q tag), [`extract_ip`] a bare IP
+//! [`extract`] reads an Ethernet frame (one optional VLAN tag, 0x8100 or 0x88a8, as
+//! [`EthernetFrame`](super::EthernetFrame)), [`extract_ip`] a bare IP
 //! packet (TUN devices). Both return a [`FrameInfo`]: the [`FlowKey`] the connection table is
 //! indexed by, plus every offset the rewriters need, so they never parse the frame again.
 //!
@@ -25,6 +26,8 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::ethernet::{ethertype, payload_ethertype};
+use super::ip::proto::{ICMP, ICMPV6, SCTP, TCP, UDP};
 use super::ipv6::walk_ext_headers;
 use super::{IpProtocol, IpVersion, Result, WireError, read_u16};
 
@@ -110,7 +113,7 @@ pub struct IcmpInfo {
 /// Everything the data path needs to know about a frame, from one pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
-    /// The 802.1Q VLAN identifier, if tagged.
+    /// The VLAN identifier of the tag (802.1Q, or an 802.1ad service tag), if tagged.
     pub vlan_id: Option<u16>,
     /// Offset of the IP header (14, 18 with a tag, 0 for a bare IP packet).
     pub l3_offset: usize,
@@ -134,26 +137,14 @@ pub struct FrameInfo {
 /// Extracts the flow key and layout of an Ethernet frame (module doc for the rules).
 #[inline]
 pub fn extract(frame: &[u8]) -> Result<FrameInfo> {
-    if frame.len() < 14 {
-        return Err(WireError::Truncated);
-    }
-    let mut ethertype = read_u16(frame, 12);
-    let mut l3 = 14;
-    let mut vlan_id = None;
-    if ethertype == 0x8100 {
-        if frame.len() < 18 {
-            return Err(WireError::Truncated);
-        }
-        vlan_id = Some(read_u16(frame, 14) & 0x0fff);
-        ethertype = read_u16(frame, 16);
-        l3 = 18;
-    }
+    let (at, ethertype) = payload_ethertype(frame)?;
+    let vlan_id = (at != 12).then(|| read_u16(frame, 14) & 0x0fff);
     let version = match ethertype {
-        0x0800 => IpVersion::Ipv4,
-        0x86dd => IpVersion::Ipv6,
+        ethertype::IPV4 => IpVersion::Ipv4,
+        ethertype::IPV6 => IpVersion::Ipv6,
         _ => return Err(WireError::NotIp),
     };
-    parse_ip(frame, l3, version, vlan_id, false)
+    parse_ip(frame, at + 2, version, vlan_id, false)
 }
 
 /// Extracts the flow key and layout of a bare IP packet (version from the first nibble).
@@ -299,13 +290,6 @@ fn parse_ip(
         icmp,
     })
 }
-
-/// Protocol numbers as raw bytes, for matching before the open-enum conversion.
-const ICMP: u8 = 1;
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const ICMPV6: u8 = 58;
-const SCTP: u8 = 132;
 
 /// The ICMP part of [`parse_ip`], out of line: the hot path is TCP and UDP. Returns the key's
 /// ports (the echo identifier, or zeros) and the details; `find_quote` is false for quotes
@@ -454,6 +438,22 @@ mod tests {
             (bare.l3_offset, bare.l4_offset, bare.flow),
             (0, 20, info.flow)
         );
+    }
+
+    #[test]
+    fn one_vlan_tag_of_either_kind() {
+        let untagged = extract(&tcp4()).unwrap();
+        for tpid in [[0x81, 0x00], [0x88, 0xa8]] {
+            let mut f = tcp4().to_vec();
+            f.splice(12..12, [tpid[0], tpid[1], 0x20, 0x2a]);
+            let info = extract(&f).unwrap();
+            assert_eq!(info.vlan_id, Some(42), "{tpid:x?}");
+            assert_eq!((info.l3_offset, info.l4_offset, info.l4_end), (18, 38, 58));
+            assert_eq!(info.flow, untagged.flow);
+            // Two tags (802.1ad S-tag + 802.1Q C-tag) are not unwrapped.
+            f.splice(16..16, [0x81, 0x00, 0x00, 0x07]);
+            assert_eq!(extract(&f), Err(WireError::NotIp), "{tpid:x?}");
+        }
     }
 
     #[test]

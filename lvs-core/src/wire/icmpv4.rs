@@ -92,36 +92,18 @@ mod field {
 /// Length of the ICMP header (type, code, checksum, rest of header).
 pub(super) const HEADER_LEN: usize = 8;
 
-/// A view of an ICMPv4 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Icmpv4Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an ICMPv4 message.
+    pub struct Icmpv4Packet;
 }
 
 impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the 8-byte header.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked` ([`WireError::Truncated`] below 8 bytes).
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Message type.

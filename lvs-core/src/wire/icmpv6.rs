@@ -106,36 +106,18 @@ pub(super) const HEADER_LEN: usize = 8;
 const OPT_SOURCE_LL: u8 = 1;
 const OPT_TARGET_LL: u8 = 2;
 
-/// A view of an ICMPv6 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Icmpv6Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an ICMPv6 message.
+    pub struct Icmpv6Packet;
 }
 
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds the 8-byte header.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked` ([`WireError::Truncated`] below 8 bytes).
     pub fn check_len(&self) -> Result<()> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Message type.
@@ -237,10 +219,7 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// Whether the checksum verifies against the IPv6 pseudo-header of `src` and `dst`
     /// (RFC 4443 section 2.3).
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Icmpv6, len);
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        checksum::upper_layer(src, dst, IpProtocol::Icmpv6, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -279,15 +258,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
 
     /// Computes the checksum with the pseudo-header of `src` and `dst`.
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // Sum over the buffer as it is and take the old checksum back out (adding its
-        // complement): no store of a zero just before the loads that read it. The non-zero
-        // pseudo-header keeps the result identical to summing with a zeroed field.
         let old = self.checksum();
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Icmpv6, len);
-        let sum = checksum::combine(&[pseudo, checksum::data(data), !old]);
-        self.set_checksum(checksum::finish(sum));
+        let packet = self.buffer.as_ref();
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Icmpv6, packet, old);
+        self.set_checksum(sum);
     }
 }
 

@@ -77,6 +77,22 @@ impl core::fmt::Display for IpProtocol {
     }
 }
 
+/// Protocol numbers as raw bytes, for per-packet code that matches the header byte without the
+/// open-enum conversion (the flow extractor, the rewriters). Derived from [`IpProtocol`], so each
+/// number is written once.
+pub(crate) mod proto {
+    use super::IpProtocol;
+
+    pub(crate) const ICMP: u8 = IpProtocol::Icmp.raw();
+    pub(crate) const IPIP: u8 = IpProtocol::Ipip.raw();
+    pub(crate) const TCP: u8 = IpProtocol::Tcp.raw();
+    pub(crate) const UDP: u8 = IpProtocol::Udp.raw();
+    pub(crate) const IPV6: u8 = IpProtocol::Ipv6.raw();
+    pub(crate) const GRE: u8 = IpProtocol::Gre.raw();
+    pub(crate) const ICMPV6: u8 = IpProtocol::Icmpv6.raw();
+    pub(crate) const SCTP: u8 = IpProtocol::Sctp.raw();
+}
+
 /// The IP version of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IpVersion {

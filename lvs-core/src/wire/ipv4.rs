@@ -25,25 +25,12 @@ mod field {
 /// Length of an IPv4 header without options.
 pub(super) const HEADER_LEN: usize = 20;
 
-/// A view of an IPv4 packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ipv4Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an IPv4 packet.
+    pub struct Ipv4Packet;
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short or inconsistent buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking version, header length and total length (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`.
     ///
     /// Errors: [`WireError::Truncated`] when the buffer ends before 20 bytes, the IHL or the
@@ -69,11 +56,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
             return Err(WireError::BadTotalLen);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The version nibble (4 on a checked packet).

@@ -52,25 +52,12 @@ pub struct Ipv6UpperLayer {
     pub fragment: Option<Ipv6Fragment>,
 }
 
-/// A view of an IPv6 packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ipv6Packet<T> {
-    buffer: T,
+view! {
+    /// A view of an IPv6 packet.
+    pub struct Ipv6Packet;
 }
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking version and lengths (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before the header or the payload length, [`WireError::BadVersion`].
     pub fn check_len(&self) -> Result<()> {
@@ -85,11 +72,6 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The version nibble (6 on a checked packet).
@@ -192,31 +174,28 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 /// The extension-header walk over `buf[offset..end]`, starting at next header `next`; shared
 /// with the flow extractor (which works on a whole frame).
 #[inline(never)]
-pub(super) fn walk_ext_headers(
+pub(crate) fn walk_ext_headers(
     buf: &[u8],
     mut next: IpProtocol,
     mut offset: usize,
     end: usize,
 ) -> Result<Ipv6UpperLayer> {
     let mut fragment = None;
+    // The length byte of the extension header at `at`, if it lies within the packet.
+    let len_byte = |at: usize| {
+        buf.get(at + 1)
+            .filter(|_| at + 2 <= end)
+            .map(|&b| usize::from(b))
+            .ok_or(WireError::Truncated)
+    };
     for _ in 0..=MAX_EXT_HEADERS {
         let len = match next {
+            // Hdr Ext Len counts 8-octet units beyond the first (RFC 8200 section 4.3).
             IpProtocol::HopByHop | IpProtocol::Ipv6Route | IpProtocol::Ipv6Opts => {
-                // Hdr Ext Len counts 8-octet units beyond the first (RFC 8200 section 4.3).
-                let len_byte = *buf
-                    .get(offset + 1)
-                    .filter(|_| offset + 2 <= end)
-                    .ok_or(WireError::Truncated)?;
-                (usize::from(len_byte) + 1) * 8
+                (len_byte(offset)? + 1) * 8
             }
-            IpProtocol::Ah => {
-                // AH's Payload Len counts 4-octet units minus 2 (RFC 4302 section 2.2).
-                let len_byte = *buf
-                    .get(offset + 1)
-                    .filter(|_| offset + 2 <= end)
-                    .ok_or(WireError::Truncated)?;
-                (usize::from(len_byte) + 2) * 4
-            }
+            // AH's Payload Len counts 4-octet units minus 2 (RFC 4302 section 2.2).
+            IpProtocol::Ah => (len_byte(offset)? + 2) * 4,
             IpProtocol::Ipv6Frag => {
                 if offset + 8 > end || buf.len() < offset + 8 {
                     return Err(WireError::Truncated);

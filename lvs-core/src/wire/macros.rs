@@ -1,4 +1,5 @@
-//! The open-enum macro shared by every wire number.
+//! The macros shared by the wire modules: open enums for wire numbers, and the common part of
+//! every view.
 
 /// Declares an open enum over a wire integer: named variants plus `Unknown(raw)`, with
 /// `From` both ways. Equality, ordering and hashing go through the integer, so
@@ -34,13 +35,23 @@ macro_rules! enum_with_unknown {
             }
         }
 
+        impl $name {
+            /// The wire value; `const`, unlike the `From` conversion, so the raw constants
+            /// that per-packet code matches bytes against are derived from the one definition
+            /// here.
+            #[inline]
+            pub(crate) const fn raw(self) -> $ty {
+                match self {
+                    $( Self::$variant => $value ),+,
+                    Self::Unknown(other) => other,
+                }
+            }
+        }
+
         impl ::core::convert::From<$name> for $ty {
             #[inline]
             fn from(value: $name) -> Self {
-                match value {
-                    $( $name::$variant => $value ),+,
-                    $name::Unknown(other) => other,
-                }
+                value.raw()
             }
         }
 
@@ -68,6 +79,44 @@ macro_rules! enum_with_unknown {
         impl ::core::cmp::Ord for $name {
             fn cmp(&self, other: &Self) -> ::core::cmp::Ordering {
                 <$ty>::from(*self).cmp(&<$ty>::from(*other))
+            }
+        }
+    };
+}
+
+/// Declares a view over a packet buffer in smoltcp's shape: the struct wrapping any `T`, and
+/// `new_unchecked`, `new_checked` and `into_inner`. The module writes `check_len`, which states
+/// the exact contract (what `new_checked` guarantees so that no accessor panics), and the
+/// accessors.
+macro_rules! view {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident;
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<T> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps `buffer` without checks; accessors may panic on a buffer that
+            /// [`check_len`](Self::check_len) refuses.
+            pub const fn new_unchecked(buffer: T) -> Self {
+                Self { buffer }
+            }
+
+            /// Wraps `buffer` after [`check_len`](Self::check_len) accepts it; afterwards no
+            /// accessor panics (module contract).
+            pub fn new_checked(buffer: T) -> $crate::wire::Result<Self> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            /// The wrapped buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
             }
         }
     };

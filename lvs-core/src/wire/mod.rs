@@ -45,13 +45,17 @@ pub use ipv6::{Ipv6Fragment, Ipv6Packet, Ipv6Repr, Ipv6UpperLayer, MAX_EXT_HEADE
 pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket};
 pub use udp::{UdpPacket, UdpRepr};
 
+pub(crate) use ethernet::{ethertype, payload_ethertype};
+pub(crate) use ip::proto;
+pub(crate) use ipv6::walk_ext_headers;
+
 /// Result of the fallible operations of this module.
 pub type Result<T> = core::result::Result<T, WireError>;
 
 /// Reads a big-endian `u16` at `at`. Callers have checked the bounds (or accept a panic, in the
 /// `new_unchecked` contract).
 #[inline(always)]
-fn read_u16(buf: &[u8], at: usize) -> u16 {
+pub(crate) fn read_u16(buf: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([buf[at], buf[at + 1]])
 }
 
@@ -61,7 +65,7 @@ fn read_u32(buf: &[u8], at: usize) -> u32 {
 }
 
 #[inline(always)]
-fn write_u16(buf: &mut [u8], at: usize, value: u16) {
+pub(crate) fn write_u16(buf: &mut [u8], at: usize, value: u16) {
     buf[at..at + 2].copy_from_slice(&value.to_be_bytes());
 }
 

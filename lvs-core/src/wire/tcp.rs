@@ -186,25 +186,12 @@ impl<'a> Iterator for TcpOptions<'a> {
     }
 }
 
-/// A view of a TCP segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpPacket<T> {
-    buffer: T,
+view! {
+    /// A view of a TCP segment.
+    pub struct TcpPacket;
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking the header length (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before 20 bytes or the data offset, [`WireError::BadHeaderLen`] for a data offset < 5.
     pub fn check_len(&self) -> Result<()> {
@@ -220,11 +207,6 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.
@@ -346,10 +328,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Whether the checksum verifies against the pseudo-header of `src` and `dst`.
     pub fn verify_checksum(&self, src: &IpAddr, dst: &IpAddr) -> bool {
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len);
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        checksum::upper_layer(src, dst, IpProtocol::Tcp, self.buffer.as_ref()) == 0xffff
     }
 }
 
@@ -428,15 +407,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Computes the checksum over the pseudo-header of `src`/`dst` and the whole buffer
     /// (RFC 9293 section 3.1).
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // Sum over the buffer as it is and take the old checksum back out (adding its
-        // complement): no store of a zero just before the loads that read it. The non-zero
-        // pseudo-header keeps the result identical to summing with a zeroed field.
         let old = self.checksum();
-        let data = self.buffer.as_ref();
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Tcp, len);
-        let sum = checksum::combine(&[pseudo, checksum::data(data), !old]);
-        self.set_checksum(checksum::finish(sum));
+        let packet = self.buffer.as_ref();
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Tcp, packet, old);
+        self.set_checksum(sum);
     }
 }
 

@@ -22,25 +22,12 @@ mod field {
 /// Length of the UDP header.
 pub(super) const HEADER_LEN: usize = 8;
 
-/// A view of a UDP datagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UdpPacket<T> {
-    buffer: T,
+view! {
+    /// A view of a UDP datagram.
+    pub struct UdpPacket;
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
-    }
-
-    /// Wraps `buffer` after checking the lengths (module contract).
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Checks the invariants of `new_checked`: [`WireError::Truncated`] when the buffer ends
     /// before 8 bytes or the length field, [`WireError::BadUdpLen`] for a length below 8.
     pub fn check_len(&self) -> Result<()> {
@@ -56,11 +43,6 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
             return Err(WireError::Truncated);
         }
         Ok(())
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.
@@ -116,9 +98,8 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if self.checksum() == 0 {
             return matches!((src, dst), (IpAddr::V4(_), IpAddr::V4(_)));
         }
-        let data = &self.buffer.as_ref()[..usize::from(self.len())];
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Udp, u32::from(self.len()));
-        checksum::combine(&[pseudo, checksum::data(data)]) == 0xffff
+        let packet = &self.buffer.as_ref()[..usize::from(self.len())];
+        checksum::upper_layer(src, dst, IpProtocol::Udp, packet) == 0xffff
     }
 }
 
@@ -150,12 +131,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// Computes the checksum over the pseudo-header and the datagram (up to the length field);
     /// a computed zero is written as `0xffff` (RFC 768).
     pub fn fill_checksum(&mut self, src: &IpAddr, dst: &IpAddr) {
-        // As in TCP: take the old checksum out instead of zeroing it first.
         let old = self.checksum();
-        let len = self.len();
-        let data = &self.buffer.as_ref()[..usize::from(len)];
-        let pseudo = checksum::pseudo_header(src, dst, IpProtocol::Udp, u32::from(len));
-        let sum = checksum::finish(checksum::combine(&[pseudo, checksum::data(data), !old]));
+        let packet = &self.buffer.as_ref()[..usize::from(self.len())];
+        let sum = checksum::upper_layer_checksum(src, dst, IpProtocol::Udp, packet, old);
         self.set_checksum(if sum == 0 { 0xffff } else { sum });
     }
 

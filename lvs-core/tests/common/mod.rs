@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use etherparse::{IpNumber, PacketBuilder};
+use lvs_core::rewrite::ConnAddrs;
 
 pub mod verify;
 
@@ -18,6 +19,21 @@ pub const MAC_GW: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 pub const MAC_DIR: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// A real server's MAC.
 pub const MAC_RS: [u8; 6] = [0x02, 0, 0, 0, 0, 0x03];
+
+/// The connection of the golden tables (IPVS names; documentation and private-use addresses).
+pub fn conn(v6: bool) -> ConnAddrs {
+    let a = |v4: &str, v6s: &str| if v6 { ip(v6s) } else { ip(v4) };
+    ConnAddrs {
+        caddr: a("198.51.100.7", "2001:db8:c::7"),
+        cport: 40123,
+        vaddr: a("192.0.2.110", "2001:db8:f::110"),
+        vport: 80,
+        daddr: a("172.16.0.2", "fd00:16::2"),
+        dport: 8080,
+        laddr: a("172.16.0.254", "fd00:16::fe"),
+        lport: 5001,
+    }
+}
 
 /// Writes `frames` to `<target tmpdir>/<name>.pcap` (LINKTYPE_ETHERNET) and returns the path.
 pub fn write_pcap(name: &str, frames: &[&[u8]]) -> PathBuf {

@@ -38,7 +38,7 @@ pub fn verify_frame(frame: &[u8]) -> Result<(), String> {
     SlicedPacket::from_ethernet(frame).map_err(|e| format!("etherparse: {e:?}"))?;
     let mut at = 12;
     let mut et = u16::from_be_bytes([frame[12], frame[13]]);
-    if et == 0x8100 {
+    if et == 0x8100 || et == 0x88a8 {
         at = 16;
         et = u16::from_be_bytes([frame[16], frame[17]]);
     }
