@@ -13,6 +13,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod ha;
+pub use ha::{check_sync, check_vrrp};
+
 use lvs_core::wire::dump::{IpSummary, Summary};
 use lvs_core::wire::flow::{self, Fragment, FrameInfo};
 use lvs_core::wire::{

@@ -13,6 +13,8 @@
 //!   lvs-core
 //!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
 //!     health    keepalived-style checker state machine, quorum, sorry server
+//!     vrrp      VRRP v2/v3 adverts and the active/backup state machine (keepalived peer)
+//!     sync      IPVS connection sync protocol v1 codec, encoder batching, syncid filter
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
@@ -32,5 +34,7 @@ pub mod replay;
 pub mod rewrite;
 pub mod sched;
 pub mod service;
+pub mod sync;
 pub mod time;
+pub mod vrrp;
 pub mod wire;

@@ -1,8 +1,6 @@
 //! The OS side of lvs-rs: AF_PACKET and TUN devices, ARP/ND neighbours, health checks and
 //! active/backup failover. It drives [`lvs_core`] with real frames and real time.
 //!
-//! VRRP and sync land with issue 9.
-//!
 //! ```text
 //!   worker   one thread per fanout member: ring block -> FrameHandler -> sendmmsg batch
 //!            straight from the ring, originated frames, ARP/ND for unresolved next hops,
@@ -18,6 +16,7 @@
 //!            runner that drives lvs_core::health with a real clock
 //!   replay   capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
 //!   pcap     pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
+//!   ha       VRRP (keepalived-compatible) and IPVS connection sync sockets, VIP takeover
 //! ```
 //!
 //! The router plugs the director in through [`worker::FrameHandler`]
@@ -39,6 +38,7 @@ pub use lvs_core;
 
 pub mod ctl;
 pub mod device;
+pub mod ha;
 pub mod health;
 pub mod metrics;
 pub mod neigh;

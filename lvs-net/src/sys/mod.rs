@@ -1,6 +1,7 @@
 //! Every `unsafe` block of lvs-net lives here, each with a `// SAFETY:` comment. The wrappers
 //! return `io::Result`; the safe layers above add which operation on which interface failed.
 
+pub(crate) mod ha;
 mod packet;
 mod ring;
 
