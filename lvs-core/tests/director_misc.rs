@@ -308,3 +308,49 @@ fn prefetch_is_only_a_hint() {
     assert_eq!(s.d.snapshot().stats.inpkts, 1);
     assert_eq!(s.send(&q).next_hop().addr, ip("10.0.0.11"));
 }
+
+#[test]
+fn config_changes_keep_the_counters_of_services_that_stay() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
+    );
+    for port in [1000, 1001] {
+        let q = udp(
+            (MAC_GW, MAC_DIR),
+            ("198.51.100.7", port),
+            ("192.0.2.10", 53),
+            64,
+            b"q",
+        );
+        let _ = s.send(&q);
+    }
+    let before = s.d.snapshot().services[0].stats;
+    assert_eq!((before.conns, before.inpkts), (2, 2));
+    // Adding a dest (and a second service) changes the config but not this service's life:
+    // the kernel keeps its ip_vs_service and so its counters.
+    s.ipvsadm(
+        "-a -u 192.0.2.10:53 -r 10.0.0.12:53 -m
+         -A -t 192.0.2.20:80",
+    );
+    let after = s.d.snapshot();
+    let svc = after
+        .services
+        .iter()
+        .find(|v| v.dests.len() == 2)
+        .expect("the UDP service");
+    assert_eq!((svc.stats.conns, svc.stats.inpkts), (2, 2));
+    // A service deleted and re-created is a new ip_vs_service: fresh counters.
+    s.ipvsadm(
+        "-D -u 192.0.2.10:53
+         -A -u 192.0.2.10:53",
+    );
+    let again = s.d.snapshot();
+    let svc = again
+        .services
+        .iter()
+        .find(|v| v.key.to_string().contains("192.0.2.10:53"))
+        .expect("the re-created service");
+    assert_eq!(svc.stats.conns, 0);
+}

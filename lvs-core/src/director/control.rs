@@ -51,6 +51,9 @@ impl Registry {
         fullnat: &[super::FullNatPool],
         neighbours: &super::neighbour::Neighbours,
     ) -> Vec<u32> {
+        // Remember which services were live: only one that left the table and came back is a
+        // new ip_vs_service with fresh counters; one that merely stayed keeps them.
+        let svc_was_live: Vec<bool> = self.svcs.iter().map(|s| s.live).collect();
         for s in &mut self.svcs {
             s.live = false;
         }
@@ -81,7 +84,8 @@ impl Registry {
                 }
             };
             let rt = &mut self.svcs[sid as usize];
-            if !rt.live && rt.stats != Stats::default() {
+            let was_live = svc_was_live.get(sid as usize).copied().unwrap_or(false);
+            if !was_live && rt.stats != Stats::default() {
                 // A re-created service starts with fresh counters, as a new ip_vs_service.
                 rt.stats = Stats::default();
                 rt.est = Estimator::default();

@@ -297,19 +297,11 @@ impl Director {
             self.estimate();
             // Skip ticks missed while nobody called (the kernel's timer would have run them;
             // a catch-up burst would only smear the average).
-            let mut next = est + stats::ESTIMATOR_INTERVAL;
-            while next <= now {
-                next = next + stats::ESTIMATOR_INTERVAL;
-            }
-            self.next_estimate = Some(next);
+            self.next_estimate = Some(est.next_tick_after(stats::ESTIMATOR_INTERVAL, now));
         }
         if now >= def {
             self.defense_tick(now);
-            let mut next = def + DEFENSE_INTERVAL;
-            while next <= now {
-                next = next + DEFENSE_INTERVAL;
-            }
-            self.next_defense = Some(next);
+            self.next_defense = Some(def.next_tick_after(DEFENSE_INTERVAL, now));
         }
     }
 
