@@ -254,6 +254,54 @@ impl Director {
         }
     }
 
+    /// `ipvsadm -Z -t|-u|-f service`: zeroes the counters and rates of one service and of its
+    /// dests (`ip_vs_zero_service`).
+    pub fn zero_service(&mut self, key: &ServiceKey) -> Result<(), ServiceError> {
+        if self.services.service(key).is_none() {
+            return Err(ServiceError::NoSuchService);
+        }
+        let Some(&sid) = self.reg.by_key.get(key) else {
+            return Err(ServiceError::NoSuchService);
+        };
+        if let Some(s) = self.reg.svcs.get_mut(sid as usize) {
+            s.stats = Stats::default();
+            s.est = Estimator::default();
+        }
+        for d in self.reg.dests.iter_mut().flatten() {
+            if d.svc == sid {
+                d.stats = Stats::default();
+                d.est = Estimator::default();
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires at once every connection of service `key` to the dest `daddr:dport` (live or
+    /// deleted) and returns how many: the health checker's
+    /// [`FailedConnPolicy::ExpireNow`](crate::health::FailedConnPolicy) for a failed real
+    /// server. Each leaves as on timer expiry (dest counters, template, `ConnExpired` event).
+    pub fn expire_dest_conns(
+        &mut self,
+        key: &ServiceKey,
+        daddr: IpAddr,
+        dport: u16,
+        now: Instant,
+    ) -> usize {
+        let Some(&sid) = self.reg.by_key.get(key) else {
+            return 0;
+        };
+        let victims: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.svc() == sid && c.daddr() == daddr && c.dport() == dport)
+            .map(|(id, _)| id)
+            .collect();
+        for &id in &victims {
+            self.expire_now(id, now);
+        }
+        victims.len()
+    }
+
     fn after_change(&mut self, now: Instant) {
         let gone = self
             .reg

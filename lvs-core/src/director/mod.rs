@@ -73,6 +73,7 @@ mod new_conn;
 mod packet;
 mod snapshot;
 mod stats;
+mod sync;
 mod verdict;
 mod xmit;
 
@@ -87,6 +88,7 @@ pub use config::{DirectorConfig, FullNatPool, Sysctls};
 pub use event::{ConnSummary, Event};
 pub use snapshot::{ConnSnapshot, DestSnapshot, DirectorSnapshot, ServiceSnapshot};
 pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
+pub use sync::{SyncCounters, SyncImport};
 pub use verdict::{DropCounters, DropReason, NextHop, Verdict};
 
 use crate::conn::{Conn, ConnId, ConnKey, ConnTable, Timeouts};
@@ -165,6 +167,9 @@ pub struct Director {
     expired: Vec<(ConnId, Conn)>,
     rng: StdRng,
     ip_ident: u16,
+    /// Sync master state, only while syncing (`sync` module doc).
+    sync: Option<Box<sync::SyncMaster>>,
+    sync_counters: SyncCounters,
 }
 
 impl core::fmt::Debug for Director {
@@ -226,6 +231,8 @@ impl Director {
             expired: Vec::new(),
             rng: StdRng::seed_from_u64(config.rng_seed),
             ip_ident: 0,
+            sync: None,
+            sync_counters: SyncCounters::default(),
         }
     }
 

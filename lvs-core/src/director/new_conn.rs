@@ -147,6 +147,9 @@ impl Director {
         self.bind(id, &s, &conn, u_threshold);
         self.count_conn(svc, dest);
         self.track(now, id, flow.proto, Direction::In, flags, dest);
+        if self.sync.is_some() {
+            self.sync_after_in(now, id);
+        }
         out.id = Some(id);
         self.forward_in(pkt, info, &addrs, &out)
     }

@@ -151,6 +151,9 @@ impl Director {
             return Verdict::Drop(DropReason::DestDeleted);
         }
         self.track(now, id, info.flow.proto, Direction::In, flags, dest);
+        if self.sync.is_some() {
+            self.sync_after_in(now, id);
+        }
         let out = Out {
             fwd,
             mac,
@@ -242,7 +245,7 @@ impl Director {
     }
 
     /// Moves a connection between its dest's active and inactive counters.
-    fn count_change(&mut self, now: Instant, dest: u32, ch: CounterChange) {
+    pub(super) fn count_change(&mut self, now: Instant, dest: u32, ch: CounterChange) {
         if ch == CounterChange::None {
             return;
         }
@@ -326,6 +329,9 @@ impl Director {
         };
         if !self.toa_pending.is_empty() {
             self.toa_pending.remove(&id);
+        }
+        if self.sync.is_some() {
+            self.sync_forget(id);
         }
         let kind = if conn.flags.contains(ConnFlags::INACTIVE) {
             ConnKind::Inactive
