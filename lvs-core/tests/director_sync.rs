@@ -240,9 +240,9 @@ fn entries_without_service_or_dest_are_skipped() {
         b.d.import_sync(b.now, &entry(VIP, "10.0.0.77", 0, est)),
         SyncImport::Skipped
     );
-    // Templates have no place to go (the service table owns them).
+    // Nor a template of no service.
     assert_eq!(
-        b.d.import_sync(b.now, &entry(VIP, RIP1, flags::TEMPLATE, 1)),
+        b.d.import_sync(b.now, &entry("192.0.2.99", RIP1, flags::TEMPLATE, 1)),
         SyncImport::Skipped
     );
     let sc = b.d.sync_counters();
@@ -397,4 +397,93 @@ fn zero_service_zeroes_one_service_only() {
         port: 53,
     };
     assert_eq!(s.d.zero_service(&missing), Err(ServiceError::NoSuchService));
+}
+
+#[test]
+fn persistence_template_follows_the_connection() {
+    let mut m = Sim::new(config());
+    m.ipvsadm(
+        "-A -t 192.0.2.10:80 -s rr -p 300
+         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
+    );
+    m.d.set_sync_master(Some(SyncPolicy::default()));
+    let backup_rules = "-A -t 192.0.2.10:80 -s rr -p 300
+         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m
+         -a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m";
+    // Premise: without the template the backup sends this client's first SYN to RIP2.
+    let second_syn = tcp((MAC_GW, MAC_DIR), (CIP, 40001), (VIP, 80), 64, SYN, b"");
+    let mut control = Sim::new(config());
+    control.ipvsadm(backup_rules);
+    assert_eq!(control.send(&second_syn).next_hop().addr, ip(RIP2));
+
+    m.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (CIP, 40000),
+        (VIP, 80),
+        64,
+        SYN,
+        b"",
+    ))
+    .frame();
+    m.send(&tcp(
+        (MAC_RS1, MAC_DIR),
+        (RIP1, 8080),
+        (CIP, 40000),
+        64,
+        SYNACK,
+        b"",
+    ))
+    .frame();
+    m.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (CIP, 40000),
+        (VIP, 80),
+        64,
+        ACK,
+        b"",
+    ))
+    .frame();
+    m.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (CIP, 40000),
+        (VIP, 80),
+        64,
+        ACK,
+        b"GET /",
+    ))
+    .frame();
+    let got = over_the_wire(&mut m);
+    // <caddr, 0, vaddr, vport> -> RIP1, the dest's NAT method and INACTIVE bit, 300 s.
+    let template = SyncConn {
+        cport: 0,
+        timeout: 300,
+        ..entry(VIP, RIP1, flags::TEMPLATE | flags::INACTIVE, 0)
+    };
+    let conn = SyncConn {
+        timeout: 900,
+        ..entry(VIP, RIP1, 0, tcp_state::ESTABLISHED)
+    };
+    // The kernel's sync_conn_needed lets a template through on every packet of a connection
+    // it controls (sync_period does not apply to templates); the connection at the third.
+    assert_eq!(
+        got,
+        vec![template.clone(), template.clone(), conn, template]
+    );
+
+    let mut b = Sim::new(config());
+    b.ipvsadm(backup_rules);
+    for c in &got {
+        assert_eq!(b.d.import_sync(b.now, c), SyncImport::Created);
+    }
+    let snap = b.d.snapshot();
+    let d1 = snap.services[0]
+        .dests
+        .iter()
+        .find(|d| d.addr == ip(RIP1))
+        .unwrap();
+    assert_eq!((d1.active_conns, d1.persist_conns), (1, 1));
+    // The client's next connection sticks to RIP1 on the backup.
+    let out = b.send(&second_syn);
+    let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40001), (RIP1, 8080), 63, SYN, b"");
+    assert_frame("persistent", out.frame(), &want);
 }

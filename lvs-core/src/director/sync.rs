@@ -7,9 +7,14 @@
 //! The per-connection [`SyncTrack`] and packet count live in a side map that exists only
 //! while sync is on: a director that does not sync pays one `Option` test per packet.
 //!
-//! Backup: [`Director::import_sync`] follows `ip_vs_proc_conn`. Persistence templates are
-//! not synced in either direction: they live in the service table, which has no API to
-//! export or insert one; received templates are counted as skipped.
+//! The persistence template controlling a connection goes through the same check after
+//! every packet of the connection, with its own packet count (`ip_vs_sync_conn`'s `control`
+//! loop); its bookkeeping is pruned when the map outgrows the live templates.
+//!
+//! Backup: [`Director::import_sync`] follows `ip_vs_proc_conn`; templates go to the service
+//! table ([`ServiceTable::import_template`](crate::service::ServiceTable::import_template)).
+//! Imported connections are not linked to an imported template (the kernel's backup does not
+//! link them either).
 
 use std::collections::VecDeque;
 
@@ -17,7 +22,7 @@ use super::{Director, HashMap};
 use crate::conn::{Conn, ConnFlags, ConnId, ConnKey, CounterChange, ForwardMethod, TcpState};
 use crate::ipvsadm::Protocol;
 use crate::sched::{ConnKind, DestId};
-use crate::service::{NewConn, Scheduled};
+use crate::service::{NewConn, Scheduled, TemplateId, TemplateSync};
 use crate::sync::{SyncConn, SyncPolicy, SyncTrack, flags};
 use crate::time::Instant;
 use crate::wire::IpProtocol;
@@ -31,18 +36,30 @@ pub(super) struct SyncMaster {
     policy: SyncPolicy,
     /// Per connection: its sync bookkeeping and incoming packet count.
     tracks: HashMap<ConnId, (SyncTrack, u32)>,
+    /// The same for persistence templates.
+    template_tracks: HashMap<TemplateId, (SyncTrack, u32)>,
     queue: VecDeque<SyncConn>,
     lost: u64,
+}
+
+impl SyncMaster {
+    fn enqueue(&mut self, entry: SyncConn) {
+        if self.queue.len() >= SYNC_QUEUE_CAP {
+            self.lost += 1;
+        } else {
+            self.queue.push_back(entry);
+        }
+    }
 }
 
 /// Counters of the sync import (backup) and export (master) sides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SyncCounters {
-    /// New connections created from sync entries.
+    /// New connections (and templates, created or refreshed) from sync entries.
     pub imported: u64,
     /// Existing connections whose state, flags and timeout an entry refreshed.
     pub updated: u64,
-    /// Entries ignored: no matching service or dest, templates, a stale entry for a replaced
+    /// Entries ignored: no matching service or dest, a stale entry for a replaced
     /// connection, unsupported protocol, table full.
     pub skipped: u64,
     /// Entries the master dropped because the [`Director::poll_sync`] queue was full.
@@ -53,7 +70,7 @@ pub struct SyncCounters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SyncImport {
-    /// A new connection was created.
+    /// A new connection was created, or a template created or refreshed.
     Created,
     /// An existing connection was refreshed.
     Updated,
@@ -71,6 +88,7 @@ impl Director {
             Box::new(SyncMaster {
                 policy,
                 tracks: HashMap::default(),
+                template_tracks: HashMap::default(),
                 queue: VecDeque::new(),
                 lost: 0,
             })
@@ -98,16 +116,46 @@ impl Director {
         let Some(entry) = self.sync_conn_of(id) else {
             return;
         };
-        let in_persistence = self.templates_of.contains_key(&id);
+        let template = self.templates_of.get(&id).copied();
         let Some(m) = self.sync.as_mut() else { return };
         let (track, pkts) = m.tracks.entry(id).or_default();
         *pkts = pkts.wrapping_add(1);
-        if m.policy.needed(now, track, &entry, *pkts, in_persistence) {
-            if m.queue.len() >= SYNC_QUEUE_CAP {
-                m.lost += 1;
-            } else {
-                m.queue.push_back(entry);
-            }
+        if m.policy
+            .needed(now, track, &entry, *pkts, template.is_some())
+        {
+            m.enqueue(entry.clone());
+        }
+        let Some(tid) = template else { return };
+        let Some(t) = self.services.template_sync(tid) else {
+            return;
+        };
+        let tentry = SyncConn {
+            protocol: IpProtocol::from(t.protocol),
+            caddr: t.caddr,
+            cport: 0,
+            vaddr: t.vaddr,
+            vport: t.vport,
+            daddr: t.daddr,
+            dport: t.dport,
+            fwmark: t.fwmark,
+            // The dest's conn_flags: its forwarding method and INACTIVE (ip_vs_bind_dest).
+            flags: flags::TEMPLATE | flags::INACTIVE | (entry.flags & flags::FWD_MASK),
+            state: 0,
+            timeout: t.timeout,
+            seq: None,
+            pe: None,
+        };
+        let live = self.services.template_count();
+        let Some(m) = self.sync.as_mut() else { return };
+        let (track, pkts) = m.template_tracks.entry(tid).or_default();
+        *pkts = pkts.wrapping_add(1);
+        if m.policy.needed(now, track, &tentry, *pkts, false) {
+            m.enqueue(tentry);
+        }
+        if m.template_tracks.len() > 2 * live + 64 {
+            let services = &self.services;
+            m.template_tracks
+                .retain(|&tid, _| services.template_sync(tid).is_some());
         }
     }
 
@@ -185,7 +233,9 @@ impl Director {
     /// between active and inactive counts) and its timer re-armed. A new one is bound to the
     /// dest `daddr:dport` of the service matching the entry, with the flags of
     /// [`SyncConn::backup_flags`] and the forwarding method of the local dest; an entry with
-    /// no such service or dest is skipped. Timeout 0 means the state's default.
+    /// no such service or dest is skipped. Timeout 0 means the state's default. A template
+    /// entry creates or refreshes a persistence template of the matching service (timeout 0:
+    /// the service's `-p` timeout).
     pub fn import_sync(&mut self, now: Instant, entry: &SyncConn) -> SyncImport {
         let r = self.import(now, entry);
         match r {
@@ -197,9 +247,21 @@ impl Director {
     }
 
     fn import(&mut self, now: Instant, e: &SyncConn) -> SyncImport {
-        // Templates belong to the service table, which cannot take one from outside.
         if e.is_template() {
-            return SyncImport::Skipped;
+            let t = TemplateSync {
+                protocol: u8::from(e.protocol),
+                caddr: e.caddr,
+                vaddr: e.vaddr,
+                vport: e.vport,
+                fwmark: e.fwmark,
+                daddr: e.daddr,
+                dport: e.dport,
+                timeout: e.timeout,
+            };
+            return match self.services.import_template(&t, now) {
+                Ok(()) => SyncImport::Created,
+                Err(_) => SyncImport::Skipped,
+            };
         }
         let protocol = match e.protocol {
             IpProtocol::Tcp => Protocol::Tcp,

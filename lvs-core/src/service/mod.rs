@@ -22,6 +22,7 @@ mod ctl;
 mod persist;
 mod schedule;
 pub mod simulate;
+mod template_sync;
 
 use std::net::IpAddr;
 
@@ -30,6 +31,7 @@ use crate::sched::{DestId, SchedConfig, SchedDest, SchedError, Scheduler};
 
 pub use persist::TemplateId;
 pub use schedule::{NewConn, Scheduled};
+pub use template_sync::TemplateSync;
 
 /// Why the kernel refuses a command; Display is what ipvsadm prints (`ipvs_strerror`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

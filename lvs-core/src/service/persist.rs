@@ -73,6 +73,12 @@ impl Templates {
         self.by_id.get(&id.0)
     }
 
+    /// The key of a template still reachable (not invalidated) and its current timeout.
+    pub(super) fn key_and_timeout(&self, id: TemplateId) -> Option<(TemplateKey, Duration)> {
+        let t = self.by_id.get(&id.0)?;
+        Some((t.key?, t.timeout))
+    }
+
     pub(super) fn len(&self) -> usize {
         self.by_id.len()
     }

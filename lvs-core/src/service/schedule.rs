@@ -11,7 +11,7 @@ use crate::sched::{ConnKind, DestId, SchedFlow};
 use crate::time::Instant;
 
 /// The kernel's `FTPPORT`: persistent FTP services share one template for control and data.
-const FTP_PORT: u16 = 21;
+pub(super) const FTP_PORT: u16 = 21;
 /// `FTPDATA`: the kernel never schedules a connection from this client port.
 const FTP_DATA_PORT: u16 = 20;
 /// `sysctl_ip_prot_sock`: ports below it need privileges, so they are not FTP data ports.
@@ -60,7 +60,7 @@ impl ServiceTable {
         self.find_service_index(pkt).map(|i| &self.services[i].key)
     }
 
-    fn find_service_index(&self, pkt: &NewConn) -> Option<usize> {
+    pub(super) fn find_service_index(&self, pkt: &NewConn) -> Option<usize> {
         let inet = |port| ServiceKey::Inet {
             protocol: pkt.protocol,
             addr: pkt.daddr,
