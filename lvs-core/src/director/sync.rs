@@ -11,6 +11,10 @@
 //! every packet of the connection, with its own packet count (`ip_vs_sync_conn`'s `control`
 //! loop); its bookkeeping is pruned when the map outgrows the live templates.
 //!
+//! SCTP connections carry no state here (the conn module has no SCTP state machine) and the
+//! policy syncs SCTP only in its synced states, so they are not exported; FULLNAT ones have
+//! no kernel equivalent and are not exported either.
+//!
 //! Backup: [`Director::import_sync`] follows `ip_vs_proc_conn`; templates go to the service
 //! table ([`ServiceTable::import_template`](crate::service::ServiceTable::import_template)).
 //! Imported connections are not linked to an imported template (the kernel's backup does not
@@ -326,11 +330,12 @@ impl Director {
                     }
                     self.count_change(now, dest, ch);
                 }
-                if let Some(mut c) = self.conns.get_mut(id) {
-                    if let Some(s) = state {
-                        c.set_state(s as u8);
-                    }
-                    c.insert_flags(ConnFlags::SYNC);
+                // Only the INACTIVE and sequence bits follow the master
+                // (IP_VS_CONN_F_BACKUP_UPD_MASK); a connection of our own stays unmarked.
+                if let Some(s) = state
+                    && let Some(mut c) = self.conns.get_mut(id)
+                {
+                    c.set_state(s as u8);
                 }
                 self.conns.touch(id, now, timeout);
                 return SyncImport::Updated;
