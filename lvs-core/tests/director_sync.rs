@@ -73,6 +73,31 @@ fn entry(vaddr: &str, daddr: &str, flags: u32, state: u16) -> SyncConn {
     }
 }
 
+/// The client's packet from port 40000 to the VIP.
+fn from_client(f: Flags, payload: &[u8]) -> Vec<u8> {
+    tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, f, payload)
+}
+
+/// RIP1's SYN-ACK to the client, through the director (NAT).
+fn synack_from_rip1() -> Vec<u8> {
+    tcp(
+        (MAC_RS1, MAC_DIR),
+        (RIP1, 8080),
+        (CIP, 40000),
+        64,
+        SYNACK,
+        b"",
+    )
+}
+
+/// A NAT handshake and the first request: the third incoming packet, in ESTABLISHED.
+fn nat_handshake(m: &mut Sim) {
+    m.send(&from_client(SYN, b"")).frame();
+    m.send(&synack_from_rip1()).frame();
+    m.send(&from_client(ACK, b"")).frame();
+    m.send(&from_client(ACK, b"GET /")).frame();
+}
+
 fn svc_key() -> ServiceKey {
     ServiceKey::Inet {
         protocol: Protocol::Tcp,
@@ -84,46 +109,14 @@ fn svc_key() -> ServiceKey {
 #[test]
 fn nat_flow_continues_on_the_backup() {
     let (mut m, mut b) = pair("-m");
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        SYN,
-        b"",
-    ))
-    .frame();
+    m.send(&from_client(SYN, b"")).frame();
     // Below the threshold of 3 incoming packets nothing is synced.
     assert_eq!(m.d.poll_sync(), None);
-    m.send(&tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP1, 8080),
-        (CIP, 40000),
-        64,
-        SYNACK,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"",
-    ))
-    .frame();
+    m.send(&synack_from_rip1()).frame();
+    m.send(&from_client(ACK, b"")).frame();
     assert_eq!(m.d.poll_sync(), None);
     // The third incoming packet, in ESTABLISHED: synced.
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"GET /",
-    ))
-    .frame();
+    m.send(&from_client(ACK, b"GET /")).frame();
     let got = over_the_wire(&mut m);
     // NAT (masq = 0), replies seen, active; ESTABLISHED with its 900 s timeout.
     let want = SyncConn {
@@ -133,7 +126,7 @@ fn nat_flow_continues_on_the_backup() {
     assert_eq!(got, vec![want]);
 
     // No SYN on the backup: the flow is unknown there before the import.
-    let data = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, ACK, b"more");
+    let data = from_client(ACK, b"more");
     let mut probe = Sim::new(config());
     probe.ipvsadm("-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m");
     assert_eq!(probe.send(&data), Out::Drop(DropReason::NotSyn));
@@ -178,33 +171,9 @@ fn nat_flow_continues_on_the_backup() {
 #[test]
 fn dr_flow_continues_on_the_backup() {
     let (mut m, mut b) = pair("-g");
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        SYN,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"x",
-    ))
-    .frame();
+    m.send(&from_client(SYN, b"")).frame();
+    m.send(&from_client(ACK, b"")).frame();
+    m.send(&from_client(ACK, b"x")).frame();
     let got = over_the_wire(&mut m);
     // ipvsadm gives a DR dest the virtual port (the kernel ignores another one).
     let want = SyncConn {
@@ -221,7 +190,7 @@ fn dr_flow_continues_on_the_backup() {
     assert_eq!(b.d.import_sync(b.now, &got[0]), SyncImport::Created);
     assert_eq!(b.counters(0, RIP1), (1, 0));
     // DR: only the MACs and the TTL change.
-    let data = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, ACK, b"y");
+    let data = from_client(ACK, b"y");
     let out = b.send(&data);
     let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40000), (VIP, 80), 63, ACK, b"y");
     assert_frame("backup dr", out.frame(), &want);
@@ -270,7 +239,7 @@ fn another_real_server_replaces_and_stale_expiry_is_ignored() {
     let stale = entry(VIP, RIP1, flags::INACTIVE, tcp_state::CLOSE);
     assert_eq!(b.d.import_sync(b.now, &stale), SyncImport::Skipped);
     assert_eq!(b.counters(0, RIP2), (1, 0));
-    let data = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, ACK, b"z");
+    let data = from_client(ACK, b"z");
     let out = b.send(&data);
     let want = tcp(
         (MAC_DIR, MAC_RS2),
@@ -353,15 +322,7 @@ fn zero_service_zeroes_one_service_only() {
          -A -t 192.0.2.10:443 -s rr
          -a -t 192.0.2.10:443 -r 10.0.0.12:8443 -m",
     );
-    s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        SYN,
-        b"",
-    ))
-    .frame();
+    s.send(&from_client(SYN, b"")).frame();
     s.send(&tcp(
         (MAC_GW, MAC_DIR),
         (CIP, 40001),
@@ -416,42 +377,7 @@ fn persistence_template_follows_the_connection() {
     control.ipvsadm(backup_rules);
     assert_eq!(control.send(&second_syn).next_hop().addr, ip(RIP2));
 
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        SYN,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP1, 8080),
-        (CIP, 40000),
-        64,
-        SYNACK,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"",
-    ))
-    .frame();
-    m.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"GET /",
-    ))
-    .frame();
+    nat_handshake(&mut m);
     let got = over_the_wire(&mut m);
     // <caddr, 0, vaddr, vport> -> RIP1, the dest's NAT method and INACTIVE bit, 300 s.
     let template = SyncConn {
