@@ -4,14 +4,15 @@
 //! it is restarted: they reach it again. Packets are frames built with etherparse; the probes
 //! use real sockets.
 
+mod health_util;
+
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket};
+use health_util::{Server, wait_for};
 use lvs_core::director::{Director, DirectorConfig, Verdict};
 use lvs_core::health::{CheckKind, CheckerConfig, RealServerHealth, Timing, VirtualServerHealth};
 use lvs_core::ipvsadm::{Command, parse_line};
@@ -19,42 +20,6 @@ use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 use lvs_net::health::{HealthRunner, RunnerOptions};
-
-/// A TCP server that can be stopped (its port then refuses) and started again on that port.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(addr: SocketAddr) -> Self {
-        let l = TcpListener::bind(addr).unwrap();
-        let addr = l.local_addr().unwrap();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((conn, _)) => drop(conn),
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn kill(mut self) -> SocketAddr {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap();
-        self.addr
-    }
-}
 
 /// The director's clock, shared with the runner's callback.
 #[derive(Clone, Copy)]
@@ -99,15 +64,6 @@ fn spread(d: &Mutex<Director>, clock: Clock, sport: &mut u16, n: usize) -> BTree
             new_conn(d, clock, *sport)
         })
         .collect()
-}
-
-fn wait_for(what: &str, bound: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let start = StdInstant::now();
-    while !cond() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    start.elapsed()
 }
 
 #[test]

@@ -1,60 +1,16 @@
 //! The runner end to end on loopback: real TCP servers, real probes, the commands applied to a
 //! `ServiceTable` (the control plane a Director wraps); one server killed and restarted.
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+mod health_util;
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use health_util::{Server, wait_for};
 use lvs_core::ipvsadm::{Command, ServiceKey, parse_line};
 use lvs_core::service::ServiceTable;
 use lvs_net::health::{HealthFile, HealthRunner, RunnerOptions};
-
-/// A TCP server that can be stopped (its port then refuses) and started again on that port.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(addr: SocketAddr) -> Self {
-        let l = TcpListener::bind(addr).unwrap();
-        let addr = l.local_addr().unwrap();
-        l.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((conn, _)) => drop(conn),
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn kill(mut self) -> SocketAddr {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap();
-        self.addr
-    }
-}
-
-fn wait_for(what: &str, bound: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < bound, "{what}: not within {bound:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    start.elapsed()
-}
 
 fn dests(table: &Mutex<ServiceTable>, svc: &ServiceKey) -> Vec<SocketAddr> {
     let t = table.lock().unwrap();
