@@ -15,27 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dataplane_util::{Netns, can_run, start_worker, veth, wait_for};
+use dataplane_util::{
+    can_run, small_port, start_worker, three_namespaces, two_namespaces, wait_for,
+};
 use lvs_core::rewrite::{PacketBuf, originate};
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 use lvs_net::device::AfPacketConfig;
 use lvs_net::device::isolate::Isolation;
 use lvs_net::neigh::NeighbourCache;
-use lvs_net::worker::{Action, FrameHandler, PortConfig, Route, WorkerConfig};
+use lvs_net::worker::{Action, FrameHandler, Route, WorkerConfig};
 
 const RS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
-
-fn small_port(dev: &str, ipv4: Option<Ipv4Addr>) -> PortConfig {
-    let mut d = AfPacketConfig::new(dev);
-    d.block_size = 1 << 16;
-    d.blocks = 8;
-    PortConfig {
-        device: d,
-        ipv4,
-        ipv6: None,
-    }
-}
 
 fn udp_dst(f: &[u8]) -> Option<(Ipv4Addr, u16)> {
     if f.len() < 42 || f[12..14] != [8, 0] || f[23] != 17 {
@@ -70,18 +61,6 @@ impl FrameHandler for Forwarder {
             None => Action::Pass,
         }
     }
-}
-
-fn three_namespaces(tag: &str) -> (Netns, Netns, Netns) {
-    let (a, b, c) = (
-        Netns::new(&format!("{tag}a")),
-        Netns::new(&format!("{tag}b")),
-        Netns::new(&format!("{tag}c")),
-    );
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
-    veth(&b, "b1", "198.51.100.1/24", &c, "c0", "198.51.100.2/24");
-    a.ip("route add 198.51.100.0/24 via 192.0.2.2");
-    (a, b, c)
 }
 
 #[test]
@@ -164,8 +143,7 @@ fn fanout_spreads_flows_over_two_workers() {
     if !can_run("fanout_spreads_flows_over_two_workers") {
         return;
     }
-    let (a, b) = (Netns::new("fana"), Netns::new("fanb"));
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    let (a, b) = two_namespaces("fan");
     // GRO on first, so the check below sees the function turn it off.
     b.exec("ethtool -K b0 gro on");
     b.spawn(|| lvs_net::device::disable_offloads("b0"))
@@ -252,8 +230,7 @@ fn answers_arp_for_an_owned_vip() {
     if !can_run("answers_arp_for_an_owned_vip") {
         return;
     }
-    let (a, b) = (Netns::new("arpa"), Netns::new("arpb"));
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    let (a, b) = two_namespaces("arp");
     let vip = Ipv4Addr::new(192, 0, 2, 100);
     let b_mac = MacAddr(b.mac("b0"));
     let neigh = Arc::new(Mutex::new(NeighbourCache::new()));
@@ -327,8 +304,7 @@ fn client_steering_keeps_both_directions_on_one_worker() {
     if !can_run("client_steering_keeps_both_directions_on_one_worker") {
         return;
     }
-    let (a, b) = (Netns::new("stra"), Netns::new("strb"));
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    let (a, b) = two_namespaces("str");
     let mut port = small_port("b0", None);
     port.device.fanout_group = Some(4243);
     port.device.steering = lvs_net::device::Steering::Client {

@@ -7,11 +7,10 @@ use std::net::{IpAddr, Ipv6Addr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dataplane_util::{Netns, can_run, start_worker, veth};
+use dataplane_util::{Netns, can_run, small_port, start_worker, veth};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
-use lvs_net::device::AfPacketConfig;
 use lvs_net::device::isolate::Isolation;
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Action, FrameHandler, PortConfig, Route, WorkerConfig};
@@ -65,15 +64,9 @@ fn forwards_udp6_after_neighbour_discovery() {
         }
         got
     });
-    let port = |dev: &str, ipv6: &str| {
-        let mut d = AfPacketConfig::new(dev);
-        d.block_size = 1 << 16;
-        d.blocks = 8;
-        PortConfig {
-            device: d,
-            ipv4: None,
-            ipv6: Some(ipv6.parse().unwrap()),
-        }
+    let port = |dev: &str, ipv6: &str| PortConfig {
+        ipv6: Some(ipv6.parse().unwrap()),
+        ..small_port(dev, None)
     };
     let cfg = WorkerConfig {
         ports: vec![port("b0", "2001:db8:1::2"), port("b1", "2001:db8:2::1")],

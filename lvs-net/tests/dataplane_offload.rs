@@ -7,23 +7,12 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dataplane_util::{Netns, can_run, start_worker, veth, wait_for};
+use dataplane_util::{Netns, can_run, small_port, start_worker, two_namespaces, wait_for};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 use lvs_net::device::AfPacketConfig;
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Action, FrameHandler, PortConfig, WorkerConfig};
-
-fn small_port(dev: &str) -> PortConfig {
-    let mut d = AfPacketConfig::new(dev);
-    d.block_size = 1 << 16;
-    d.blocks = 8;
-    PortConfig {
-        device: d,
-        ipv4: None,
-        ipv6: None,
-    }
-}
 
 struct PassAll;
 
@@ -116,9 +105,8 @@ fn fanout_group_hands_over_reassembled_datagrams() {
     if !can_run("fanout_group_hands_over_reassembled_datagrams") {
         return;
     }
-    let (a, b) = (Netns::new("fraga"), Netns::new("fragb"));
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
-    let mut port = small_port("b0");
+    let (a, b) = two_namespaces("frag");
+    let mut port = small_port("b0", None);
     port.device.fanout_group = Some(7);
     let cfg = WorkerConfig {
         ports: vec![port],

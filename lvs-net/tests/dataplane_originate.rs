@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dataplane_util::{Netns, can_run, start_worker, start_worker_announcing, veth, wait_for};
+use dataplane_util::{can_run, start_worker, start_worker_announcing, two_namespaces, wait_for};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 use lvs_net::device::AfPacketConfig;
@@ -28,15 +28,6 @@ fn cfg() -> WorkerConfig {
     }
 }
 
-fn pair(tag: &str) -> (Netns, Netns) {
-    let (a, b) = (
-        Netns::new(&format!("{tag}a")),
-        Netns::new(&format!("{tag}b")),
-    );
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
-    (a, b)
-}
-
 struct Idle;
 
 impl FrameHandler for Idle {
@@ -50,7 +41,7 @@ fn gratuitous_arp_updates_the_peer_cache() {
     if !can_run("gratuitous_arp_updates_the_peer_cache") {
         return;
     }
-    let (a, b) = pair("garp");
+    let (a, b) = two_namespaces("garp");
     // A stale entry with a wrong MAC: a gratuitous ARP updates existing entries even with
     // arp_accept=0 (which only governs creating new ones).
     a.ip("neigh replace 192.0.2.100 lladdr 02:00:00:00:00:99 dev a0 nud stale");
@@ -113,7 +104,7 @@ fn timer_then_originated_frame_reaches_the_kernel() {
     if !can_run("timer_then_originated_frame_reaches_the_kernel") {
         return;
     }
-    let (a, b) = pair("orig");
+    let (a, b) = two_namespaces("orig");
     let server = a.spawn(|| {
         let s = UdpSocket::bind("192.0.2.1:7000").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

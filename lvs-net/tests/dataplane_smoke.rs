@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dataplane_util::{Netns, can_run, start_worker, veth};
+use dataplane_util::{can_run, start_worker, three_namespaces};
 use lvs_core::director::{Director, DirectorConfig};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
@@ -76,14 +76,7 @@ fn measure<H: FrameHandler + Send + 'static>(
     to: Ipv4Addr,
 ) -> u64 {
     let tag = &label[..3];
-    let (a, b, c) = (
-        Netns::new(&format!("{tag}a")),
-        Netns::new(&format!("{tag}b")),
-        Netns::new(&format!("{tag}c")),
-    );
-    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
-    veth(&b, "b1", "198.51.100.1/24", &c, "c0", "198.51.100.2/24");
-    a.ip("route add 198.51.100.0/24 via 192.0.2.2");
+    let (a, b, c) = three_namespaces(tag);
     let iso = b
         .spawn(move || Isolation::apply("b0", &[IpAddr::V4(to)], &[]))
         .join()

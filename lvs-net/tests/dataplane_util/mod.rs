@@ -135,13 +135,46 @@ pub fn veth(a: &Netns, a_dev: &str, a_addr: &str, b: &Netns, b_dev: &str, b_addr
     }
 }
 
+/// Two namespaces `{tag}a` and `{tag}b`, linked a0 (192.0.2.1) <-> b0 (192.0.2.2).
+pub fn two_namespaces(tag: &str) -> (Netns, Netns) {
+    let (a, b) = (
+        Netns::new(&format!("{tag}a")),
+        Netns::new(&format!("{tag}b")),
+    );
+    veth(&a, "a0", "192.0.2.1/24", &b, "b0", "192.0.2.2/24");
+    (a, b)
+}
+
+/// A client `{tag}a`, a forwarder `{tag}b` and a server `{tag}c`: a0 (192.0.2.1) <-> b0
+/// (192.0.2.2), b1 (198.51.100.1) <-> c0 (198.51.100.2); A routes 198.51.100.0/24 via B.
+pub fn three_namespaces(tag: &str) -> (Netns, Netns, Netns) {
+    let (a, b) = two_namespaces(tag);
+    let c = Netns::new(&format!("{tag}c"));
+    veth(&b, "b1", "198.51.100.1/24", &c, "c0", "198.51.100.2/24");
+    a.ip("route add 198.51.100.0/24 via 192.0.2.2");
+    (a, b, c)
+}
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use lvs_net::device::AfPacketConfig;
 use lvs_net::neigh::SharedNeighbours;
-use lvs_net::worker::{Counters, FrameHandler, Worker, WorkerConfig};
+use lvs_net::worker::{Counters, FrameHandler, PortConfig, Worker, WorkerConfig};
+
+/// A port on `dev` with a small ring (8 blocks of 64 KiB) and no IPv6 address.
+pub fn small_port(dev: &str, ipv4: Option<std::net::Ipv4Addr>) -> PortConfig {
+    let mut d = AfPacketConfig::new(dev);
+    d.block_size = 1 << 16;
+    d.blocks = 8;
+    PortConfig {
+        device: d,
+        ipv4,
+        ipv6: None,
+    }
+}
 
 /// A worker running on its own thread inside a namespace.
 pub struct Running<H> {
