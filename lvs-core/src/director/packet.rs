@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::event::{ConnSummary, Event};
+use super::stats::Stats;
 use super::{Director, DropReason, Verdict};
 use crate::conn::tcp::flags as tcpf;
 use crate::conn::{
@@ -283,25 +284,21 @@ impl Director {
 
     #[inline]
     pub(super) fn count_in(&mut self, svc: u32, dest: u32, bytes: usize) {
-        self.global.count_in(bytes);
-        if let Some(s) = self.reg.svcs.get_mut(svc as usize) {
-            s.stats.count_in(bytes);
-        }
-        if let Some(d) = self
-            .reg
-            .dests
-            .get_mut(dest as usize)
-            .and_then(Option::as_mut)
-        {
-            d.stats.count_in(bytes);
-        }
+        self.count(svc, dest, bytes, Stats::count_in);
     }
 
     #[inline]
     pub(super) fn count_out(&mut self, svc: u32, dest: u32, bytes: usize) {
-        self.global.count_out(bytes);
+        self.count(svc, dest, bytes, Stats::count_out);
+    }
+
+    /// One packet of `bytes` on the global, service and dest counters (`add` is
+    /// [`Stats::count_in`] or [`Stats::count_out`]).
+    #[inline(always)]
+    fn count(&mut self, svc: u32, dest: u32, bytes: usize, add: impl Fn(&mut Stats, usize)) {
+        add(&mut self.global, bytes);
         if let Some(s) = self.reg.svcs.get_mut(svc as usize) {
-            s.stats.count_out(bytes);
+            add(&mut s.stats, bytes);
         }
         if let Some(d) = self
             .reg
@@ -309,7 +306,7 @@ impl Director {
             .get_mut(dest as usize)
             .and_then(Option::as_mut)
         {
-            d.stats.count_out(bytes);
+            add(&mut d.stats, bytes);
         }
     }
 
