@@ -280,19 +280,10 @@ impl ConnTable {
         let p = u8::from(key.proto);
         match (key.caddr, key.vaddr) {
             (IpAddr::V4(c), IpAddr::V4(v)) => {
-                let slot = self.v4.find_in(h, kind, p, c, key.cport, v, key.vport)?;
-                self.v4.slab.get(slot).map(|e| ConnId {
-                    slot,
-                    generation: e.meta.generation,
-                })
+                self.v4_id(self.v4.find_in(h, kind, p, c, key.cport, v, key.vport)?)
             }
             (IpAddr::V6(c), IpAddr::V6(v)) => {
-                let slot = self.v6.find_in(h, kind, p, c, key.cport, v, key.vport)?;
-                let generation = self.v6.slab.get(slot)?.meta.generation;
-                Some(ConnId {
-                    slot: V6 | slot,
-                    generation,
-                })
+                self.v6_id(self.v6.find_in(h, kind, p, c, key.cport, v, key.vport)?)
             }
             _ => None,
         }
@@ -305,22 +296,30 @@ impl ConnTable {
         let p = u8::from(key.proto);
         match (key.daddr, key.addr) {
             (IpAddr::V4(d), IpAddr::V4(b)) => {
-                let slot = self.v4.find_out(h, p, d, key.dport, b, key.port)?;
-                self.v4.slab.get(slot).map(|e| ConnId {
-                    slot,
-                    generation: e.meta.generation,
-                })
+                self.v4_id(self.v4.find_out(h, p, d, key.dport, b, key.port)?)
             }
             (IpAddr::V6(d), IpAddr::V6(b)) => {
-                let slot = self.v6.find_out(h, p, d, key.dport, b, key.port)?;
-                let generation = self.v6.slab.get(slot)?.meta.generation;
-                Some(ConnId {
-                    slot: V6 | slot,
-                    generation,
-                })
+                self.v6_id(self.v6.find_out(h, p, d, key.dport, b, key.port)?)
             }
             _ => None,
         }
+    }
+
+    /// The id of live IPv4 slot `slot`.
+    #[inline]
+    fn v4_id(&self, slot: u32) -> Option<ConnId> {
+        let generation = self.v4.slab.get(slot)?.meta.generation;
+        Some(ConnId { slot, generation })
+    }
+
+    /// The id of live IPv6 slot `slot`.
+    #[inline]
+    fn v6_id(&self, slot: u32) -> Option<ConnId> {
+        let generation = self.v6.slab.get(slot)?.meta.generation;
+        Some(ConnId {
+            slot: V6 | slot,
+            generation,
+        })
     }
 
     /// A read view of a live connection.
