@@ -46,10 +46,12 @@ fn set_elems(addrs: &[IpAddr], v6: bool) -> String {
 
 /// The nft script [`Isolation::apply`] loads (public for review and tests).
 pub fn ruleset(ifname: &str, vips: &[IpAddr], bypass: &[IpAddr]) -> String {
-    let table = table_name(ifname);
-    let mut s = format!(
-        "table netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n"
-    );
+    table_def(&table_name(ifname), ifname, &drop_rules(vips, bypass))
+}
+
+/// One `counter drop` rule per address family and field with addresses.
+fn drop_rules(vips: &[IpAddr], bypass: &[IpAddr]) -> String {
+    let mut s = String::new();
     for (field, list) in [("daddr", vips), ("saddr", bypass)] {
         for (fam, v6) in [("ip", false), ("ip6", true)] {
             let e = set_elems(list, v6);
@@ -58,8 +60,14 @@ pub fn ruleset(ifname: &str, vips: &[IpAddr], bypass: &[IpAddr]) -> String {
             }
         }
     }
-    s.push_str("  }\n}\n");
     s
+}
+
+/// The netdev `table` with `rules` in an ingress chain on `ifname`.
+fn table_def(table: &str, ifname: &str, rules: &str) -> String {
+    format!(
+        "table netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n{rules}  }}\n}}\n"
+    )
 }
 
 fn table_name(ifname: &str) -> String {
@@ -102,26 +110,7 @@ impl Isolation {
     /// Loads the drop rules for `vips` (and `bypass` sources) on `ifname`, replacing an older
     /// table of ours on the same interface.
     pub fn apply(ifname: &str, vips: &[IpAddr], bypass: &[IpAddr]) -> Result<Self, DeviceError> {
-        let table = table_name(ifname);
-        // Replace atomically: declare, delete, then load, in one transaction.
-        let script = format!(
-            "table netdev {table}\ndelete table netdev {table}\n{}",
-            ruleset(ifname, vips, bypass)
-        );
-        let netns = std::fs::File::open("/proc/thread-self/ns/net")
-            .map_err(|e| DeviceError::new("open /proc/thread-self/ns/net", ifname, e))?;
-        nft(
-            ifname,
-            "nft add netdev ingress table",
-            &["-f", "-"],
-            Some(&script),
-        )?;
-        Ok(Self {
-            ifname: ifname.to_owned(),
-            table,
-            active: true,
-            netns,
-        })
+        Self::load(ifname, table_name(ifname), &drop_rules(vips, bypass))
     }
 
     /// Drops tunnelled traffic (IPIP, IPv6-in-IP, GRE and, with `gue_port`, GUE) arriving on
@@ -136,8 +125,10 @@ impl Isolation {
     }
 
     fn load(ifname: &str, table: String, rules: &str) -> Result<Self, DeviceError> {
+        // Replace atomically: declare, delete, then load, in one transaction.
         let script = format!(
-            "table netdev {table}\ndelete table netdev {table}\ntable netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n{rules}  }}\n}}\n"
+            "table netdev {table}\ndelete table netdev {table}\n{}",
+            table_def(&table, ifname, rules)
         );
         let netns = std::fs::File::open("/proc/thread-self/ns/net")
             .map_err(|e| DeviceError::new("open /proc/thread-self/ns/net", ifname, e))?;
