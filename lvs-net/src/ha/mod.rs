@@ -72,3 +72,12 @@ impl HaError {
         }
     }
 }
+
+/// Whether a receive with SO_RCVTIMEO ended without a packet: the timeout ran out or a signal
+/// cut the wait short.
+fn no_packet_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

@@ -8,7 +8,7 @@ use lvs_core::wire::{IpProtocol, Ipv4Repr};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
 use super::sys;
-use super::{HaError, Interface};
+use super::{HaError, Interface, no_packet_yet};
 
 const IPPROTO_VRRP: i32 = 112;
 /// keepalived's TOS for adverts (IPTOS_PREC_INTERNETCONTROL).
@@ -191,16 +191,7 @@ impl VrrpSocket {
         };
         match result {
             Ok(r) => Ok(Some(r)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(e) if no_packet_yet(&e) => Ok(None),
             Err(e) => Err(HaError::socket("receive advert", name)(e)),
         }
     }

@@ -9,7 +9,7 @@ use lvs_core::sync::{DEFAULT_GROUP_V4, DEFAULT_PORT, DEFAULT_TTL, SyncSender, cl
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
 
 use super::sys;
-use super::{HaError, Interface};
+use super::{HaError, Interface, no_packet_yet};
 
 /// Sync daemon parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,16 +173,7 @@ impl SyncRecvSocket {
             .map_err(HaError::socket("SO_RCVTIMEO", &self.iface))?;
         match sys::recv_from(&self.socket, buf) {
             Ok((n, _)) => Ok(Some(n)),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(e) if no_packet_yet(&e) => Ok(None),
             Err(e) => Err(HaError::socket("receive sync message", &self.iface)(e)),
         }
     }
