@@ -2,35 +2,18 @@
 //! `quorum - hysteresis` the sorry server goes in and the alive real servers out; at
 //! `quorum + hysteresis` they come back and the sorry server leaves.
 
-use core::time::Duration;
-use std::net::{IpAddr, Ipv4Addr};
+mod health_util;
 
+use core::time::Duration;
+use std::net::IpAddr;
+
+use health_util::{dest, svc};
 use lvs_core::health::{
     CheckKind, CheckOutcome, CheckerConfig, FailedConnPolicy, HealthAction, HealthEvent,
     HealthMonitor, RealServerHealth, SorryServer, Timing, VirtualServerHealth,
 };
-use lvs_core::ipvsadm::{Command, DestConfig, FwdMethod, Protocol, ServiceKey, TunnelConfig};
+use lvs_core::ipvsadm::Command;
 use lvs_core::time::Instant;
-
-fn svc() -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Tcp,
-        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        port: 80,
-    }
-}
-
-fn dest(last: u8, weight: u32) -> DestConfig {
-    DestConfig {
-        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
-        port: 80,
-        fwd: FwdMethod::Masq,
-        weight,
-        u_threshold: 0,
-        l_threshold: 0,
-        tunnel: TunnelConfig::default(),
-    }
-}
 
 /// retry 0 and no warmup: every server is probed at 1, 11, 21, ... s and changes state on the
 /// first differing result.

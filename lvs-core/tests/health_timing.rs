@@ -3,35 +3,18 @@
 //! checker retries `retry` times `delay_before_retry` apart and goes down on failure
 //! `retry + 1`; a down checker comes back on its first success.
 
+mod health_util;
+
 use core::time::Duration;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use health_util::{dest, svc};
 use lvs_core::health::{
     CheckKind, CheckOutcome, CheckerConfig, HealthAction, HealthEvent, HealthMonitor,
     RealServerHealth, Timing, VirtualServerHealth,
 };
-use lvs_core::ipvsadm::{Command, DestConfig, FwdMethod, Protocol, ServiceKey, TunnelConfig};
+use lvs_core::ipvsadm::Command;
 use lvs_core::time::Instant;
-
-fn svc() -> ServiceKey {
-    ServiceKey::Inet {
-        protocol: Protocol::Tcp,
-        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        port: 80,
-    }
-}
-
-fn dest(last: u8, weight: u32) -> DestConfig {
-    DestConfig {
-        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
-        port: 80,
-        fwd: FwdMethod::Masq,
-        weight,
-        u_threshold: 0,
-        l_threshold: 0,
-        tunnel: TunnelConfig::default(),
-    }
-}
 
 fn timing(retry: u32) -> Timing {
     Timing {
