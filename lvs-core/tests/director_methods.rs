@@ -13,12 +13,6 @@ const CIP: &str = "198.51.100.7";
 const VIP: &str = "192.0.2.10";
 const RIP: &str = "10.0.0.11";
 
-fn only_state(s: &Sim) -> Option<TcpState> {
-    let c: Vec<_> = s.d.conns(s.now).collect();
-    assert_eq!(c.len(), 1);
-    c[0].state
-}
-
 #[test]
 fn dr_life_cycle_uses_input_only_rows() {
     let mut s = Sim::new(config());

@@ -152,6 +152,13 @@ impl Sim {
     }
 }
 
+/// The state of the one connection in the table.
+pub fn only_state(s: &Sim) -> Option<lvs_core::conn::TcpState> {
+    let c: Vec<_> = s.d.conns(s.now).collect();
+    assert_eq!(c.len(), 1);
+    c[0].state
+}
+
 /// TCP flag sets.
 #[derive(Clone, Copy, Debug)]
 pub struct Flags {
