@@ -10,15 +10,20 @@ use lvs_core::ipvsadm::parse_line;
 
 const VIP: &str = "192.0.2.10";
 
-fn syn_from(port: u16) -> Vec<u8> {
+/// The client's packet from `port` to the VIP.
+fn from_client(port: u16, f: Flags, payload: &[u8]) -> Vec<u8> {
     tcp(
         (MAC_GW, MAC_DIR),
         ("198.51.100.7", port),
         (VIP, 80),
         64,
-        SYN,
-        b"",
+        f,
+        payload,
     )
+}
+
+fn syn_from(port: u16) -> Vec<u8> {
+    from_client(port, SYN, b"")
 }
 
 fn two_dests(extra: &str) -> Sim {
@@ -86,14 +91,7 @@ fn quiesced_dest_keeps_flows_and_gets_no_new_ones() {
     assert_eq!(dest_of(&s.send(&a)), "10.0.0.12");
     s.ipvsadm("-e -t 192.0.2.10:80 -r 10.0.0.12:80 -m -w 0");
     // The existing flow continues to .12.
-    let ack = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"x",
-    );
+    let ack = from_client(40000, ACK, b"x");
     assert_eq!(dest_of(&s.send(&ack)), "10.0.0.12");
     // New ones all go to .11.
     for p in 1..5 {
@@ -108,14 +106,7 @@ fn deleted_dest_drops_then_expires_with_expire_nodest_conn() {
     let mut s = two_dests("");
     s.send(&syn_from(40000)).frame();
     s.ipvsadm("-d -t 192.0.2.10:80 -r 10.0.0.12:80");
-    let ack = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"x",
-    );
+    let ack = from_client(40000, ACK, b"x");
     assert_eq!(s.send(&ack), Out::Drop(DropReason::DestDeleted));
     assert_eq!(s.d.conn_count(), 1);
     // With the sysctl the next packet expires it.
@@ -198,23 +189,9 @@ fn replace_config_keeps_unchanged_dests_and_their_flows() {
     // .12 removed, .11 kept its 5 connections and took the new weight, .13 added at the head.
     assert_eq!(d, [("10.0.0.13".into(), 1, 0), ("10.0.0.11".into(), 3, 5)]);
     // Flows to .11 continue, flows to .12 are dropped.
-    let to11 = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40001),
-        (VIP, 80),
-        64,
-        ACK,
-        b"",
-    );
+    let to11 = from_client(40001, ACK, b"");
     assert_eq!(dest_of(&s.send(&to11)), "10.0.0.11");
-    let to12 = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"",
-    );
+    let to12 = from_client(40000, ACK, b"");
     assert_eq!(s.send(&to12), Out::Drop(DropReason::DestDeleted));
 }
 
