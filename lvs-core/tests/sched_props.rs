@@ -29,6 +29,18 @@ mod sched_props {
         flow(&a, (rng.next_u32() & 0xffff) as u16)
     }
 
+    /// How many of `n` random client flows (from `seed`) each dest gets.
+    fn random_counts(s: &mut Svc, seed: u64, n: u32) -> HashMap<DestId, u32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut counts: HashMap<DestId, u32> = HashMap::new();
+        for _ in 0..n {
+            let f = random_flow(&mut rng);
+            let i = s.sched.schedule(&s.dests, &f, Instant::ZERO).unwrap();
+            *counts.entry(s.dests[i].id).or_default() += 1;
+        }
+        counts
+    }
+
     fn gcd(a: i32, b: i32) -> i32 {
         if b == 0 { a } else { gcd(b, a % b) }
     }
@@ -104,14 +116,8 @@ mod sched_props {
                 let got = table.iter().filter(|&&o| o == Some(d.id)).count() as i32;
                 prop_assert_eq!(got, want);
             }
-            let mut rng = StdRng::seed_from_u64(seed);
             let n = 20_000;
-            let mut counts: HashMap<DestId, u32> = HashMap::new();
-            for _ in 0..n {
-                let f = random_flow(&mut rng);
-                let i = s.sched.schedule(&s.dests, &f, Instant::ZERO).unwrap();
-                *counts.entry(s.dests[i].id).or_default() += 1;
-            }
+            let counts = random_counts(&mut s, seed, n);
             for d in &s.dests {
                 let buckets = table.iter().filter(|&&o| o == Some(d.id)).count();
                 let want = buckets as f64 / 256.0;
@@ -135,14 +141,8 @@ mod sched_props {
                 let want = m * f64::from(d.weight / g) / f64::from(turns);
                 prop_assert!((got - want).abs() <= f64::from(max_turn) + 1.0, "{got} vs {want}");
             }
-            let mut rng = StdRng::seed_from_u64(seed);
             let n = 20_000;
-            let mut counts: HashMap<DestId, u32> = HashMap::new();
-            for _ in 0..n {
-                let f = random_flow(&mut rng);
-                let i = s.sched.schedule(&s.dests, &f, Instant::ZERO).unwrap();
-                *counts.entry(s.dests[i].id).or_default() += 1;
-            }
+            let counts = random_counts(&mut s, seed, n);
             for d in &s.dests {
                 let slots = table.iter().filter(|&&o| o == Some(d.id)).count() as f64;
                 let got = f64::from(counts.get(&d.id).copied().unwrap_or(0)) / f64::from(n);
