@@ -53,6 +53,24 @@ impl SyncSocketConfig {
             Domain::IPV4
         }
     }
+
+    /// A UDP socket of the group's family bound to the interface (SO_BINDTODEVICE), with the
+    /// interface; `reuse_addr` sets SO_REUSEADDR first.
+    fn device_socket(&self, reuse_addr: bool) -> Result<(Socket, Interface), HaError> {
+        let name = self.iface.as_str();
+        let iface = Interface::by_name(name)?;
+        let socket = Socket::new(self.domain(), Type::DGRAM, Some(Protocol::UDP))
+            .map_err(HaError::socket("socket", name))?;
+        if reuse_addr {
+            socket
+                .set_reuse_address(true)
+                .map_err(HaError::socket("SO_REUSEADDR", name))?;
+        }
+        socket
+            .bind_device(Some(name.as_bytes()))
+            .map_err(HaError::socket("SO_BINDTODEVICE", name))?;
+        Ok((socket, iface))
+    }
 }
 
 /// The master's socket: connected to the group, loopback off, the configured TTL.
@@ -66,12 +84,7 @@ impl SyncSendSocket {
     /// Opens and connects the socket.
     pub fn open(config: &SyncSocketConfig) -> Result<Self, HaError> {
         let name = config.iface.as_str();
-        let iface = Interface::by_name(name)?;
-        let socket = Socket::new(config.domain(), Type::DGRAM, Some(Protocol::UDP))
-            .map_err(HaError::socket("socket", name))?;
-        socket
-            .bind_device(Some(name.as_bytes()))
-            .map_err(HaError::socket("SO_BINDTODEVICE", name))?;
+        let (socket, iface) = config.device_socket(false)?;
         if config.group.is_ipv6() {
             socket
                 .set_multicast_if_v6(iface.index)
@@ -139,15 +152,7 @@ impl SyncRecvSocket {
     /// Opens, binds and joins.
     pub fn open(config: &SyncSocketConfig) -> Result<Self, HaError> {
         let name = config.iface.as_str();
-        let iface = Interface::by_name(name)?;
-        let socket = Socket::new(config.domain(), Type::DGRAM, Some(Protocol::UDP))
-            .map_err(HaError::socket("socket", name))?;
-        socket
-            .set_reuse_address(true)
-            .map_err(HaError::socket("SO_REUSEADDR", name))?;
-        socket
-            .bind_device(Some(name.as_bytes()))
-            .map_err(HaError::socket("SO_BINDTODEVICE", name))?;
+        let (socket, iface) = config.device_socket(true)?;
         socket
             .bind(&SockAddr::from(SocketAddr::new(config.group, config.port)))
             .map_err(HaError::socket("bind the sync group", name))?;
