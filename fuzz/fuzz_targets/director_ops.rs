@@ -15,6 +15,7 @@ use lvs_core::director::{Director, DirectorConfig, FullNatPool, Sysctls, Verdict
 use lvs_core::ipvsadm::{Protocol, ServiceKey, parse_line};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
+use lvs_core::wire::dump::Summary;
 use lvs_core::wire::{
     Icmpv4Packet, Icmpv6Packet, IpProtocol, Ipv4Packet, Ipv6Packet, MacAddr, TcpPacket, UdpPacket,
 };
@@ -255,6 +256,8 @@ pub struct RunStats {
 }
 
 struct Model {
+    /// `DIRECTOR_OPS_TRACE=1`: print every frame and verdict (debugging a fuzz finding).
+    trace: bool,
     stats: RunStats,
     d: Director,
     now: Instant,
@@ -294,6 +297,7 @@ impl Model {
         }
         d.handle_timeout(Instant::ZERO);
         Self {
+            trace: std::env::var_os("DIRECTOR_OPS_TRACE").is_some(),
             stats: RunStats::default(),
             d,
             now: Instant::ZERO,
@@ -308,7 +312,11 @@ impl Model {
         let Ok(mut pkt) = PacketBuf::new(&mut buf, 64, frame.len()) else {
             return;
         };
-        let out = match self.d.handle_packet(self.now, &mut pkt) {
+        let v = self.d.handle_packet(self.now, &mut pkt);
+        if self.trace {
+            eprintln!("{:?} {} -> {v:?}", self.now, Summary(frame));
+        }
+        let out = match v {
             Verdict::Forward { frame, .. } => Some(frame.to_vec()),
             _ => None,
         };
@@ -505,6 +513,9 @@ impl Model {
             }
             _ => {
                 let c = CHANGES[usize::from(inp.byte()) % CHANGES.len()];
+                if self.trace {
+                    eprintln!("{:?} ipvsadm {c}", self.now);
+                }
                 if let Ok(cmd) = parse_line(c) {
                     let _ = self.d.apply(&cmd, self.now);
                 }

@@ -169,7 +169,9 @@ fn replace_config_keeps_unchanged_dests_and_their_flows() {
     for p in 0..10 {
         s.send(&syn_from(40000 + p)).frame();
     }
+    // A restore script: -C first, as `ipvsadm -S` output fed to `-R` often is.
     let new: Vec<_> = [
+        "-C",
         "-A -t 192.0.2.10:80 -s rr",
         "-a -t 192.0.2.10:80 -r 10.0.0.11:80 -m -w 3",
         "-a -t 192.0.2.10:80 -r 10.0.0.13:80 -m",

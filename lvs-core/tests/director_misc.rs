@@ -157,3 +157,120 @@ fn fragments_to_a_vip_are_dropped() {
     q[14 + 16..14 + 20].copy_from_slice(&[192, 0, 2, 99]);
     assert_eq!(s.send(&q), Out::Pass);
 }
+
+#[test]
+fn port_zero_persistent_service_takes_every_port() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -t 192.0.2.10:0 -s rr -p 100
+         -a -t 192.0.2.10:0 -r 10.0.0.11 -m
+         -a -t 192.0.2.10:0 -r 10.0.0.12 -m",
+    );
+    let c = "198.51.100.7";
+    // NAT to a port-0 dest keeps the packet's port; one template (vport 0) pins the client.
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (c, 40000),
+        ("192.0.2.10", 8080),
+        64,
+        SYN,
+        b"",
+    ));
+    let want = tcp(
+        (MAC_DIR, MAC_RS2),
+        (c, 40000),
+        ("10.0.0.12", 8080),
+        63,
+        SYN,
+        b"",
+    );
+    assert_frame("port 0, 8080", out.frame(), &want);
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        (c, 40001),
+        ("192.0.2.10", 9090),
+        64,
+        SYN,
+        b"",
+    ));
+    let want = tcp(
+        (MAC_DIR, MAC_RS2),
+        (c, 40001),
+        ("10.0.0.12", 9090),
+        63,
+        SYN,
+        b"",
+    );
+    assert_frame("port 0, 9090", out.frame(), &want);
+    assert_eq!(s.d.snapshot().templates, 1);
+    // Another client lands on the other dest.
+    let out = s.send(&tcp(
+        (MAC_GW, MAC_DIR),
+        ("198.51.100.8", 1),
+        ("192.0.2.10", 22),
+        64,
+        SYN,
+        b"",
+    ));
+    assert_eq!(out.next_hop().addr, ip("10.0.0.11"));
+}
+
+/// CRC32c (Castagnoli, reflected, RFC 9260 appendix A), bit by bit: the independent oracle.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// An SCTP packet with one chunk of `chunk_type`, CRC32c filled (stored little-endian as the
+/// RFC's reference code does).
+fn sctp(src: (&str, u16), dst: (&str, u16), chunk_type: u8) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&src.1.to_be_bytes());
+    l4.extend_from_slice(&dst.1.to_be_bytes());
+    l4.extend_from_slice(&0u32.to_be_bytes());
+    l4.extend_from_slice(&[0; 4]);
+    l4.extend_from_slice(&[chunk_type, 0, 0, 20]);
+    l4.extend_from_slice(&[0x11, 0x22, 0x33, 0x44, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
+    let c = crc32c(&l4);
+    l4[8..12].copy_from_slice(&c.to_le_bytes());
+    let mut out = Vec::new();
+    builder((MAC_GW, MAC_DIR), ip(src.0), ip(dst.0), 64)
+        .write(&mut out, etherparse::IpNumber(132), &l4)
+        .unwrap();
+    out
+}
+
+#[test]
+fn sctp_init_starts_a_nat_connection() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A --sctp-service 192.0.2.10:3868
+         -a --sctp-service 192.0.2.10:3868 -r 10.0.0.11:3869 -m",
+    );
+    let c = ("198.51.100.7", 5000);
+    let data = sctp(c, ("192.0.2.10", 3868), 0);
+    assert_eq!(s.send(&data), Out::Drop(DropReason::NotSyn));
+    let init = sctp(c, ("192.0.2.10", 3868), 1);
+    let out = s.send(&init);
+    let f = out.frame();
+    // Destination and port rewritten, CRC32c recomputed over the new header.
+    assert_eq!(&f[30..34], &[10, 0, 0, 11]);
+    assert_eq!(&f[36..38], &3869u16.to_be_bytes());
+    let mut l4 = f[34..].to_vec();
+    let got = u32::from_le_bytes([l4[8], l4[9], l4[10], l4[11]]);
+    l4[8..12].fill(0);
+    assert_eq!(got, crc32c(&l4));
+    // The association is tracked: a DATA chunk now goes through.
+    assert_eq!(s.send(&data).next_hop().addr, ip("10.0.0.11"));
+    assert_eq!(s.d.conn_count(), 1);
+}

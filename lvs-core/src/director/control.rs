@@ -7,7 +7,7 @@ use super::event::Event;
 use super::stats::{Estimator, Stats};
 use super::{Director, Registry};
 use crate::conn::{ConnId, ForwardMethod};
-use crate::ipvsadm::{Command, FwdMethod, ServiceKey, TunnelConfig};
+use crate::ipvsadm::{Command, DestConfig, FwdMethod, ServiceKey, TunnelConfig};
 use crate::service::{ServiceError, ServiceTable};
 use crate::time::Instant;
 use crate::wire::MacAddr;
@@ -145,12 +145,13 @@ impl Director {
         Ok(())
     }
 
-    /// Swaps in a whole new configuration atomically: `commands` (typically `-C`-less `-A`/`-a`
-    /// lines of an `ipvsadm -S` dump) are checked on a scratch table first; on error nothing
-    /// changed. Then the difference is applied: unchanged services and dests keep their
-    /// connections, counters and scheduler state, edited ones are `-E`/`-e`'d, removed dests
-    /// follow `expire_nodest_conn`. New dests are added in the order given (each lands at the
-    /// head of its service's list, as `-a` does).
+    /// Swaps in a whole new configuration atomically: `commands` (an `ipvsadm -S` dump, a
+    /// leading `-C` included or not) are applied to a scratch table first; on error nothing
+    /// changed. Then the live table is moved to the result by a diff: unchanged services and
+    /// dests keep their connections, counters and scheduler state, changed ones are
+    /// `-E`/`-e`'d, removed ones deleted (their connections follow `expire_nodest_conn`),
+    /// new ones added oldest first, so they end up in the scratch table's order among
+    /// themselves, ahead of the dests that stayed.
     pub fn replace_config(
         &mut self,
         commands: &[Command],
@@ -161,7 +162,6 @@ impl Director {
             target.apply(c)?;
         }
         let mut plan = Vec::new();
-        // Removals first, so a dest moving between services frees its address.
         for svc in self.services.services() {
             let key = *svc.key();
             match target.service(&key) {
@@ -179,45 +179,52 @@ impl Director {
                 }
             }
         }
-        for c in commands {
-            match c {
-                Command::AddService(key, cfg) => match self.services.service(key) {
-                    None => plan.push(c.clone()),
-                    Some(s) if s.config() != cfg => {
-                        plan.push(Command::EditService(*key, cfg.clone()))
-                    }
-                    Some(_) => {}
-                },
-                Command::AddDest(key, cfg) => {
-                    let old = self.services.service(key).and_then(|s| {
-                        let i = s
-                            .dests()
-                            .iter()
-                            .position(|d| d.addr == cfg.addr && d.port == cfg.port)?;
-                        Some((s.dests()[i].clone(), *s.dest_info(i)?))
-                    });
-                    match old {
-                        None => plan.push(c.clone()),
-                        Some((d, info)) => {
-                            let same = d.weight == cfg.weight as i32
-                                && d.u_threshold == cfg.u_threshold
-                                && d.l_threshold == cfg.l_threshold
-                                && info.fwd == cfg.fwd
-                                && info.tunnel == cfg.tunnel;
-                            if !same {
-                                plan.push(Command::EditDest(*key, *cfg));
-                            }
+        for t in target.services() {
+            let key = *t.key();
+            let live = self.services.service(&key);
+            match live {
+                None => plan.push(Command::AddService(key, t.config().clone())),
+                Some(l) if l.config() != t.config() => {
+                    plan.push(Command::EditService(key, t.config().clone()));
+                }
+                Some(_) => {}
+            }
+            // Oldest first: each -a lands at the head, as it did in the scratch table.
+            for (i, d) in t.dests().iter().enumerate().rev() {
+                let Some(info) = t.dest_info(i) else { continue };
+                let cfg = DestConfig {
+                    addr: d.addr,
+                    port: d.port,
+                    fwd: info.fwd,
+                    weight: d.weight.max(0) as u32,
+                    u_threshold: d.u_threshold,
+                    l_threshold: d.l_threshold,
+                    tunnel: info.tunnel,
+                };
+                let old = live.and_then(|l| {
+                    let j = l
+                        .dests()
+                        .iter()
+                        .position(|o| o.addr == d.addr && o.port == d.port)?;
+                    Some((l.dests()[j].clone(), *l.dest_info(j)?))
+                });
+                match old {
+                    None => plan.push(Command::AddDest(key, cfg)),
+                    Some((o, oi)) => {
+                        let same = o.weight == d.weight
+                            && o.u_threshold == d.u_threshold
+                            && o.l_threshold == d.l_threshold
+                            && oi == *info;
+                        if !same {
+                            plan.push(Command::EditDest(key, cfg));
                         }
                     }
                 }
-                // Edits and deletions in the new config were already folded into `target`;
-                // replay them on the live table in order.
-                other => plan.push(other.clone()),
             }
         }
         for c in &plan {
-            // Every step was valid on the scratch table built from the same commands; a step
-            // that still fails (e.g. -E of a service removed above) is harmless to skip.
+            // Every step is valid: it moves the live table toward a table the same checks
+            // accepted. A refusal would leave that one item unchanged, nothing worse.
             let _ = self.services.apply(c);
         }
         self.after_change(now);

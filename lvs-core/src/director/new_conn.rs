@@ -46,8 +46,14 @@ impl Director {
             return Verdict::Pass;
         }
         let flags = tcp_flags(pkt.frame(), info);
-        if protocol == Protocol::Tcp && !is_syn_only(flags) {
+        let may_start = match protocol {
             // tcp_conn_schedule: only a SYN schedules (sloppy_tcp off).
+            Protocol::Tcp => is_syn_only(flags),
+            // sctp_conn_schedule: only an INIT chunk (sloppy_sctp off).
+            Protocol::Sctp => pkt.frame().get(info.l4_offset + 12) == Some(&1),
+            Protocol::Udp => true,
+        };
+        if !may_start {
             return Verdict::Drop(DropReason::NotSyn);
         }
         if self.defense.todrop() {

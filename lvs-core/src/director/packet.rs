@@ -216,7 +216,7 @@ impl Director {
                     .conns
                     .track_tcp(id, now, dir, flags, secure, &self.timeouts)
                 {
-                    self.count_change(dest, ch);
+                    self.count_change(now, dest, ch);
                 }
             }
             IpProtocol::Udp => {
@@ -230,20 +230,40 @@ impl Director {
     }
 
     /// Moves a connection between its dest's active and inactive counters.
-    fn count_change(&mut self, dest: u32, ch: CounterChange) {
+    fn count_change(&mut self, now: Instant, dest: u32, ch: CounterChange) {
         if ch == CounterChange::None {
             return;
         }
         let Some(d) = self.reg.dests.get(dest as usize).and_then(Option::as_ref) else {
             return;
         };
-        if !d.live {
+        let key = self.reg.svcs[d.svc as usize].key;
+        let activate = ch == CounterChange::Activate;
+        if d.live {
+            if let Ok(sd) = self.services.dest_mut(&key, d.addr, d.port) {
+                sd.conn_state_changed(activate);
+            }
             return;
         }
-        let key = self.reg.svcs[d.svc as usize].key;
-        if let Ok(sd) = self.services.dest_mut(&key, d.addr, d.port) {
-            sd.conn_state_changed(ch == CounterChange::Activate);
-        }
+        // A deleted dest in the trash still counts its connections (replies keep flowing and
+        // moving states, as `set_tcp_state` does on any `cp->dest`); the service table reaches
+        // trashed dests only through bind/unbind. Bind first so the dest never drops to zero
+        // and out of the trash in between.
+        let s = Scheduled {
+            service: key,
+            dest: DestId(dest),
+            daddr: d.addr,
+            dport: d.port,
+            template: None,
+            one_packet: false,
+        };
+        let (new, old) = if activate {
+            (ConnKind::Active, ConnKind::Inactive)
+        } else {
+            (ConnKind::Inactive, ConnKind::Active)
+        };
+        self.services.bind_conn(&s, new);
+        self.services.unbind_conn(&s, old, now);
     }
 
     /// TTL decrement; `Some(drop)` when it expired (time-exceeded queued).

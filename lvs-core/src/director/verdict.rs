@@ -70,7 +70,8 @@ pub enum DropReason {
     /// The `drop_packet` defense dropped a new connection (`ip_vs_todrop`).
     #[error("drop_packet defense")]
     DefenseDropPacket,
-    /// A packet that cannot start a connection (TCP without SYN, or SYN+ACK) and matches none.
+    /// A packet that cannot start a connection and matches none: TCP other than a SYN without
+    /// ACK/RST, SCTP other than an INIT chunk.
     #[error("first packet of a connection is not a SYN")]
     NotSyn,
     /// An IP fragment: the data plane reassembles before the director (as netfilter defrag

@@ -1,0 +1,70 @@
+//! "No allocation per established packet", measured: a counting global allocator around
+//! established NAT traffic in both directions (this test binary only; the library stays
+//! `forbid(unsafe_code)`).
+
+mod director_util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use director_util::*;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// GlobalAlloc contract; the counter has no effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `dealloc` and `alloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn established_packets_do_not_allocate() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -t 192.0.2.10:80 -s rr
+         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
+    );
+    let c = ("198.51.100.7", 40000);
+    let v = ("192.0.2.10", 80);
+    let r = ("10.0.0.11", 8080);
+    s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, SYN, b"")).frame();
+    s.send(&tcp((MAC_RS1, MAC_DIR), r, c, 64, SYNACK, b""))
+        .frame();
+    let ack = tcp((MAC_GW, MAC_DIR), c, v, 64, ACK, b"data");
+    let reply = tcp((MAC_RS1, MAC_DIR), r, c, 64, ACK, b"answer");
+    let mut buf = vec![0u8; 256];
+    let mut feed = |s: &mut Sim, f: &[u8]| {
+        buf[64..64 + f.len()].copy_from_slice(f);
+        let mut pkt = lvs_core::rewrite::PacketBuf::new(&mut buf, 64, f.len()).unwrap();
+        matches!(
+            s.d.handle_packet(s.now, &mut pkt),
+            lvs_core::director::Verdict::Forward { .. }
+        )
+    };
+    assert!(feed(&mut s, &ack));
+    let before = ALLOCS.load(Ordering::Relaxed);
+    assert!(before > 0, "the counter sees the setup's allocations");
+    for _ in 0..1000 {
+        assert!(feed(&mut s, &ack));
+        assert!(feed(&mut s, &reply));
+    }
+    assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0);
+}

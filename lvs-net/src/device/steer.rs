@@ -1,0 +1,215 @@
+//! Client-endpoint steering for PACKET_FANOUT: a classic BPF program that sends both directions
+//! of a connection to the same worker (lvs_core's conn module, "Design note: N workers").
+//!
+//! - a packet **to a VIP** comes from the client: hash its source `(caddr, cport)`;
+//! - a packet **to a FULLNAT local address** is a reply to `(laddr, lport)`: return `lport`,
+//!   so member `lport % workers` gets it (each worker allocates local ports from its own
+//!   residue class);
+//! - anything else is treated as a NAT reply to the client: hash its destination
+//!   `(caddr, cport)`.
+//!
+//! The kernel takes the program's return value modulo the number of group members, and members
+//! are numbered in the order they joined, so workers must open their sockets in index order.
+//! Addresses are read relative to the network header (`SKF_NET_OFF`), so VLAN tags do not
+//! matter. Fragments are reassembled first (the group is opened with
+//! PACKET_FANOUT_FLAG_DEFRAG). IPv6 extension headers are not walked (ports are read right
+//! after the fixed header), and ICMP errors hash their own header, not the quoted connection:
+//! both can land on another worker than the connection's.
+
+use std::net::IpAddr;
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insn {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Operand.
+    pub k: u32,
+}
+
+const LD_W_ABS: u16 = 0x20;
+const LD_H_ABS: u16 = 0x28;
+const LD_H_IND: u16 = 0x48;
+const LDX_B_MSH: u16 = 0xb1;
+const LD_MEM: u16 = 0x60;
+const ST: u16 = 0x02;
+const TAX: u16 = 0x07;
+const XOR_X: u16 = 0xac;
+const MUL_K: u16 = 0x24;
+const RSH_K: u16 = 0x74;
+const JEQ_K: u16 = 0x15;
+const JA: u16 = 0x05;
+const RET_A: u16 = 0x16;
+const RET_K: u16 = 0x06;
+/// `SKF_NET_OFF`: loads relative to the network header.
+const NET: i64 = -0x10_0000;
+/// `SKF_AD_OFF + SKF_AD_PROTOCOL`: skb->protocol.
+const AD_PROTOCOL: u32 = (-0x1000i32) as u32;
+
+fn net(off: i64) -> u32 {
+    (NET + off) as u32
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    S(u16, u32),
+    Jeq(u32, usize, usize),
+    Ja(usize),
+    Label(usize),
+}
+
+/// Labels of the program.
+const V4: usize = 0;
+const V6: usize = 1;
+const RET0: usize = 2;
+const V4_SRC: usize = 3;
+const V4_LPORT: usize = 4;
+const V6_SRC: usize = 5;
+const V6_LPORT: usize = 6;
+const MIX: usize = 7;
+const FIRST_FREE: usize = 8;
+
+/// Builds the steering program for `vips` and FULLNAT `laddrs`; `None` if it does not fit
+/// classic BPF's 8-bit jump offsets (hundreds of addresses: use plain hash fanout then).
+pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
+    let mut ops = Vec::new();
+    let mut next_label = FIRST_FREE;
+    ops.push(Op::S(LD_H_ABS, AD_PROTOCOL));
+    ops.push(Op::Jeq(0x0800, V4, FIRST_FREE));
+    ops.push(Op::Label(FIRST_FREE));
+    next_label += 1;
+    ops.push(Op::Jeq(0x86dd, V6, RET0));
+    ops.push(Op::Label(RET0));
+    ops.push(Op::S(RET_K, 0));
+    // IPv4: compare the destination with each VIP, then each local address.
+    ops.push(Op::Label(V4));
+    ops.push(Op::S(LD_W_ABS, net(16)));
+    for (list, target) in [(vips, V4_SRC), (laddrs, V4_LPORT)] {
+        for a in list.iter().filter_map(|a| {
+            if let IpAddr::V4(v) = a {
+                Some(v.to_bits())
+            } else {
+                None
+            }
+        }) {
+            ops.push(Op::Jeq(a, target, next_label));
+            ops.push(Op::Label(next_label));
+            next_label += 1;
+        }
+    }
+    let v4_addr_port = |ops: &mut Vec<Op>, addr_off: i64, port_off: i64| {
+        ops.push(Op::S(LD_W_ABS, net(addr_off)));
+        ops.push(Op::S(ST, 0));
+        ops.push(Op::S(LDX_B_MSH, net(0)));
+        ops.push(Op::S(LD_H_IND, net(port_off)));
+        ops.push(Op::Ja(MIX));
+    };
+    v4_addr_port(&mut ops, 16, 2);
+    ops.push(Op::Label(V4_SRC));
+    v4_addr_port(&mut ops, 12, 0);
+    ops.push(Op::Label(V4_LPORT));
+    ops.push(Op::S(LDX_B_MSH, net(0)));
+    ops.push(Op::S(LD_H_IND, net(2)));
+    ops.push(Op::S(RET_A, 0));
+    // IPv6: four word compares per address.
+    ops.push(Op::Label(V6));
+    for (list, target) in [(vips, V6_SRC), (laddrs, V6_LPORT)] {
+        for a in list.iter().filter_map(|a| {
+            if let IpAddr::V6(v) = a {
+                Some(v.octets())
+            } else {
+                None
+            }
+        }) {
+            let miss = next_label;
+            next_label += 1;
+            for (i, w) in a.chunks(4).enumerate() {
+                let w = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
+                ops.push(Op::S(LD_W_ABS, net(24 + 4 * i as i64)));
+                let hit = if i == 3 { target } else { next_label };
+                ops.push(Op::Jeq(w, hit, miss));
+                if i < 3 {
+                    ops.push(Op::Label(next_label));
+                    next_label += 1;
+                }
+            }
+            ops.push(Op::Label(miss));
+        }
+    }
+    let v6_addr_port = |ops: &mut Vec<Op>, addr_off: i64, port_off: i64| {
+        ops.push(Op::S(LD_W_ABS, net(addr_off)));
+        for i in 1..4 {
+            ops.push(Op::S(TAX, 0));
+            ops.push(Op::S(LD_W_ABS, net(addr_off + 4 * i)));
+            ops.push(Op::S(XOR_X, 0));
+        }
+        ops.push(Op::S(ST, 0));
+        ops.push(Op::S(LD_H_ABS, net(port_off)));
+        ops.push(Op::Ja(MIX));
+    };
+    v6_addr_port(&mut ops, 24, 42);
+    ops.push(Op::Label(V6_SRC));
+    v6_addr_port(&mut ops, 8, 40);
+    ops.push(Op::Label(V6_LPORT));
+    ops.push(Op::S(LD_H_ABS, net(42)));
+    ops.push(Op::S(RET_A, 0));
+    // A = port, M[0] = address: mix both so neighbouring ports spread (Fibonacci hashing).
+    ops.push(Op::Label(MIX));
+    ops.extend([
+        Op::S(TAX, 0),
+        Op::S(LD_MEM, 0),
+        Op::S(XOR_X, 0),
+        Op::S(MUL_K, 0x9e37_79b1),
+        Op::S(RSH_K, 16),
+        Op::S(RET_A, 0),
+    ]);
+    assemble(&ops, next_label)
+}
+
+fn assemble(ops: &[Op], labels: usize) -> Option<Vec<Insn>> {
+    let mut pos = vec![usize::MAX; labels];
+    let mut pc = 0;
+    for op in ops {
+        match op {
+            Op::Label(l) => pos[*l] = pc,
+            _ => pc += 1,
+        }
+    }
+    let mut out = Vec::with_capacity(pc);
+    for op in ops {
+        let here = out.len();
+        let rel = |l: usize| pos.get(l).and_then(|&p| p.checked_sub(here + 1));
+        let insn = match *op {
+            Op::Label(_) => continue,
+            Op::S(code, k) => Insn {
+                code,
+                jt: 0,
+                jf: 0,
+                k,
+            },
+            Op::Jeq(k, t, f) => Insn {
+                code: JEQ_K,
+                jt: u8::try_from(rel(t)?).ok()?,
+                jf: u8::try_from(rel(f)?).ok()?,
+                k,
+            },
+            Op::Ja(l) => Insn {
+                code: JA,
+                jt: 0,
+                jf: 0,
+                k: u32::try_from(rel(l)?).ok()?,
+            },
+        };
+        out.push(insn);
+    }
+    // BPF_MAXINSNS.
+    (out.len() <= 4096).then_some(out)
+}
+
+#[cfg(test)]
+#[path = "steer_tests.rs"]
+mod tests;

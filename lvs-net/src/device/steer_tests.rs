@@ -1,0 +1,134 @@
+use super::*;
+
+/// A classic BPF interpreter for the instructions the program uses; `pkt` starts at the
+/// network header, `proto` is skb->protocol.
+fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
+    let (mut a, mut x, mut m) = (0u32, 0u32, [0u32; 16]);
+    let off = |k: u32, x: u32| (i64::from(k as i32) - NET + i64::from(x)) as usize;
+    let mut pc = 0;
+    loop {
+        let i = prog[pc];
+        pc += 1;
+        match i.code {
+            LD_H_ABS if i.k == AD_PROTOCOL => a = u32::from(proto),
+            LD_W_ABS => a = u32::from_be_bytes(pkt[off(i.k, 0)..][..4].try_into().unwrap()),
+            LD_H_ABS => {
+                a = u32::from(u16::from_be_bytes(
+                    pkt[off(i.k, 0)..][..2].try_into().unwrap(),
+                ))
+            }
+            LD_H_IND => {
+                a = u32::from(u16::from_be_bytes(
+                    pkt[off(i.k, x)..][..2].try_into().unwrap(),
+                ))
+            }
+            LDX_B_MSH => x = u32::from(pkt[off(i.k, 0)] & 15) * 4,
+            LD_MEM => a = m[i.k as usize],
+            ST => m[i.k as usize] = a,
+            TAX => x = a,
+            XOR_X => a ^= x,
+            MUL_K => a = a.wrapping_mul(i.k),
+            RSH_K => a >>= i.k,
+            JEQ_K => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
+            JA => pc += i.k as usize,
+            RET_A => return a,
+            RET_K => return i.k,
+            c => panic!("unexpected opcode {c:#x}"),
+        }
+    }
+}
+
+fn v4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut v, b"x")
+        .unwrap();
+    v
+}
+
+fn v6(src: &str, sport: u16, dst: &str, dport: u16) -> Vec<u8> {
+    let s: std::net::Ipv6Addr = src.parse().unwrap();
+    let d: std::net::Ipv6Addr = dst.parse().unwrap();
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+        .tcp(sport, dport, 1, 100)
+        .write(&mut v, b"")
+        .unwrap();
+    v
+}
+
+fn ips(s: &[&str]) -> Vec<IpAddr> {
+    s.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+#[test]
+fn both_directions_of_a_nat_connection_steer_alike() {
+    let vips = ips(&["192.0.2.100", "192.0.2.101", "2001:db8::100"]);
+    let laddrs = ips(&["198.51.100.200", "2001:db8:1::200"]);
+    let prog = client_program(&vips, &laddrs).unwrap();
+    let (cip, vip, rip) = ([203, 0, 113, 7], [192, 0, 2, 101], [198, 51, 100, 10]);
+    let mut residues = [0; 2];
+    for cport in 40_000..40_064 {
+        let req = run(&prog, &v4(cip, cport, vip, 80), 0x0800);
+        let reply = run(&prog, &v4(rip, 8080, cip, cport), 0x0800);
+        assert_eq!(req, reply, "cport {cport}");
+        residues[(req % 2) as usize] += 1;
+    }
+    assert!(residues.iter().all(|&n| n > 10), "{residues:?}");
+    // IPv6 with TCP.
+    let req = run(
+        &prog,
+        &v6("2001:db8:9::7", 5555, "2001:db8::100", 443),
+        0x86dd,
+    );
+    let reply = run(
+        &prog,
+        &v6("2001:db8:2::10", 443, "2001:db8:9::7", 5555),
+        0x86dd,
+    );
+    assert_eq!(req, reply);
+    let other = run(
+        &prog,
+        &v6("2001:db8:9::7", 5556, "2001:db8::100", 443),
+        0x86dd,
+    );
+    assert_ne!(req, other);
+}
+
+#[test]
+fn fullnat_replies_return_the_local_port() {
+    let prog = client_program(
+        &ips(&["192.0.2.100"]),
+        &ips(&["198.51.100.200", "2001:db8:1::200"]),
+    )
+    .unwrap();
+    assert_eq!(
+        run(
+            &prog,
+            &v4([198, 51, 100, 10], 80, [198, 51, 100, 200], 5003),
+            0x0800
+        ),
+        5003
+    );
+    assert_eq!(
+        run(
+            &prog,
+            &v6("2001:db8:2::10", 80, "2001:db8:1::200", 6001),
+            0x86dd
+        ),
+        6001
+    );
+    assert_eq!(run(&prog, &[0u8; 64], 0x0806), 0);
+}
+
+#[test]
+fn program_size_limits() {
+    assert!(client_program(&[], &[]).is_some());
+    let many: Vec<IpAddr> = (0..300u32)
+        .map(|i| IpAddr::V4((0xc000_0200 + i).into()))
+        .collect();
+    // 300 compares jump more than 255 instructions to their target: refused.
+    assert!(client_program(&many, &[]).is_none());
+    assert!(client_program(&many[..100], &[]).is_some());
+}
