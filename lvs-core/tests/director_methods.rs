@@ -181,3 +181,34 @@ fn fullnat_pool_exhaustion_is_a_drop_reason() {
     sorted.sort_unstable();
     assert_eq!(sorted, [5000, 5001]);
 }
+
+#[test]
+fn tun_gue_and_gre_follow_the_dest_settings() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53 -s rr
+         -a -u 192.0.2.10:53 -r 10.0.0.11 -i --tun-type gue --tun-port 6080
+         -a -u 192.0.2.10:53 -r 10.0.0.12 -i --tun-type gre",
+    );
+    // rr: newest (.12, GRE) first.
+    let q = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 64, b"query");
+    let out = s.send(&q);
+    let f = out.frame();
+    assert_eq!(out.next_hop().addr, ip("10.0.0.12"));
+    assert_eq!(f[23], 47, "GRE");
+    // GRE without checksum: flags 0, protocol 0x0800, then the inner packet.
+    assert_eq!(&f[34..38], &[0, 0, 0x08, 0x00]);
+    let inner = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 63, b"query");
+    assert_eq!(&f[38..], &inner[14..]);
+
+    let q2 = udp((MAC_GW, MAC_DIR), (CIP, 5354), (VIP, 53), 64, b"query");
+    let out = s.send(&q2);
+    let f = out.frame();
+    assert_eq!(out.next_hop().addr, ip(RIP));
+    assert_eq!(f[23], 17, "UDP");
+    assert_eq!(&f[36..38], &6080u16.to_be_bytes());
+    // GUE v0 header: hlen 0, proto 4 (IPv4 inner), flags 0.
+    assert_eq!(&f[42..46], &[0, 4, 0, 0]);
+    let inner = udp((MAC_GW, MAC_DIR), (CIP, 5354), (VIP, 53), 63, b"query");
+    assert_eq!(&f[46..], &inner[14..]);
+}

@@ -22,10 +22,23 @@ const LOAD_DEN: usize = 8;
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Chunk {
-    /// 0 = empty; otherwise the top 7 bits of the hash with the high bit set.
-    tags: [u8; SLOTS],
-    overflow: u32,
+    /// Bytes 0..12: the tags (0 = empty; otherwise the top 7 bits of the hash with the high
+    /// bit set). Bytes 12..16: the overflow count, little-endian. One array so the tag match
+    /// is a single 16-byte load.
+    ctrl: [u8; 16],
     slots: [u32; SLOTS],
+}
+
+impl Chunk {
+    #[inline]
+    fn overflow(&self) -> u32 {
+        u32::from_le_bytes([self.ctrl[12], self.ctrl[13], self.ctrl[14], self.ctrl[15]])
+    }
+
+    #[inline]
+    fn set_overflow(&mut self, n: u32) {
+        self.ctrl[12..].copy_from_slice(&n.to_le_bytes());
+    }
 }
 
 #[inline]
@@ -40,12 +53,10 @@ const TAG_BYTES: u128 = (1 << (8 * SLOTS)) - 1;
 const HIGH12: u128 = (ONES * 0x80) & TAG_BYTES;
 
 /// A byte mask (0x80 in each byte) of the slots whose tag is `tag`, without branches: the
-/// exact SWAR zero-byte test on `tags ^ broadcast(tag)`.
+/// exact SWAR zero-byte test on `tags ^ broadcast(tag)`; the overflow bytes are masked off.
 #[inline]
-fn match_tags(tags: &[u8; SLOTS], tag: u8) -> u128 {
-    let mut bytes = [0u8; 16];
-    bytes[..SLOTS].copy_from_slice(tags);
-    let x = u128::from_le_bytes(bytes) ^ (ONES * u128::from(tag));
+fn match_tags(ctrl: &[u8; 16], tag: u8) -> u128 {
+    let x = u128::from_le_bytes(*ctrl) ^ u128::from_le_bytes([tag; 16]);
     !(((x & LOW7) + LOW7) | x | LOW7) & HIGH12
 }
 
@@ -82,15 +93,16 @@ impl LineIndex {
         let mut i = self.home(hash);
         for _ in 0..self.chunks.len() {
             let c = &self.chunks[i];
-            let mut hits = match_tags(&c.tags, tag);
+            let mut hits = match_tags(&c.ctrl, tag);
             while hits != 0 {
-                let k = (hits.trailing_zeros() / 8) as usize;
-                if eq(c.slots[k]) {
-                    return Some(c.slots[k]);
+                let k = (hits.trailing_zeros() / 8) as usize % SLOTS;
+                let slot = c.slots[k];
+                if eq(slot) {
+                    return Some(slot);
                 }
                 hits &= hits - 1;
             }
-            if c.overflow == 0 {
+            if c.overflow() == 0 {
                 return None;
             }
             i = (i + 1) & self.mask();
@@ -102,7 +114,7 @@ impl LineIndex {
     #[inline]
     pub(super) fn warm(&self, hash: u64) {
         if !self.chunks.is_empty() {
-            black_box(self.chunks[self.home(hash)].overflow);
+            black_box(self.chunks[self.home(hash)].ctrl[0]);
         }
     }
 
@@ -121,12 +133,12 @@ impl LineIndex {
         let mut i = self.home(hash);
         loop {
             let c = &mut self.chunks[i];
-            if let Some(k) = c.tags.iter().position(|&t| t == 0) {
-                c.tags[k] = tag_of(hash);
+            if let Some(k) = c.ctrl[..SLOTS].iter().position(|&t| t == 0) {
+                c.ctrl[k] = tag_of(hash);
                 c.slots[k] = slot;
                 return;
             }
-            c.overflow += 1;
+            c.set_overflow(c.overflow() + 1);
             i = (i + 1) & mask;
         }
     }
@@ -142,17 +154,18 @@ impl LineIndex {
         let mut i = home;
         for _ in 0..self.chunks.len() {
             let c = &mut self.chunks[i];
-            if let Some(k) = (0..SLOTS).find(|&k| c.tags[k] == tag && c.slots[k] == slot) {
-                c.tags[k] = 0;
+            if let Some(k) = (0..SLOTS).find(|&k| c.ctrl[k] == tag && c.slots[k] == slot) {
+                c.ctrl[k] = 0;
                 let mut j = home;
                 while j != i {
-                    self.chunks[j].overflow -= 1;
+                    let passed = &mut self.chunks[j];
+                    passed.set_overflow(passed.overflow() - 1);
                     j = (j + 1) & mask;
                 }
                 self.len -= 1;
                 return true;
             }
-            if c.overflow == 0 {
+            if c.overflow() == 0 {
                 return false;
             }
             i = (i + 1) & mask;
@@ -174,7 +187,7 @@ impl LineIndex {
         let old = core::mem::replace(&mut self.chunks, vec![Chunk::default(); chunks]);
         for c in &old {
             for k in 0..SLOTS {
-                if c.tags[k] != 0 {
+                if c.ctrl[k] != 0 {
                     self.place(rehash(c.slots[k]), c.slots[k]);
                 }
             }
@@ -198,7 +211,9 @@ mod tests {
 
     #[test]
     fn tag_matching_is_exact() {
-        let mut tags = [0u8; SLOTS];
+        let mut tags = [0u8; 16];
+        // Overflow bytes that look like tags must never match.
+        tags[12..].copy_from_slice(&[0x80, 0x81, 0xff, 0xab]);
         tags[0] = 0x80;
         tags[3] = 0x81;
         tags[4] = 0x80;
@@ -214,7 +229,7 @@ mod tests {
         assert_eq!(bits(match_tags(&tags, 0xff)), [11]);
         assert_eq!(bits(match_tags(&tags, 0x82)), Vec::<usize>::new());
         assert_eq!(
-            bits(match_tags(&[0xab; SLOTS], 0xab)),
+            bits(match_tags(&[0xab; 16], 0xab)),
             (0..SLOTS).collect::<Vec<_>>()
         );
     }
@@ -243,7 +258,7 @@ mod tests {
                     assert_eq!(index.find(h(k), |s| s == k).is_some(), model.contains(&k));
                 }
                 // With every entry gone, every overflow count is back to zero.
-                let overflow: u32 = index.chunks.iter().map(|c| c.overflow).sum();
+                let overflow: u32 = index.chunks.iter().map(Chunk::overflow).sum();
                 if model.is_empty() {
                     assert_eq!(overflow, 0);
                 }
@@ -252,12 +267,7 @@ mod tests {
         for k in model.iter().copied().collect::<Vec<_>>() {
             assert!(index.remove(h(k), k));
         }
-        assert!(
-            index
-                .chunks
-                .iter()
-                .all(|c| c.overflow == 0 && c.tags == [0; SLOTS])
-        );
+        assert!(index.chunks.iter().all(|c| c.ctrl == [0; 16]));
         assert_eq!(index.len, 0);
         assert!(!index.remove(h(1), 1));
     }

@@ -23,8 +23,15 @@
 //! under a template remembers its `TemplateId` in a side map (only persistent services pay
 //! for it) so expiry hands the template its `n_control` back.
 //!
-//! **Next hops and MACs**: see [`neighbour`]: a small cache in the core fed by ARP/ND frames
-//! and static config; a miss leaves [`NextHop::mac`] `None` for `lvs-net` to resolve.
+//! **Next hops and MACs**: the core keeps a small IP -> MAC neighbour cache, filled from the
+//! static entries of [`DirectorConfig::neighbours`] and from the ARP and NS/NA frames the data
+//! plane hands to `handle_packet` (learned entries never replace static ones, and their number
+//! is capped). A forwarded frame gets the destination MAC from the cache when its next hop is
+//! known; otherwise [`NextHop::mac`] is `None` and `lvs-net` resolves the miss (its own ARP/ND
+//! or the kernel's neighbour table), writes the MAC, and may feed it back with
+//! [`Director::learn_neighbour`]. The core never sends ARP requests: retries and their timers
+//! belong with the sockets. It does answer ARP and NS for [`DirectorConfig::vips`] and sends
+//! gratuitous ARP / unsolicited NA on [`Director::announce_vips`].
 //!
 //! **Originated packets** (ICMP time-exceeded and fragmentation-needed, ND answers that do not
 //! fit over the request, gratuitous ARP) are queued and leave through
@@ -53,6 +60,7 @@ mod packet;
 mod snapshot;
 mod stats;
 mod verdict;
+mod xmit;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
