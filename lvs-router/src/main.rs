@@ -1,9 +1,13 @@
 //! `lvs-router`: the lvs-rs director binary. Thin: argument parsing, wiring, exit codes.
 //!
 //! One module per subcommand; each exposes an `Args` struct (clap derive) and a
-//! `run(args) -> ExitCode`.
+//! `run(args) -> ExitCode`. `config`, `engine` and `listing` are shared by `run` and `demo`.
 
+mod config;
+mod engine;
+mod listing;
 mod replay;
+mod run;
 mod simulate;
 
 use std::process::ExitCode;
@@ -14,6 +18,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "lvs-router", version, about)]
 struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,12 +31,31 @@ enum Command {
     Simulate(simulate::Args),
     /// Run pcap captures through the director in capture time; write what it transmits.
     Replay(replay::Args),
+    /// Run the director on real interfaces (ipvsadm-save rules + a TOML file).
+    Run(run::Args),
+}
+
+fn init_logs(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(cli.verbose);
     match cli.command {
         Command::Simulate(args) => simulate::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
