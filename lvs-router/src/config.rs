@@ -207,8 +207,16 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 
 /// Parses an ipvsadm-save file and checks it applies to an empty table.
 pub(crate) fn read_rules(path: &Path) -> Result<Vec<Command>, ConfigError> {
-    let text = read(path)?;
-    let rules = parse_rules(&text).map_err(|source| ConfigError::Rules {
+    check_rules(path, &read(path)?)
+}
+
+/// [`read_rules`] for rules held in memory.
+pub(crate) fn read_rules_text(text: &str) -> Result<Vec<Command>, ConfigError> {
+    check_rules(Path::new("<rules>"), text)
+}
+
+fn check_rules(path: &Path, text: &str) -> Result<Vec<Command>, ConfigError> {
+    let rules = parse_rules(text).map_err(|source| ConfigError::Rules {
         path: path.to_owned(),
         source,
     })?;

@@ -4,6 +4,7 @@
 //! `run(args) -> ExitCode`. `config`, `engine` and `listing` are shared by `run` and `demo`.
 
 mod config;
+mod demo;
 mod engine;
 mod listing;
 mod replay;
@@ -33,6 +34,8 @@ enum Command {
     Replay(replay::Args),
     /// Run the director on real interfaces (ipvsadm-save rules + a TOML file).
     Run(run::Args),
+    /// Build a namespace cluster, balance a few thousand HTTP requests over it, tear it down.
+    Demo(demo::Args),
 }
 
 fn init_logs(verbose: u8) {
@@ -57,5 +60,6 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Demo(args) => demo::run(&args),
     }
 }
