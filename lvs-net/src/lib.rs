@@ -2,18 +2,32 @@
 //! active/backup failover. It drives [`lvs_core`] with real frames and real time.
 //!
 //! ```text
-//!   worker      one thread per fanout member: ring batch -> FrameHandler -> sendmmsg batch,
-//!               originated frames, neighbour resolution, poll until the next deadline
-//!   device      AfPacket (TPACKET_V3 RX ring + sendmmsg TX), TUN queues, vnet headers,
-//!               host isolation (nft netdev ingress), offload set-up
+//!   worker      one thread per fanout member: ring block -> FrameHandler -> sendmmsg batch
+//!               straight from the ring, originated frames, ARP/ND for unresolved next hops,
+//!               poll until the next frame or deadline; DirectorHandler, TunnelEndpoint
+//!   device      AfPacket (TPACKET_V3 RX ring + sendmmsg TX, fanout with client steering),
+//!               vnet headers (checksum completion, GSO refusal), TUN queues (tun-rs),
+//!               host isolation (nft netdev ingress), offload set-up (ethtool)
 //!   neigh       ARP/ND cache shared by the workers, request builders
 //!   sys         every unsafe block (libc calls, the mmap'ed ring)
 //!   replay      capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
 //!   pcap        pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
 //! ```
 //!
-//! The router plugs the director in through [`worker::FrameHandler`]; lvs-net itself does not
-//! depend on it, so it is tested with small handlers.
+//! The router plugs the director in through [`worker::FrameHandler`]
+//! ([`worker::DirectorHandler`]); the rest of lvs-net does not need it, so it is tested with
+//! small handlers.
+//!
+//! # What the host needs
+//! - root (or CAP_NET_RAW + CAP_NET_ADMIN): AF_PACKET, promiscuous mode, TUN, nft;
+//! - the VIPs are **not** local addresses of the director host; the director answers ARP/ND
+//!   for them and [`device::isolate::Isolation`] drops VIP traffic at netdev ingress after the
+//!   AF_PACKET tap (NAT: also the real servers' replies, as `bypass` sources);
+//! - `net.ipv4.ip_forward=0` / `net.ipv6.conf.all.forwarding=0` on the director, so the host
+//!   routes nothing the data plane handles;
+//! - GRO/LRO off on the balanced interfaces ([`device::disable_offloads`]): GSO super-frames
+//!   are refused ([`device::vnet`]); on veth test beds also TSO/GSO off on the peers;
+//! - programs: `ip` (iproute2), `nft` (nftables), `ethtool` (Debian packages of those names).
 
 pub mod device;
 pub mod neigh;

@@ -11,9 +11,11 @@
 //! `Action::Pass` does nothing: the host stack already has its own copy of every frame an
 //! AF_PACKET tap sees, unless [`crate::device::isolate`] dropped it (traffic to VIPs).
 
+mod config;
 mod counters;
 mod director;
 mod run;
+mod tunnel;
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -22,9 +24,11 @@ use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
+pub use config::{PortConfig, Route, WorkerConfig};
 pub use counters::{Counters, CountersSnapshot};
 pub use director::DirectorHandler;
-pub use run::{PortConfig, Route, Worker, WorkerConfig};
+pub use run::Worker;
+pub use tunnel::TunnelEndpoint;
 
 /// What the handler decided about one frame; the frame itself is `pkt.frame()` afterwards.
 #[must_use]

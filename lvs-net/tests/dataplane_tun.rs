@@ -64,3 +64,85 @@ fn tun_queues_read_and_write() {
     assert_eq!(got, b"from tun");
     assert_eq!(from.ip(), Ipv4Addr::new(203, 0, 113, 5));
 }
+
+/// The real-server helper: IPIP frames from a director are decapsulated into a TUN device
+/// carrying the VIP, and the service socket on the VIP receives the inner datagram.
+#[test]
+fn tunnel_endpoint_delivers_inner_packets_to_the_vip() {
+    use std::sync::{Arc, Mutex};
+
+    use dataplane_util::{start_worker, veth};
+    use lvs_net::device::isolate::Isolation;
+    use lvs_net::device::{AfPacket, AfPacketConfig};
+    use lvs_net::neigh::NeighbourCache;
+    use lvs_net::worker::{PortConfig, TunnelEndpoint, WorkerConfig};
+
+    if !can_run("tunnel_endpoint_delivers_inner_packets_to_the_vip") {
+        return;
+    }
+    let (d, r) = (Netns::new("tund"), Netns::new("tunr"));
+    veth(&d, "d0", "198.51.100.1/24", &r, "r0", "198.51.100.2/24");
+    let r_name = r.name.clone();
+    let (queue, iso, service) = r
+        .spawn(move || {
+            let mut q = open_tun("lvt0", 1).expect("open tun");
+            for args in ["link set lvt0 up", "addr add 192.0.2.100/32 dev lvt0"] {
+                dataplane_util::run(&format!("ip -n {r_name} {args}"));
+            }
+            let iso = Isolation::apply_tunnel_endpoint("r0", None).expect("nft");
+            let s = UdpSocket::bind("192.0.2.100:9000").unwrap();
+            (q.remove(0), iso, s)
+        })
+        .join()
+        .unwrap();
+    let cfg = WorkerConfig {
+        ports: vec![PortConfig {
+            device: AfPacketConfig {
+                block_size: 1 << 16,
+                blocks: 4,
+                ..AfPacketConfig::new("r0")
+            },
+            ipv4: None,
+            ipv6: None,
+        }],
+        routes: vec![],
+    };
+    let worker = start_worker(
+        &r,
+        cfg,
+        TunnelEndpoint::new(queue, None),
+        Arc::new(Mutex::new(NeighbourCache::new())),
+    );
+    let r_mac = r.mac("r0");
+    d.spawn(move || {
+        let mut dev = AfPacket::open(&AfPacketConfig {
+            blocks: 2,
+            ..AfPacketConfig::new("d0")
+        })
+        .unwrap();
+        let mut inner = Vec::new();
+        etherparse::PacketBuilder::ipv4([203, 0, 113, 7], [192, 0, 2, 100], 63)
+            .udp(5555, 9000)
+            .write(&mut inner, b"tunnelled")
+            .unwrap();
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2(dev.mac().0, r_mac)
+            .ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64)
+            .write(&mut frame, etherparse::IpNumber::IPV4, &inner)
+            .unwrap();
+        dev.send(&frame).unwrap();
+    })
+    .join()
+    .unwrap();
+    service
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = service.recv_from(&mut buf);
+    let h = worker.finish();
+    iso.remove().expect("nft delete");
+    let (n, from) = got.unwrap_or_else(|e| panic!("no inner datagram: {e}; handler {h:?}"));
+    assert_eq!(&buf[..n], b"tunnelled");
+    assert_eq!(from, "203.0.113.7:5555".parse().unwrap());
+    assert_eq!((h.delivered, h.errors), (1, 0));
+}

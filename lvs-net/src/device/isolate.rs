@@ -124,6 +124,37 @@ impl Isolation {
         })
     }
 
+    /// Drops tunnelled traffic (IPIP, IPv6-in-IP, GRE and, with `gue_port`, GUE) arriving on
+    /// a real server's `ifname` after the [`crate::worker::TunnelEndpoint`] tapped it.
+    pub fn apply_tunnel_endpoint(ifname: &str, gue_port: Option<u16>) -> Result<Self, DeviceError> {
+        let table = table_name(ifname);
+        let mut rules = String::from("    meta l4proto { 4, 41, 47 } counter drop\n");
+        if let Some(p) = gue_port {
+            rules.push_str(&format!("    udp dport {p} counter drop\n"));
+        }
+        Self::load(ifname, table, &rules)
+    }
+
+    fn load(ifname: &str, table: String, rules: &str) -> Result<Self, DeviceError> {
+        let script = format!(
+            "table netdev {table}\ndelete table netdev {table}\ntable netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n{rules}  }}\n}}\n"
+        );
+        let netns = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| DeviceError::new("open /proc/thread-self/ns/net", ifname, e))?;
+        nft(
+            ifname,
+            "nft add netdev ingress table",
+            &["-f", "-"],
+            Some(&script),
+        )?;
+        Ok(Self {
+            ifname: ifname.to_owned(),
+            table,
+            active: true,
+            netns,
+        })
+    }
+
     /// The nftables table name.
     pub fn table(&self) -> &str {
         &self.table

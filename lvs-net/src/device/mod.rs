@@ -57,7 +57,11 @@ pub struct AfPacketConfig {
     pub ifname: String,
     /// Receive frames for other MACs too (DR real servers share the VIP, a bridge port).
     pub promisc: bool,
-    /// PACKET_FANOUT group id shared by all workers of this interface (always with defrag).
+    /// PACKET_FANOUT group id shared by all workers of this interface (ids are per network
+    /// namespace, one per interface). Set it even for a single worker in front of the
+    /// director: the group is opened with PACKET_FANOUT_FLAG_DEFRAG, which is what reassembles
+    /// IP fragments before the director sees them; without a group they reach the director as
+    /// fragments and are dropped (`DropReason::Fragment`).
     pub fanout_group: Option<u16>,
     /// How the fanout group spreads frames over its members.
     pub steering: Steering,
@@ -154,7 +158,9 @@ impl AfPacket {
         let name = cfg.ifname.as_str();
         let e = |op| move |err| DeviceError::new(op, name, err);
         let ifindex = sys::if_index(name).map_err(e("if_nametoindex"))?;
-        let rx = sys::packet_socket(ETH_P_ALL, true).map_err(e("AF_PACKET socket"))?;
+        // Protocol 0 at creation, ETH_P_ALL at bind: a socket created with a protocol starts
+        // receiving from every interface before bind narrows it to one.
+        let rx = sys::packet_socket(0, true).map_err(e("AF_PACKET socket"))?;
         let fd = rx.as_fd();
         let mac = MacAddr(sys::if_mac(fd, name).map_err(e("SIOCGIFHWADDR"))?);
         sys::set_int_opt(fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)

@@ -5,7 +5,7 @@ mod packet;
 mod ring;
 
 pub(crate) use packet::{
-    TxScratch, add_promisc, attach_fanout, bind_ll, if_index, if_mac, packet_socket, packet_stats,
-    poll_in, send_batch, set_fanout_cbpf, set_int_opt, setns_fd, setns_path,
+    Poller, TxScratch, add_promisc, attach_fanout, bind_ll, if_index, if_mac, packet_socket,
+    packet_stats, send_batch, set_fanout_cbpf, set_int_opt, setns_fd, setns_path,
 };
 pub(crate) use ring::RxRing;

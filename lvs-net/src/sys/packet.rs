@@ -170,26 +170,45 @@ pub(crate) fn packet_stats(fd: BorrowedFd<'_>) -> io::Result<(u32, u32, u32)> {
     Ok((st.tp_packets, st.tp_drops, st.tp_freeze_q_cnt))
 }
 
-/// Waits until one of `fds` is readable or `timeout_ms` passes (-1: forever). EINTR is a
-/// normal wake-up.
-pub(crate) fn poll_in(fds: &[BorrowedFd<'_>], timeout_ms: i32) -> io::Result<()> {
-    let mut p: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|f| libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // SAFETY: `p` holds `p.len()` initialised pollfd entries for the duration of the call.
-    let rc = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+/// A reusable pollfd set: the worker's RX sockets, built once.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    fds: Vec<libc::pollfd>,
+}
+
+impl Poller {
+    /// Watches `fds` for input. The caller keeps them open for as long as it polls (a closed
+    /// fd would only report POLLNVAL).
+    pub(crate) fn new(fds: &[BorrowedFd<'_>]) -> Self {
+        let fds = fds
+            .iter()
+            .map(|f| libc::pollfd {
+                fd: f.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        Self { fds }
     }
-    Ok(())
+
+    /// Waits until a socket is readable or `timeout_ms` passes; EINTR is a normal wake-up.
+    pub(crate) fn wait(&mut self, timeout_ms: i32) -> io::Result<()> {
+        // SAFETY: `self.fds` holds `len` initialised pollfd entries for the duration of the call.
+        let rc = unsafe {
+            libc::poll(
+                self.fds.as_mut_ptr(),
+                self.fds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reusable iovec/mmsghdr arrays for [`send_batch`] (no allocation per batch).

@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
-use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,10 +10,11 @@ use lvs_core::rewrite::{PacketBuf, originate};
 use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
+use super::config::{Route, WorkerConfig, route};
 use super::{Action, Counters, FrameHandler, frame_dst_ip, now};
 use crate::device::block::{self, FrameMeta};
 use crate::device::vnet::{VnetAction, complete_checksum};
-use crate::device::{AfPacket, AfPacketConfig, DeviceError, RxHalf, TxHalf};
+use crate::device::{AfPacket, DeviceError, RxHalf, TxHalf};
 use crate::neigh::{self, Lookup, SharedNeighbours};
 use crate::sys;
 
@@ -27,56 +27,6 @@ const PENDING_CAP: usize = 256;
 const HOUSEKEEPING: Duration = Duration::from_millis(100);
 /// Longest sleep, so a stop request is noticed.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
-
-/// One interface of a worker.
-#[derive(Clone, Debug)]
-pub struct PortConfig {
-    /// The AF_PACKET set-up.
-    pub device: AfPacketConfig,
-    /// Source address of ARP requests on this port (0.0.0.0, an ARP probe, when `None`).
-    pub ipv4: Option<Ipv4Addr>,
-    /// Source address of neighbour solicitations on this port (`::` when `None`).
-    pub ipv6: Option<Ipv6Addr>,
-}
-
-/// A route: next hops inside `net/prefix` leave through `port`, via `gateway` if set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// Network address.
-    pub net: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
-    /// Port index.
-    pub port: usize,
-    /// Gateway to resolve instead of the next hop itself.
-    pub gateway: Option<IpAddr>,
-}
-
-impl Route {
-    fn matches(&self, ip: IpAddr) -> bool {
-        let (a, b, bits) = match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => (
-                u128::from(n.to_bits()) << 96,
-                u128::from(i.to_bits()) << 96,
-                32,
-            ),
-            (IpAddr::V6(n), IpAddr::V6(i)) => (n.to_bits(), i.to_bits(), 128),
-            _ => return false,
-        };
-        let p = u32::from(self.prefix.min(bits));
-        p == 0 || (a ^ b) >> (128 - p) == 0
-    }
-}
-
-/// A worker's configuration.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerConfig {
-    /// Its interfaces (port index = position).
-    pub ports: Vec<PortConfig>,
-    /// Routes, longest prefix wins; a next hop no route matches is on-link on the port the
-    /// frame came in on.
-    pub routes: Vec<Route>,
-}
 
 struct Pending {
     port: usize,
@@ -99,6 +49,7 @@ pub struct Worker<H> {
     orig: Vec<u8>,
     requests: Vec<IpAddr>,
     next_housekeeping: Instant,
+    poller: sys::Poller,
 }
 
 impl<H> core::fmt::Debug for Worker<H> {
@@ -125,6 +76,7 @@ impl<H: FrameHandler> Worker<H> {
             rx.push(d.rx);
             tx.push(d.tx);
         }
+        let poller = sys::Poller::new(&rx.iter().map(RxHalf::fd).collect::<Vec<_>>());
         let mut routes = cfg.routes.clone();
         routes.sort_by_key(|r| core::cmp::Reverse(r.prefix));
         Ok(Self {
@@ -141,6 +93,7 @@ impl<H: FrameHandler> Worker<H> {
             orig: vec![0; 2048],
             requests: Vec::new(),
             next_housekeeping: Instant::ZERO,
+            poller,
         })
     }
 
@@ -188,11 +141,38 @@ impl<H: FrameHandler> Worker<H> {
         Ok(())
     }
 
+    /// Opens `n` workers with the same ports, one after the other on the calling thread, so
+    /// fanout member `i` is worker `i` (the kernel numbers members in join order; FULLNAT
+    /// local ports and [`crate::device::Steering::Client`] rely on it). Move each onto its own
+    /// thread afterwards (`Worker` is `Send` when the handler is).
+    pub fn open_group(
+        n: usize,
+        cfg: &WorkerConfig,
+        mut handler: impl FnMut(usize) -> H,
+        neigh: &SharedNeighbours,
+    ) -> Result<Vec<Self>, DeviceError> {
+        (0..n)
+            .map(|i| Self::new(cfg, handler(i), Arc::clone(neigh)))
+            .collect()
+    }
+
     /// Runs until `stop` is set. I/O errors on send are counted, not returned; the loop only
     /// fails if poll itself fails.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), DeviceError> {
+        self.run_with(stop, |_| {})
+    }
+
+    /// [`run`](Self::run), calling `between` with the handler after every turn: the place to
+    /// apply control-plane commands (`Director::apply`) and drain events (`poll_event`) without
+    /// locks on the packet path. A turn lasts at most 100 ms when idle.
+    pub fn run_with(
+        &mut self,
+        stop: &AtomicBool,
+        mut between: impl FnMut(&mut H),
+    ) -> Result<(), DeviceError> {
         while !stop.load(Ordering::Relaxed) {
             self.turn(MAX_SLEEP)?;
+            between(&mut self.handler);
         }
         Ok(())
     }
@@ -227,8 +207,10 @@ impl<H: FrameHandler> Worker<H> {
             .min()
             .unwrap_or(t);
             let ms = (wake - t).as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let fds: Vec<BorrowedFd<'_>> = self.rx.iter().map(RxHalf::fd).collect();
-            sys::poll_in(&fds, ms).map_err(|e| DeviceError::new("poll", &self.tx[0].ifname, e))?;
+            let ifname = self.tx.first().map_or("(no port)", |t| t.ifname.as_str());
+            self.poller
+                .wait(ms)
+                .map_err(|e| DeviceError::new("poll", ifname, e))?;
         }
         Ok(())
     }
@@ -257,9 +239,12 @@ impl<H: FrameHandler> Worker<H> {
             any = true;
             block::parse_block(block, vnet, metas);
             out.iter_mut().for_each(Vec::clear);
+            // The per-frame verdict counters are summed locally and published once per block:
+            // one atomic add per counter per block instead of per frame.
+            let (mut fwd, mut replies, mut drops, mut passed) = (0u64, 0u64, 0u64, 0u64);
+            Counters::inc(&c.rx_frames, metas.len() as u64);
+            Counters::inc(&c.rx_bytes, metas.iter().map(|m| m.len as u64).sum());
             for m in metas.iter() {
-                Counters::inc(&c.rx_frames, 1);
-                Counters::inc(&c.rx_bytes, m.len as u64);
                 if m.len < m.wire_len {
                     Counters::inc(&c.drop_truncated, 1);
                     continue;
@@ -291,7 +276,7 @@ impl<H: FrameHandler> Worker<H> {
                 let abs = start..start + pkt.len();
                 match action {
                     Action::Forward { next_hop, mac } => {
-                        Counters::inc(&c.forwarded, 1);
+                        fwd += 1;
                         let (q, nh) = route(routes, next_hop, p);
                         let Some(frame) = block.get_mut(abs.clone()).filter(|f| f.len() >= 14)
                         else {
@@ -328,13 +313,17 @@ impl<H: FrameHandler> Worker<H> {
                         }
                     }
                     Action::Reply { len } => {
-                        Counters::inc(&c.replies, 1);
+                        replies += 1;
                         out[p].push(abs.start..abs.start + len.min(abs.len()));
                     }
-                    Action::Drop => Counters::inc(&c.handler_drops, 1),
-                    Action::Pass => Counters::inc(&c.passed, 1),
+                    Action::Drop => drops += 1,
+                    Action::Pass => passed += 1,
                 }
             }
+            Counters::inc(&c.forwarded, fwd);
+            Counters::inc(&c.replies, replies);
+            Counters::inc(&c.handler_drops, drops);
+            Counters::inc(&c.passed, passed);
             for (t, ranges) in tx.iter_mut().zip(out.iter()) {
                 send_counted(t, block, ranges, c);
             }
@@ -408,16 +397,6 @@ fn lock(n: &SharedNeighbours) -> std::sync::MutexGuard<'_, neigh::NeighbourCache
     n.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The port and the address to resolve for `next_hop`.
-fn route(routes: &[Route], next_hop: IpAddr, default_port: usize) -> (usize, IpAddr) {
-    routes
-        .iter()
-        .find(|r| r.matches(next_hop))
-        .map_or((default_port, next_hop), |r| {
-            (r.port, r.gateway.unwrap_or(next_hop))
-        })
-}
-
 fn send_counted(t: &mut TxHalf, base: &[u8], ranges: &[Range<usize>], c: &Counters) {
     if ranges.is_empty() {
         return;
@@ -456,28 +435,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn longest_prefix_and_gateway() {
-        let mut routes = vec![
-            Route {
-                net: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                port: 1,
-                gateway: Some("192.0.2.254".parse().unwrap()),
-            },
-            Route {
-                net: "198.51.100.0".parse().unwrap(),
-                prefix: 24,
-                port: 2,
-                gateway: None,
-            },
-        ];
-        routes.sort_by_key(|r| core::cmp::Reverse(r.prefix));
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(
-            route(&routes, ip("198.51.100.7"), 0),
-            (2, ip("198.51.100.7"))
-        );
-        assert_eq!(route(&routes, ip("203.0.113.1"), 0), (1, ip("192.0.2.254")));
-        assert_eq!(route(&routes, ip("2001:db8::1"), 3), (3, ip("2001:db8::1")));
+    fn workers_move_to_threads() {
+        struct H;
+        impl FrameHandler for H {
+            fn handle_frame(&mut self, _: Instant, _: usize, _: &mut PacketBuf<'_>) -> Action {
+                Action::Pass
+            }
+        }
+        fn assert_send<T: Send>() {}
+        assert_send::<Worker<H>>();
     }
 }

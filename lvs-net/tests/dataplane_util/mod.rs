@@ -194,9 +194,7 @@ pub fn start_worker_announcing<H: FrameHandler + Send + 'static>(
         let mut w = Worker::new(&cfg, handler, neigh).expect("open worker");
         w.announce(&vips).expect("announce");
         tx.send(w.counters()).unwrap();
-        while !s.load(Ordering::Relaxed) {
-            w.turn(Duration::from_millis(10)).expect("worker turn");
-        }
+        w.run_with(&s, |_| {}).expect("worker loop");
         w.into_handler()
     });
     let counters = rx
