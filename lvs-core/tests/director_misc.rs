@@ -274,3 +274,37 @@ fn sctp_init_starts_a_nat_connection() {
     assert_eq!(s.send(&data).next_hop().addr, ip("10.0.0.11"));
     assert_eq!(s.d.conn_count(), 1);
 }
+
+#[test]
+fn a_director_moves_to_its_worker_thread() {
+    fn is_send<T: Send>(_: &T) {}
+    let d = lvs_core::director::Director::new(config());
+    is_send(&d);
+    let h = std::thread::spawn(move || d.conn_count());
+    assert_eq!(h.join().unwrap(), 0);
+}
+
+#[test]
+fn prefetch_is_only_a_hint() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
+    );
+    let q = udp(
+        (MAC_GW, MAC_DIR),
+        ("198.51.100.7", 1000),
+        ("192.0.2.10", 53),
+        64,
+        b"q",
+    );
+    s.send(&q).frame();
+    let junk = [0u8; 7];
+    let many: Vec<&[u8]> = std::iter::repeat_n(&q[..], 40)
+        .chain([&junk[..], &[][..]])
+        .collect();
+    s.d.prefetch(&many);
+    assert_eq!(s.d.conn_count(), 1);
+    assert_eq!(s.d.snapshot().stats.inpkts, 1);
+    assert_eq!(s.send(&q).next_hop().addr, ip("10.0.0.11"));
+}

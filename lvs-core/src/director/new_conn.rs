@@ -41,10 +41,6 @@ impl Director {
             dport: flow.dst_port,
             fwmark,
         };
-        if self.services.find_service(&nc).is_none() {
-            // Not a virtual service: the host's own traffic.
-            return Verdict::Pass;
-        }
         let flags = tcp_flags(pkt.frame(), info);
         let may_start = match protocol {
             // tcp_conn_schedule: only a SYN schedules (sloppy_tcp off).
@@ -53,17 +49,33 @@ impl Director {
             Protocol::Sctp => pkt.frame().get(info.l4_offset + 12) == Some(&1),
             Protocol::Udp => true,
         };
+        // The service lookup is paid twice only off the common path: a packet for no service
+        // is the host's own traffic and passes, whatever else is wrong with it.
         if !may_start {
-            return Verdict::Drop(DropReason::NotSyn);
+            return if self.services.find_service(&nc).is_some() {
+                Verdict::Drop(DropReason::NotSyn)
+            } else {
+                Verdict::Pass
+            };
         }
-        if self.defense.todrop() {
-            return Verdict::Drop(DropReason::DefenseDropPacket);
-        }
-        if self.conns.len() >= self.conns.budget() {
-            return Verdict::Drop(DropReason::TableFull);
+        let full = self.conns.len() >= self.conns.budget();
+        if self.defense.drop_rate != 0 || full {
+            if self.services.find_service(&nc).is_none() {
+                return Verdict::Pass;
+            }
+            if self.defense.todrop() {
+                return Verdict::Drop(DropReason::DefenseDropPacket);
+            }
+            if full {
+                return Verdict::Drop(DropReason::TableFull);
+            }
         }
         let Some(s) = self.services.schedule(&nc, now) else {
-            return Verdict::Drop(DropReason::NoDest);
+            return if self.services.find_service(&nc).is_some() {
+                Verdict::Drop(DropReason::NoDest)
+            } else {
+                Verdict::Pass
+            };
         };
         let Some(d) = self
             .reg
@@ -73,10 +85,7 @@ impl Director {
         else {
             return Verdict::Drop(DropReason::NoDest);
         };
-        let (fwd, u_threshold) = (d.fwd, d.u_threshold);
-        let Some(&svc) = self.reg.by_key.get(&s.service) else {
-            return Verdict::Drop(DropReason::NoDest);
-        };
+        let (fwd, u_threshold, svc) = (d.fwd, d.u_threshold, d.svc);
         let (laddr, lport) = if fwd == ForwardMethod::FullNat {
             match self.alloc_local(svc, flow.proto, s.daddr, s.dport) {
                 Some(l) => l,

@@ -200,3 +200,31 @@ impl DropCounters {
             .map(|(l, n)| (*l, *n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_distinct_and_indexes_dense() {
+        let mut seen = std::collections::HashSet::new();
+        for l in LABELS {
+            assert!(seen.insert(l), "duplicate label {l}");
+        }
+        let reasons = [
+            DropReason::Malformed(WireError::Truncated),
+            DropReason::Malformed(WireError::NotIp),
+            DropReason::Rewrite(RewriteError::NoRoom),
+            DropReason::Rewrite(RewriteError::NotTunnel),
+            DropReason::NoDest,
+            DropReason::IcmpUnrelated,
+        ];
+        let idx: Vec<usize> = reasons.iter().map(|r| r.index()).collect();
+        assert_eq!(idx, [0, 8, 13, 17, 18, 27]);
+        assert_eq!(DropReason::TableFull.label(), "table_full");
+        let mut c = DropCounters::default();
+        c.count(DropReason::NoDest);
+        c.count(DropReason::NoDest);
+        assert_eq!((c.get(DropReason::NoDest), c.total()), (2, 2));
+    }
+}
