@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod engine;
 mod listing;
+mod realserver;
 mod replay;
 mod run;
 mod simulate;
@@ -36,6 +37,8 @@ enum Command {
     Run(run::Args),
     /// Build a namespace cluster, balance a few thousand HTTP requests over it, tear it down.
     Demo(demo::Args),
+    /// Real-server side: TUN decapsulation into a TUN device holding the VIP, or DR settings.
+    Realserver(realserver::Args),
 }
 
 fn init_logs(verbose: u8) {
@@ -61,5 +64,6 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Realserver(args) => realserver::run(&args),
     }
 }

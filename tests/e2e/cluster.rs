@@ -56,6 +56,25 @@ fn pattern(n: usize) -> Vec<u8> {
         .collect()
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // LVS_E2E_HOLD=SECS keeps a failed lab up for a look (`nsenter --net=/proc/PID/ns/net`).
+        if std::thread::panicking()
+            && let Some(secs) = std::env::var("LVS_E2E_HOLD")
+                .ok()
+                .and_then(|s| s.parse().ok())
+        {
+            for n in [&self.client, &self.director, &self.sw]
+                .into_iter()
+                .chain(&self.servers)
+            {
+                eprintln!("{} pid {}", n.name, n.pid());
+            }
+            std::thread::sleep(Duration::from_secs(secs));
+        }
+    }
+}
+
 impl Cluster {
     /// Builds the namespaces, links and addresses and starts the Python servers.
     pub fn build(tag: &str) -> Self {
@@ -113,6 +132,8 @@ impl Cluster {
                     script.to_str().unwrap(),
                     &name,
                     root.to_str().unwrap(),
+                    VIP,
+                    VIP6,
                 ],
                 &log,
             );

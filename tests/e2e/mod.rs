@@ -10,6 +10,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod checks;
 pub mod client;
 pub mod cluster;
 
