@@ -79,3 +79,45 @@ pub fn sha256(data: &[u8]) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A long-lived connection to the hold port (9002): its first line is `NAME PEER-IP`.
+pub struct Held {
+    pub stream: TcpStream,
+    pub server: String,
+    pub peer: String,
+}
+
+impl Held {
+    /// Connects and reads the greeting.
+    pub fn open(addr: SocketAddr) -> std::io::Result<Self> {
+        let mut stream = TcpStream::connect_timeout(&addr, T)?;
+        stream.set_read_timeout(Some(T))?;
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while b[0] != b'\n' {
+            if stream.read(&mut b)? == 0 {
+                return Err(std::io::Error::other("closed before the greeting"));
+            }
+            line.push(b[0]);
+        }
+        let text = String::from_utf8_lossy(&line).trim().to_owned();
+        let (server, peer) = text.split_once(' ').unwrap_or((&text, ""));
+        Ok(Self {
+            server: server.to_owned(),
+            peer: peer.to_owned(),
+            stream,
+        })
+    }
+
+    /// Sends `msg` and expects it echoed: the connection still works end to end.
+    pub fn ping(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(msg)?;
+        let mut back = vec![0u8; msg.len()];
+        self.stream.read_exact(&mut back)?;
+        if back == msg {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("echo differs"))
+        }
+    }
+}

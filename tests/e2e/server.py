@@ -4,8 +4,8 @@
 usage: server.py NAME DIR [VIP...]
   TCP 80 and 8080  HTTP/1.0 GET of files in DIR (the body of /id is NAME)
   TCP 9000         reads to EOF, answers "NAME SHA256HEX\n" (uploads checked by digest)
-  TCP 9002         answers "NAME\n" and then holds the connection open until the client
-                   closes (long-lived connections for the quiesce test)
+  TCP 9002         answers "NAME PEER-IP\n", then echoes until the client closes
+                   (long-lived connections: quiesce, FULLNAT's source address)
   UDP 9001         answers each datagram with "NAME:" + the datagram; also bound to each
                    VIP (IP_FREEBIND: the VIP may appear later), so DR/TUN replies leave from
                    the VIP and not from the wildcard socket's routed source address
@@ -54,7 +54,8 @@ class Digest(socketserver.BaseRequestHandler):
 
 class Hold(socketserver.BaseRequestHandler):
     def handle(self):
-        self.request.sendall(f"{NAME}\n".encode())
+        peer = self.client_address[0].removeprefix("::ffff:")
+        self.request.sendall(f"{NAME} {peer}\n".encode())
         while True:
             b = self.request.recv(4096)
             if not b:
