@@ -34,8 +34,8 @@ use crate::config::{Loaded, Role, parse_prefix, service_addrs};
 const TURN: Duration = Duration::from_millis(20);
 
 enum Ctl {
-    Replace(Vec<Command>),
-    Settings(Timeouts, Sysctls),
+    /// New rules and settings; the worker answers once they are in force.
+    Replace(Vec<Command>, Timeouts, Sysctls, mpsc::Sender<()>),
     Snapshot(mpsc::Sender<DirectorSnapshot>),
 }
 
@@ -254,11 +254,26 @@ impl Engine {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         s.replace_config(&cfg.commands, now())
             .map_err(|e| e.to_string())?;
-        for w in &self.workers {
-            let _ = w.ctl.send(Ctl::Replace(cfg.commands.clone()));
-            let _ = w
-                .ctl
-                .send(Ctl::Settings(cfg.router.timeouts(), cfg.router.sysctls()));
+        let (tx, rx) = mpsc::channel();
+        let (t, sy) = (cfg.router.timeouts(), cfg.router.sysctls());
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| {
+                w.ctl
+                    .send(Ctl::Replace(
+                        cfg.commands.clone(),
+                        t,
+                        sy.clone(),
+                        tx.clone(),
+                    ))
+                    .is_ok()
+            })
+            .count();
+        // Return once every worker has it in force ("reloaded" then means applied).
+        for _ in 0..sent {
+            rx.recv_timeout(Duration::from_secs(5))
+                .map_err(|_| "a worker did not confirm the reload".to_owned())?;
         }
         Ok(())
     }
@@ -346,15 +361,14 @@ fn worker_main(
         while let Ok(msg) = ctl.try_recv() {
             let d = &mut w.handler_mut().0;
             match msg {
-                Ctl::Replace(cmds) => {
+                Ctl::Replace(cmds, t, s, done) => {
                     if let Err(e) = d.replace_config(&cmds, now()) {
                         tracing::error!("worker refused a checked config: {e}");
                     }
-                }
-                Ctl::Settings(t, s) => {
                     let (tcp, tcpfin, udp) = t.get();
                     d.set_timeouts(tcp, tcpfin, udp);
                     d.set_sysctls(s);
+                    let _ = done.send(());
                 }
                 Ctl::Snapshot(reply) => {
                     let _ = reply.send(d.snapshot());
