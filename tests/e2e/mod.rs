@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Debian packages the end-to-end tests need.
-pub const PACKAGES: &str = "iproute2 nftables ethtool python3 curl socat util-linux coreutils";
+pub const PACKAGES: &str = "iproute2 nftables ethtool python3 curl util-linux coreutils";
 
 /// Why these tests cannot run here, if they cannot: they need root (real or in a user
 /// namespace) and the tools. As root a missing tool is a failure, not a skip.
@@ -71,6 +71,9 @@ pub fn run(args: &[&str]) -> String {
 pub fn router_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(b) = std::env::var_os("LVS_ROUTER_BIN") {
+            return PathBuf::from(b);
+        }
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().unwrap().parent().unwrap().to_owned();
         let bin = dir.join("lvs-router");
