@@ -135,7 +135,21 @@ fn cpu_probe(table: &mut ConnTable, n: usize) {
         }
         batched = batched.min((cpu_nanos() - t0) as f64 / OPS as f64);
     }
-    eprintln!("cpu n={n}: lookup_in+touch {single:.1} ns/op, batched x{BATCH} {batched:.1} ns/op");
+    let mut churn = f64::MAX;
+    for round in 0..5u64 {
+        let base = (1u64 << 41) + round * OPS;
+        let t0 = cpu_nanos();
+        for j in base..base + OPS {
+            if let Ok(id) = table.insert(&conn_of(j), now, 3) {
+                black_box(table.remove(id));
+            }
+        }
+        churn = churn.min((cpu_nanos() - t0) as f64 / OPS as f64);
+    }
+    eprintln!(
+        "cpu n={n}: lookup_in+touch {single:.1} ns/op, batched x{BATCH} {batched:.1} ns/op, \
+         insert+remove {churn:.1} ns/op"
+    );
 }
 
 fn established(c: &mut Criterion) {

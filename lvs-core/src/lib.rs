@@ -12,6 +12,7 @@
 //!        |
 //!   lvs-core
 //!     director  the sans-IO director: packets in, verdicts out, timers, stats, defense
+//!     health    keepalived-style checker state machine, quorum, sorry server
 //!     ipvsadm   ipvsadm command grammar -> typed commands
 //!     service   services and dests in kernel order, persistence, `simulate`
 //!     sched     the 14 kernel IPVS schedulers behind one trait
@@ -25,6 +26,7 @@
 
 pub mod conn;
 pub mod director;
+pub mod health;
 pub mod ipvsadm;
 pub mod replay;
 pub mod rewrite;

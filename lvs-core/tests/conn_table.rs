@@ -650,3 +650,25 @@ fn drop_entry_removes_half_open_connections_only() {
         assert_eq!(c.tcp_state(), Some(TcpState::Established));
     }
 }
+
+#[test]
+fn state_names_for_listings() {
+    let mut table = ConnTable::new(15, 100);
+    let tcp = table
+        .insert(&conn(ForwardMethod::Nat, 1), t(0.0), 60)
+        .unwrap();
+    assert_eq!(table.get(tcp).unwrap().state_name(), "NONE");
+    table.track_tcp(tcp, t(0.0), Direction::In, SYN, false, &Timeouts::default());
+    assert_eq!(table.get(tcp).unwrap().state_name(), "SYN_RECV");
+    let mut u = conn(ForwardMethod::Nat, 2);
+    u.proto = IpProtocol::Udp;
+    let udp = table.insert(&u, t(0.0), 60).unwrap();
+    assert_eq!(table.get(udp).unwrap().state_name(), "UDP");
+    let mut tpl = conn(ForwardMethod::Nat, 0);
+    tpl.proto = IpProtocol::from(0);
+    tpl.flags = ConnFlags::TEMPLATE;
+    let tid = table.insert(&tpl, t(0.0), 300).unwrap();
+    assert_eq!(table.get(tid).unwrap().state_name(), "NONE");
+    table.get_mut(tcp).unwrap().set_state(42);
+    assert_eq!(table.get(tcp).unwrap().state_name(), "ERR!");
+}

@@ -1,24 +1,28 @@
 //! The OS side of lvs-rs: AF_PACKET and TUN devices, ARP/ND neighbours, health checks and
 //! active/backup failover. It drives [`lvs_core`] with real frames and real time.
 //!
+//! VRRP and sync land with issue 9.
+//!
 //! ```text
-//!   worker      one thread per fanout member: ring block -> FrameHandler -> sendmmsg batch
-//!               straight from the ring, originated frames, ARP/ND for unresolved next hops,
-//!               poll until the next frame or deadline; DirectorHandler, TunnelEndpoint
-//!   device      AfPacket (TPACKET_V3 RX ring + sendmmsg TX, fanout with client steering),
-//!               vnet headers (checksum completion, GSO refusal), TUN queues (tun-rs),
-//!               host isolation (nft netdev ingress), offload set-up (ethtool)
-//!   neigh       ARP/ND cache shared by the workers, request builders
-//!   sys         every unsafe block (libc calls, the mmap'ed ring)
-//!   replay      capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
-//!   pcap        pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
+//!   worker   one thread per fanout member: ring block -> FrameHandler -> sendmmsg batch
+//!            straight from the ring, originated frames, ARP/ND for unresolved next hops,
+//!            poll until the next frame or deadline; DirectorHandler, TunnelEndpoint
+//!   device   AfPacket (TPACKET_V3 RX ring + sendmmsg TX, fanout with client steering),
+//!            vnet headers (checksum completion, GSO refusal), TUN queues (tun-rs),
+//!            host isolation (nft netdev ingress), offload set-up (ethtool)
+//!   neigh    ARP/ND cache shared by the workers, request builders
+//!   sys      every unsafe block of the data plane (libc calls, the mmap'ed ring)
+//!   health   keepalived-style probes (TCP, HTTP, send/expect, UDP, ICMP, programs) and the
+//!            runner that drives lvs_core::health with a real clock
+//!   replay   capture files + ipvsadm-save rules -> lvs_core::replay -> output pcap
+//!   pcap     pcap / pcapng reading (Ethernet, Linux cooked, raw IP) and pcap writing
 //! ```
 //!
 //! The router plugs the director in through [`worker::FrameHandler`]
 //! ([`worker::DirectorHandler`]); the rest of lvs-net does not need it, so it is tested with
 //! small handlers.
 //!
-//! # What the host needs
+//! # What the data plane needs from the host
 //! - root (or CAP_NET_RAW + CAP_NET_ADMIN): AF_PACKET, promiscuous mode, TUN, nft;
 //! - the VIPs are **not** local addresses of the director host; the director answers ARP/ND
 //!   for them and [`device::isolate::Isolation`] drops VIP traffic at netdev ingress after the
@@ -29,12 +33,12 @@
 //!   are refused ([`device::vnet`]); on veth test beds also TSO/GSO off on the peers;
 //! - programs: `ip` (iproute2), `nft` (nftables), `ethtool` (Debian packages of those names).
 
-pub mod device;
-pub mod neigh;
-mod sys;
-pub mod worker;
-
 pub use lvs_core;
 
+pub mod device;
+pub mod health;
+pub mod neigh;
 pub mod pcap;
 pub mod replay;
+mod sys;
+pub mod worker;

@@ -33,11 +33,13 @@
 //! | 1k (in cache: the synchronisation shows), two runs | 49 ns, 128 ns | 97 ns, 160 ns |
 //! | 1M (DRAM misses dominate both), two runs | 1.5 us, 1.0 us | 1.4 us, 0.83 us |
 //!
-//! Sharing costs 1.25-2x where the table is in cache, i.e. on the hot flows that matter, is
-//! lost in the noise of cache misses when it is not, and adds cross-core cache-line traffic on every touch (the deadline
-//! write) plus lock hold times under expiry. Private tables also keep each worker's memory on
-//! its NUMA node and the core free of atomics. So the table stays single-threaded and
-//! `lvs-net` runs one per worker; listings and statistics merge the workers' tables.
+//! A third run at load 17 gave 237 vs 298 ns (1k) and 1.7 vs 2.0 us (1M). Sharing costs
+//! 1.25-2x where the table is in cache, i.e. on the hot flows that matter, is lost in the
+//! noise of cache misses when it is not, and adds cross-core cache-line traffic on every
+//! touch (the deadline write) plus lock hold times under expiry. Private tables also keep
+//! each worker's memory on its NUMA node and the core free of atomics. So the table stays
+//! single-threaded and `lvs-net` runs one per worker; listings and statistics merge the
+//! workers' tables.
 //!
 //! Per-worker tables need packets of one connection to reach one worker in both directions.
 //! Steering key: the client endpoint. A client packet hashes `(caddr, cport)` (its source),
@@ -50,14 +52,27 @@
 //! software (or uses an eBPF fanout program) with these rules.
 //!
 //! # Performance and memory
-//! `benches/conn.rs`, IPv4 NAT entries (both index entries), same loaded machine:
-//! lookup_in + touch of an established flow 20 ns at 1k entries, 250 ns at 1M, 730 ns at 10M
-//! (uniformly random keys: three dependent DRAM misses, control bytes -> index slot ->
-//! entry); [`ConnTable::lookup_in_batch`] over 32 packets brings that to 130 ns and 300 ns
-//! per packet at 1M and 10M. Insert + remove of a new connection: 91 ns, 375 ns, 670 ns.
-//! Memory from capacity arithmetic ([`ConnTable::allocation_size`]): 98 B per connection at
-//! 1M, 94 B at 10M (RSS growth 84-95 B); a 64-byte cache-line entry, about 8 B per entry and
-//! index in hashbrown at its load factor, 8 B per timer-wheel entry.
+//! `benches/conn.rs` prints CPU time per operation (from `/proc/thread-self/schedstat`, so
+//! time-slicing on the shared machine does not count; cache and memory contention from the
+//! other builds still does, load average 11-17 during these runs). IPv4 NAT entries,
+//! uniformly random keys, best of 5 rounds of 2^20 operations, ranges over runs:
+//!
+//! | entries | lookup_in + touch | batched x32, per packet | insert + remove |
+//! |---|---|---|---|
+//! | 1k | 17-26 ns | 26-32 ns | 126 ns |
+//! | 1M | 204-258 ns | 127-150 ns | 334-353 ns |
+//! | 10M | 344-410 ns | 238-274 ns | 542-626 ns |
+//!
+//! At 1M+ entries a lookup costs two dependent DRAM misses (index chunk, entry: the
+//! `index` module layout; hashbrown's separate control and slot arrays made it three, 15-25%
+//! slower at 1M in A/B runs, 4 ns faster at 1k), so uniformly random single lookups cannot
+//! approach in-cache speed; [`ConnTable::lookup_in_batch`] overlaps the misses of a batch.
+//! Real traffic is skewed towards hot flows that stay in cache.
+//!
+//! Memory from capacity arithmetic ([`ConnTable::allocation_size`]) for NAT connections
+//! (in and out entries): 94 B per connection at 1M, 91 B at 10M (RSS growth 85-92 B): a
+//! 64-byte cache-line entry (IPv6: 128), 5.3 B per index slot at a load of 0.44-0.875, 8 B per
+//! timer-wheel entry. DR/TUN connections have no out entry.
 
 mod family;
 mod index;

@@ -509,8 +509,8 @@ impl ConnTable {
     pub fn expire(&mut self, now: Instant, out: &mut Vec<(ConnId, Conn)>) -> Option<Instant> {
         let now_secs = now.as_secs();
         let mut wheel = core::mem::replace(&mut self.wheel, Wheel::empty());
-        wheel.advance(now_secs, |tag, queued_at| {
-            self.on_due(tag, queued_at, now_secs, out)
+        wheel.advance(now_secs, |tag, queued_at, due| {
+            self.on_due(tag, queued_at, due, now_secs, out)
         });
         self.wheel = wheel;
         self.next_deadline()
@@ -520,6 +520,7 @@ impl ConnTable {
         &mut self,
         tag: u32,
         queued_at: u32,
+        due: bool,
         now_secs: u64,
         out: &mut Vec<(ConnId, Conn)>,
     ) -> Action {
@@ -529,6 +530,9 @@ impl ConnTable {
         };
         if !meta.flags.contains(ConnFlags::LIVE) || meta.queued != queued_at {
             return Action::Drop;
+        }
+        if !due {
+            return Action::Keep;
         }
         if u64::from(meta.expires) > now_secs {
             meta.queued = meta.expires;

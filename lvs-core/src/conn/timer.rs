@@ -5,8 +5,9 @@
 //! wheel nothing: when the old deadline comes up the entry is re-queued at the stored
 //! `expires` instead of expiring. Only a shorter deadline (a state change to a state with a
 //! shorter timeout, an explicit expire-now) pushes a new wheel entry; the old one no longer
-//! matches `queued` and is dropped when its slot comes up. Deadlines further out than the wheel
-//! (1024 s) sit in their slot modulo 1024 and are skipped until their turn.
+//! matches `queued` and is dropped the next time its slot comes up, within one turn. Deadlines
+//! further out than the wheel (1024 s) sit in their slot modulo 1024 and are skipped until
+//! their turn.
 
 use core::mem;
 
@@ -16,6 +17,8 @@ const SLOTS: usize = 1024;
 pub(super) enum Action {
     /// Forget this wheel entry (stale, superseded, or the connection expired).
     Drop,
+    /// Leave it in its slot: its deadline is a later turn of the wheel.
+    Keep,
     /// Queue the connection again at this deadline.
     Rearm(u32),
 }
@@ -50,8 +53,9 @@ impl Wheel {
     }
 
     /// Processes every slot from the cursor up to `now_secs` (each slot at most once), handing
-    /// each due entry to `f`. Entries not yet due (further than one turn) stay.
-    pub(super) fn advance(&mut self, now_secs: u64, mut f: impl FnMut(u32, u32) -> Action) {
+    /// each entry to `f` with whether it is due; an entry for a later turn is only checked for
+    /// staleness (so superseded entries live at most one turn).
+    pub(super) fn advance(&mut self, now_secs: u64, mut f: impl FnMut(u32, u32, bool) -> Action) {
         if now_secs <= self.cursor {
             return;
         }
@@ -63,12 +67,10 @@ impl Wheel {
             let index = (tick % SLOTS as u64) as usize;
             let mut batch = mem::take(&mut self.slots[index]);
             for (tag, deadline) in batch.drain(..) {
-                if u64::from(deadline) > now_secs {
-                    self.slots[index].push((tag, deadline));
-                    continue;
-                }
-                if let Action::Rearm(next) = f(tag, deadline) {
-                    self.schedule(tag, next);
+                match f(tag, deadline, u64::from(deadline) <= now_secs) {
+                    Action::Drop => {}
+                    Action::Keep => self.slots[index].push((tag, deadline)),
+                    Action::Rearm(next) => self.schedule(tag, next),
                 }
             }
             // Keep the slot's capacity: no allocation in steady state.

@@ -108,6 +108,26 @@ impl<'a> ConnRef<'a> {
             .flatten()
     }
 
+    /// The state column of `ipvsadm -Lc` (`ip_vs_state_name`): templates `NONE` (or
+    /// `ASSURED`), TCP its state name, UDP `UDP`, fwmark-template protocol 0 `NONE`, and `ERR!`
+    /// for a state or protocol without a name.
+    pub fn state_name(&self) -> &'static str {
+        let state = self.state();
+        if self.flags().contains(ConnFlags::TEMPLATE) {
+            return match state {
+                0 => "NONE",
+                1 => "ASSURED",
+                _ => "ERR!",
+            };
+        }
+        match (self.proto(), state) {
+            (IpProtocol::Tcp, s) => TcpState::from_u8(s).map_or("ERR!", TcpState::name),
+            (IpProtocol::Udp, 0) => "UDP",
+            (p, _) if u8::from(p) == 0 => "NONE",
+            _ => "ERR!",
+        }
+    }
+
     /// Flags.
     #[inline]
     pub fn flags(&self) -> ConnFlags {
