@@ -44,6 +44,20 @@
 //! control plane applies each command to every worker; counters are summed across workers
 //! by the snapshot reader.
 //!
+//! **Performance** (`benches/director.rs`, NAT TCP, 16 dests, random clients; CPU time from
+//! schedstat on the shared 2-core build machine, so cache pressure from other jobs shows):
+//!
+//! | connections | established packet | in prefetched batches of 32 | new connection (SYN + RST + expiry) | bytes/conn |
+//! |---|---|---|---|---|
+//! | 1k | 74 ns | 95 ns | 477 ns | (287: fixed overhead) |
+//! | 1M | 333 ns | 192 ns | 1.2 us | 89 |
+//! | 10M | 351 ns | 260 ns | 1.8 us | 91 |
+//!
+//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs; beyond
+//! cache sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
+//! overlaps them). A new connection's cost is mostly the table (insert, index, expiry) and
+//! the scheduler.
+//!
 //! **SCTP** is balanced with connection tracking by 5-tuple but without the SCTP state
 //! machine (the conn module has none yet): its connections use the TCP ESTABLISHED timeout.
 

@@ -60,8 +60,10 @@ impl Neighbours {
 }
 
 impl Director {
-    /// Tells the director that `ip` is at `mac` (an answer `lvs-net` resolved). Static entries
-    /// from the config are not overwritten.
+    /// Tells the director that `ip` is at `mac`. Call it when `lvs-net` resolved a next hop a
+    /// verdict left without MAC ([`NextHop::mac`](super::NextHop::mac) `None`), so later
+    /// frames to it leave with the MAC already written. Static entries from the config are
+    /// not overwritten; learned ones are capped in number.
     pub fn learn_neighbour(&mut self, ip: IpAddr, mac: MacAddr) {
         if self.neighbours.learn(ip, mac) {
             for d in self.reg.dests.iter_mut().flatten() {

@@ -85,7 +85,7 @@ impl Director {
         else {
             return Verdict::Drop(DropReason::NoDest);
         };
-        let (fwd, u_threshold, svc) = (d.fwd, d.u_threshold, d.svc);
+        let (fwd, u_threshold, svc, mac) = (d.fwd, d.u_threshold, d.svc, d.mac);
         let (laddr, lport) = if fwd == ForwardMethod::FullNat {
             match self.alloc_local(svc, flow.proto, s.daddr, s.dport) {
                 Some(l) => l,
@@ -107,6 +107,7 @@ impl Director {
         let dest = s.dest.0;
         let mut out = Out {
             fwd,
+            mac,
             dest,
             svc,
             tcp_flags: flags,

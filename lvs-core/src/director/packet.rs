@@ -52,6 +52,8 @@ pub(super) const fn is_syn_only(flags: u8) -> bool {
 /// How a packet leaves: what [`Director::forward`] needs besides the frame.
 pub(super) struct Out {
     pub(super) fwd: ForwardMethod,
+    /// The real server's MAC when the neighbour cache knows it.
+    pub(super) mac: Option<crate::wire::MacAddr>,
     pub(super) dest: u32,
     pub(super) svc: u32,
     pub(super) tcp_flags: u8,
@@ -106,12 +108,12 @@ impl Director {
         let (dest, svc, fwd, state) = (c.dest(), c.svc(), c.fwd(), c.tcp_state());
         let addrs = conn_addrs(&c);
         let no_output = c.flags().contains(ConnFlags::NO_OUTPUT);
-        let (live, weight) = self
+        let (live, weight, mac) = self
             .reg
             .dests
             .get(dest as usize)
             .and_then(Option::as_ref)
-            .map_or((false, 0), |d| (d.live, d.weight));
+            .map_or((false, 0, None), |d| (d.live, d.weight, d.mac));
         // Connection reuse (`conn_reuse_mode`, `is_new_conn_expected`): a new SYN on a
         // finished connection, or on a quiesced dest with expire_nodest_conn, is scheduled
         // afresh. The kernel's one-second drop only exists for netfilter conntrack.
@@ -139,6 +141,7 @@ impl Director {
         self.track(now, id, info.flow.proto, Direction::In, flags, dest);
         let out = Out {
             fwd,
+            mac,
             dest,
             svc,
             tcp_flags: flags,

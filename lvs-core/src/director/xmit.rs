@@ -47,17 +47,14 @@ impl Director {
         if let Some(v) = self.ttl(pkt, &layout) {
             return v;
         }
-        let mut next = addrs.daddr;
         let r = match out.fwd {
             ForwardMethod::Nat => rewrite::nat_in_at(pkt.frame_mut(), &layout, addrs),
             ForwardMethod::FullNat => self.fullnat_in(pkt, &layout, addrs, out),
             ForwardMethod::Dr | ForwardMethod::Local => Ok(()),
+            // The tunnel's outer destination is the real server: the next hop is the same.
             ForwardMethod::Tun => match self.encap(pkt, addrs, out.dest) {
                 Ok(Some(v)) => return v,
-                Ok(None) => {
-                    next = addrs.daddr;
-                    Ok(())
-                }
+                Ok(None) => Ok(()),
                 Err(e) => Err(e),
             },
         };
@@ -65,13 +62,7 @@ impl Director {
             return Verdict::Drop(DropReason::Rewrite(e));
         }
         self.count_in(out.svc, out.dest, ip_len);
-        let mac = self
-            .reg
-            .dests
-            .get(out.dest as usize)
-            .and_then(Option::as_ref)
-            .and_then(|d| d.mac);
-        self.send(pkt, next, mac)
+        self.send(pkt, addrs.daddr, out.mac)
     }
 
     /// FULLNAT inbound: both ends, MSS clamp on the SYN, TOA in the first data segment.
