@@ -76,8 +76,14 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// Builds the namespaces, links and addresses and starts the Python servers.
+    /// Builds the one-arm lab (module doc) and starts the Python servers.
     pub fn build(tag: &str) -> Self {
+        Self::build_with(tag, false)
+    }
+
+    /// With `two_arm` the client is not on the switch but on its own link to the director
+    /// (director `d1` 203.0.113.1 / 2001:db8:1::1 <-> client `c0`); `d0` keeps the server side.
+    pub fn build_with(tag: &str, two_arm: bool) -> Self {
         let scratch = Scratch::new(tag);
         let dir = scratch.0.clone();
         let sw = Node::new(&format!("{tag}-sw"), &dir);
@@ -92,7 +98,11 @@ impl Cluster {
             veth(n, dev, &sw, port);
             sw.ip(&format!("link set {port} master br0"));
         };
-        attach(&client, "c0", "pc");
+        if two_arm {
+            veth(&client, "c0", &director, "d1");
+        } else {
+            attach(&client, "c0", "pc");
+        }
         attach(&director, "d0", "pd");
         for (i, s) in servers.iter().enumerate() {
             attach(s, "e0", &format!("p{}", i + 1));
@@ -101,12 +111,11 @@ impl Cluster {
         client.ip("addr add 2001:db8:1::2/64 dev c0 nodad");
         client.ip("route add 192.0.2.0/24 via 203.0.113.1");
         client.ip("-6 route add 2001:db8:2::/64 via 2001:db8:1::1");
-        for a in ["203.0.113.1/24", "172.16.0.1/24"] {
-            director.ip(&format!("addr add {a} dev d0"));
-        }
-        for a in ["2001:db8:1::1/64", "fd00:5e::1/64"] {
-            director.ip(&format!("addr add {a} dev d0 nodad"));
-        }
+        let front = if two_arm { "d1" } else { "d0" };
+        director.ip(&format!("addr add 203.0.113.1/24 dev {front}"));
+        director.ip(&format!("addr add 2001:db8:1::1/64 dev {front} nodad"));
+        director.ip("addr add 172.16.0.1/24 dev d0");
+        director.ip("addr add fd00:5e::1/64 dev d0 nodad");
         let www = dir.join("www");
         fs::create_dir_all(&www).unwrap();
         fs::write(www.join("small"), pattern(32)).unwrap();
@@ -240,6 +249,20 @@ impl Cluster {
     pub fn served(&self, name: &str) -> Vec<u8> {
         fs::read(self.dir().join("www").join(name)).unwrap()
     }
+}
+
+/// The director's TOML for the two-arm lab: client side `d1`, server side `d0`, and routes so
+/// NAT replies (arriving on d0) leave toward the client on d1.
+pub fn two_arm_toml(extra: &str) -> String {
+    format!(
+        "addrs = [\"172.16.0.1\", \"fd00:5e::1\"]\n{extra}\n
+[[interface]]\nname = \"d1\"\nrole = \"client\"\nipv4 = \"203.0.113.1\"\nipv6 = \"2001:db8:1::1\"\n
+[[interface]]\nname = \"d0\"\nrole = \"server\"\nipv4 = \"172.16.0.1\"\nipv6 = \"fd00:5e::1\"\n
+[[route]]\nto = \"203.0.113.0/24\"\ninterface = \"d1\"\n
+[[route]]\nto = \"2001:db8:1::/64\"\ninterface = \"d1\"\n
+[[route]]\nto = \"172.16.0.0/24\"\ninterface = \"d0\"\n
+[[route]]\nto = \"fd00:5e::/64\"\ninterface = \"d0\"\n"
+    )
 }
 
 /// The director's TOML for the one-arm lab.
