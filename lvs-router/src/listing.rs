@@ -121,3 +121,59 @@ pub(crate) fn conns_table(snap: &DirectorSnapshot) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_core::director::{Director, DirectorConfig};
+    use lvs_core::ipvsadm::parse_line;
+    use lvs_core::time::Instant;
+
+    fn director() -> Director {
+        let mut d = Director::new(DirectorConfig::default());
+        for l in [
+            "-A -t 192.0.2.10:80 -s wlc",
+            "-a -t 192.0.2.10:80 -r 172.16.0.11:8080 -m -w 2",
+            "-a -t 192.0.2.10:80 -r 172.16.0.12:8080 -m -w 1",
+            "-A -t [2001:db8::10]:80 -s rr",
+            "-a -t [2001:db8::10]:80 -r [2001:db8::11]:8080 -m -w 1",
+        ] {
+            d.apply(&parse_line(l).unwrap(), Instant::ZERO).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn merging_sums_counters_and_keeps_the_layout() {
+        let a = director().snapshot();
+        let mut b = a.clone();
+        b.services[0].stats.conns = 5;
+        b.services[0].dests[1].stats.inbytes = 700;
+        b.services[0].dests[1].active_conns = 3;
+        let mut a2 = a.clone();
+        a2.services[0].stats.conns = 2;
+        let m = merge(vec![a2, b]).unwrap();
+        assert_eq!(m.services[0].stats.conns, 7);
+        assert_eq!(m.services[0].dests[1].active_conns, 3);
+        assert_eq!(m.services[0].dests[1].stats.inbytes, 700);
+        assert_eq!(m.conn_budget, 2 * a.conn_budget);
+        assert!(merge(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn tables_have_ipvsadm_columns() {
+        let s = director().snapshot();
+        let l = conns_table(&s);
+        assert!(l.contains("TCP  192.0.2.10:80 wlc\n"), "{l}");
+        assert!(
+            l.contains("  -> 172.16.0.11:8080             Masq    2      0          0         \n"),
+            "{l}"
+        );
+        let t = stats_table(&s);
+        assert!(
+            t.contains("Prot LocalAddress:Port               Conns   InPkts"),
+            "{t}"
+        );
+        assert!(t.contains("  -> [2001:db8::11]:8080"), "{t}");
+    }
+}
