@@ -39,7 +39,7 @@ fn a_rules_line_ipvsadm_refuses_exits_1_naming_the_line() {
 fn rules_that_do_not_apply_exit_1() {
     let (code, err) = run("-a -t 192.0.2.10:80 -r 198.51.100.2 -m\n", IFACE);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("No such service"), "{err}");
+    assert!(err.contains("Service not defined"), "{err}");
 }
 
 #[test]
