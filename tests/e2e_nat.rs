@@ -99,6 +99,19 @@ fn nat_end_to_end() {
     assert_eq!(wlc.len(), 3, "{wlc:?}");
     assert!(wlc.values().all(|&n| n >= 60), "wlc: {wlc:?}");
 
+    // A reload that drops rs3 drops it from the host-isolation rules too (its replies are no
+    // longer ours to keep from the host's forwarding).
+    let ruleset = |lab: &Cluster| lab.director.try_cmd(&["nft", "list", "ruleset"]).1;
+    assert!(ruleset(&lab).contains(&rip(3)), "{}", ruleset(&lab));
+    let without_rs3: String = nat_rules()
+        .lines()
+        .filter(|l| !l.contains(&rip(3)) && !l.contains(&rip6(3)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    lab.reload(&without_rs3);
+    assert!(!ruleset(&lab).contains(&rip(3)), "{}", ruleset(&lab));
+    assert!(ruleset(&lab).contains(&rip(2)), "{}", ruleset(&lab));
+
     // SIGTERM: exit 0 and the nftables isolation removed.
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
     let (_, tables) = lab.director.try_cmd(&["nft", "list", "tables"]);

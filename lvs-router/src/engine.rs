@@ -23,12 +23,12 @@ use std::time::Duration;
 use lvs_core::conn::Timeouts;
 use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, Sysctls};
 use lvs_core::ipvsadm::Command;
-use lvs_net::device::isolate::Isolation;
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
 
-use crate::config::{Loaded, Role, parse_prefix, service_addrs};
+use crate::config::{Loaded, parse_prefix, service_addrs};
+use crate::host::HostSetup;
 
 /// Longest a worker sleeps before it looks at its control channel.
 const TURN: Duration = Duration::from_millis(20);
@@ -49,7 +49,7 @@ struct WorkerHandle {
 pub(crate) struct Engine {
     workers: Vec<WorkerHandle>,
     stop: Arc<AtomicBool>,
-    isolation: Vec<Isolation>,
+    host: Mutex<HostSetup>,
     /// The scratch director that vets reloads (same sched config as the workers').
     scratch: Mutex<Director>,
 }
@@ -129,45 +129,15 @@ impl Engine {
         let neighbours = r
             .neighbour_list()
             .map_err(|e| StartError::Config(e.to_string()))?;
-        let host_setup = {
-            let r = r.clone();
-            let (vips, laddrs) = (vips.clone(), laddrs.clone());
-            move || -> Result<Vec<Isolation>, DeviceError> {
-                let mut iso = Vec::new();
-                for itf in &r.interfaces {
-                    if r.disable_offloads.unwrap_or(true) {
-                        lvs_net::device::disable_offloads(&itf.name)?;
-                    }
-                    if !r.isolate.unwrap_or(true) {
-                        continue;
-                    }
-                    let (mut drop_dst, mut drop_src) = (Vec::new(), Vec::new());
-                    if itf.role != Role::Server {
-                        drop_dst.extend(&vips);
-                    }
-                    if itf.role != Role::Client {
-                        drop_dst.extend(&laddrs);
-                        drop_src.extend(&rips);
-                    }
-                    if !drop_dst.is_empty() || !drop_src.is_empty() {
-                        iso.push(Isolation::apply(&itf.name, &drop_dst, &drop_src)?);
-                    }
-                }
-                Ok(iso)
-            }
-        };
-        let isolation = match &netns {
-            None => host_setup()?,
-            Some(p) => {
-                let p = p.clone();
-                std::thread::spawn(move || {
-                    lvs_net::device::enter_netns(&p)?;
-                    host_setup()
-                })
-                .join()
-                .map_err(|_| StartError::Config("host set-up thread panicked".into()))??
-            }
-        };
+        let host = HostSetup::apply(
+            netns.clone(),
+            r.interfaces.clone(),
+            r.disable_offloads.unwrap_or(true),
+            r.isolate.unwrap_or(true),
+            vips.clone(),
+            laddrs.clone(),
+            rips,
+        )?;
         let mac_of_first = {
             // The director's MAC (ARP answers for VIPs): the first interface's.
             let name = r.interfaces[0].name.clone();
@@ -209,7 +179,7 @@ impl Engine {
         let mut engine = Self {
             workers: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
-            isolation,
+            host: Mutex::new(host),
             scratch: Mutex::new(scratch),
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
@@ -275,7 +245,10 @@ impl Engine {
             rx.recv_timeout(Duration::from_secs(5))
                 .map_err(|_| "a worker did not confirm the reload".to_owned())?;
         }
-        Ok(())
+        let (_, rips) = service_addrs(&cfg.commands);
+        let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
+        host.refresh(rips)
+            .map_err(|e| format!("rules applied, but the nftables refresh failed: {e}"))
     }
 
     /// Every worker's snapshot (merge with [`crate::listing::merge`]).
@@ -313,11 +286,7 @@ impl Engine {
                 first = Err(e);
             }
         }
-        for iso in self.isolation.drain(..) {
-            if let Err(e) = iso.remove() {
-                tracing::warn!("removing nftables rules: {e}");
-            }
-        }
+        self.host.lock().unwrap_or_else(|e| e.into_inner()).remove();
         first
     }
 }

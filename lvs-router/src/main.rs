@@ -6,6 +6,7 @@
 mod config;
 mod demo;
 mod engine;
+mod host;
 mod listing;
 mod realserver;
 mod replay;
