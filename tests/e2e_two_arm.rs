@@ -4,7 +4,7 @@
 
 mod e2e;
 
-use e2e::checks::{rules, transfers};
+use e2e::checks::{rules, transfers_with};
 use e2e::cluster::{Cluster, two_arm_toml};
 
 #[test]
@@ -19,7 +19,7 @@ fn nat_two_arm_two_workers() {
         "{}",
         lab.router_log()
     );
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_with(&lab, "192.0.2.10", 2);
+    transfers_with(&lab, "[2001:db8:2::10]", 2);
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }

@@ -35,6 +35,13 @@ pub fn rules(fwd: &str, v6: bool) -> String {
 
 /// Runs the transfers and the rr split on `vip` (`192.0.2.10` or `[2001:db8:2::10]`).
 pub fn transfers(lab: &Cluster, vip: &str) {
+    transfers_with(lab, vip, 1);
+}
+
+/// [`transfers`] for a director with `workers` workers: each worker's `Director` keeps its own
+/// rr cursor (the kernel has one per service), so a server's share may be off by up to
+/// `workers - 1` from the exact third.
+pub fn transfers_with(lab: &Cluster, vip: &str, workers: usize) {
     for file in ["small", "big"] {
         let url = format!("http://{vip}/{file}");
         let got = lab
@@ -67,7 +74,11 @@ pub fn transfers(lab: &Cluster, vip: &str) {
     );
     assert_eq!(failed, 0, "{rr:?}\n{log}");
     assert_eq!(rr.len(), 3, "{rr:?}");
-    assert!(rr.values().all(|&n| n == 50), "rr over {vip}: {rr:?}");
+    let slack = workers - 1;
+    assert!(
+        rr.values().all(|&n| n.abs_diff(50) <= slack),
+        "rr over {vip}: {rr:?}"
+    );
 }
 
 /// Real servers answer clients directly (DR, TUN): an on-link route to the client's subnet.
