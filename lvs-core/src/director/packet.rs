@@ -62,7 +62,9 @@ pub(super) struct Out {
 
 impl Director {
     pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
-        let info = match super::fastpath::extract_v4(pkt.frame()) {
+        let fast = super::fastpath::extract_v4(pkt.frame());
+        let is_fast = fast.is_some();
+        let info = match fast {
             Some(i) => i,
             None => match flow::extract(pkt.frame()) {
                 Ok(i) => i,
@@ -84,10 +86,20 @@ impl Director {
                 Verdict::Pass
             };
         }
-        if let Some(id) = self.conns.lookup_in(&ConnKey::from_flow(&info.flow)) {
+        let key = if is_fast {
+            super::fastpath::in_key(pkt.frame(), info.flow.proto)
+        } else {
+            ConnKey::from_flow(&info.flow)
+        };
+        if let Some(id) = self.conns.lookup_in(&key) {
             return self.conn_in(now, pkt, &info, id);
         }
-        if let Some(id) = self.conns.lookup_out(&OutKey::from_flow(&info.flow)) {
+        let key = if is_fast {
+            super::fastpath::out_key(pkt.frame(), info.flow.proto)
+        } else {
+            OutKey::from_flow(&info.flow)
+        };
+        if let Some(id) = self.conns.lookup_out(&key) {
             return self.conn_out(now, pkt, &info, id);
         }
         self.new_conn(now, pkt, &info)
