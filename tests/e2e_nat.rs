@@ -45,7 +45,11 @@ fn nat_end_to_end() {
         return;
     }
     let mut lab = Cluster::build("nat");
+    // GRO on before the start: the router turns it off and must turn it back on at exit.
+    lab.director.sh("ethtool -K d0 gro on");
+    let gro = |lab: &Cluster| lab.director.sh("ethtool -k d0");
     lab.start_router(&nat_rules(), &one_arm_toml(""));
+    assert!(gro(&lab).contains("generic-receive-offload: off"));
 
     // 32 bytes and 10 MiB by curl, both families, compared by digest.
     for (url, file) in [
@@ -116,4 +120,5 @@ fn nat_end_to_end() {
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
     let (_, tables) = lab.director.try_cmd(&["nft", "list", "tables"]);
     assert!(!tables.contains("lvs_rs"), "left behind: {tables}");
+    assert!(gro(&lab).contains("generic-receive-offload: on"));
 }

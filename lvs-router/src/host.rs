@@ -1,4 +1,5 @@
-//! The host around the data plane: GRO/LRO off on the balanced interfaces, and the nftables
+//! The host around the data plane: GRO/LRO off on the balanced interfaces (GRO back on at
+//! exit where it was on), and the nftables
 //! rules that keep the host kernel off balanced traffic (`lvs_net::device::isolate`):
 //! client-facing interfaces drop frames to the VIPs, server-facing ones drop frames to the
 //! FULLNAT local addresses and from NAT real servers (their replies would otherwise be
@@ -24,6 +25,20 @@ pub(crate) struct HostSetup {
     laddrs: Vec<IpAddr>,
     rips: Vec<IpAddr>,
     rules: Vec<Isolation>,
+    /// Interfaces whose GRO was on before we turned it off (turned back on at exit).
+    gro_was_on: Vec<String>,
+}
+
+/// Whether `ethtool -k IF` reports GRO on.
+fn gro_on(ifname: &str) -> bool {
+    std::process::Command::new("ethtool")
+        .args(["-k", ifname])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "generic-receive-offload: on")
+        })
 }
 
 /// Runs `f` in the namespace at `netns` (on a helper thread), or here.
@@ -89,17 +104,22 @@ impl HostSetup {
             laddrs.clone(),
             rips.clone(),
         );
-        let rules = in_netns(&netns, move || {
+        let (rules, gro_was_on) = in_netns(&netns, move || {
+            let mut was_on = Vec::new();
             if offloads_off {
                 for itf in &i {
+                    if gro_on(&itf.name) {
+                        was_on.push(itf.name.clone());
+                    }
                     lvs_net::device::disable_offloads(&itf.name)?;
                 }
             }
-            if isolate {
-                load(&i, &v, &l, &r)
+            let rules = if isolate {
+                load(&i, &v, &l, &r)?
             } else {
-                Ok(Vec::new())
-            }
+                Vec::new()
+            };
+            Ok((rules, was_on))
         })?;
         Ok(Self {
             netns,
@@ -109,6 +129,7 @@ impl HostSetup {
             laddrs,
             rips,
             rules,
+            gro_was_on,
         })
     }
 
@@ -135,12 +156,28 @@ impl HostSetup {
         Ok(())
     }
 
-    /// Removes the rules (also done by each rule's Drop; this logs failures).
+    /// Removes the rules (also done by each rule's Drop; this logs failures) and turns GRO
+    /// back on where it was on.
     pub(crate) fn remove(&mut self) {
         for iso in self.rules.drain(..) {
             if let Err(e) = iso.remove() {
                 tracing::warn!("removing nftables rules: {e}");
             }
+        }
+        let gro = std::mem::take(&mut self.gro_was_on);
+        let restored = in_netns(&self.netns, move || {
+            for name in &gro {
+                let st = std::process::Command::new("ethtool")
+                    .args(["-K", name, "gro", "on"])
+                    .status();
+                if !st.is_ok_and(|s| s.success()) {
+                    tracing::warn!(interface = %name, "could not turn GRO back on");
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = restored {
+            tracing::warn!("restoring offloads: {e}");
         }
     }
 }
