@@ -178,12 +178,14 @@ impl Node {
     }
 
     /// Starts `args` inside in the background, output to `DIR/log`; killed on drop. Returns
-    /// its pid (nsenter execs the program, so the pid is the program's).
+    /// its pid (nsenter and setpriv exec the program, so the pid is the program's).
     pub fn spawn(&mut self, args: &[&str], log: &str) -> u32 {
         let out = fs::File::create(self.dir.join(log)).unwrap();
+        // setpriv --pdeathsig: a test process that is killed (no Drop) takes its servers and
+        // routers with it instead of leaving them running in orphaned namespaces.
         let child = Command::new("nsenter")
             .arg(format!("--net={}", self.ns_path().display()))
-            .arg("--")
+            .args(["--", "setpriv", "--pdeathsig", "KILL", "--"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
