@@ -1,8 +1,9 @@
 //! End to end through `lvs-router run` in tunnel mode (`-i`), with `lvs-router realserver`
-//! decapsulating on each real server (this machine has no ipip/gre/fou modules): ipip over
-//! IPv4 and IPv6, and GUE. The tunnel's MTU is the path MTU less the outer header, so the
-//! client's full-sized segments get ICMP fragmentation-needed / packet-too-big with the reduced
-//! MTU from the director, which the client's kernel must have cached once the upload is done.
+//! decapsulating on each real server (this machine has no ipip/gre/fou modules): ipip and GRE
+//! over IPv4 and IPv6, and GUE. The tunnel's MTU is the path MTU less the outer header, so
+//! the client's full-sized segments get ICMP fragmentation-needed / packet-too-big with the
+//! reduced MTU from the director, which the client's kernel must have cached once the upload
+//! is done.
 
 mod e2e;
 
@@ -79,5 +80,18 @@ fn tun_gue_end_to_end() {
         &one_arm_toml(""),
     );
     transfers(&lab, "192.0.2.10");
+    assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
+}
+
+#[test]
+fn tun_gre_end_to_end() {
+    if e2e::unavailable("tun_gre_end_to_end") {
+        return;
+    }
+    let mut lab = Cluster::build("tungre");
+    start_decapsulators(&mut lab, None);
+    lab.start_router(&rules("-i --tun-type gre", true), &one_arm_toml(""));
+    transfers(&lab, "192.0.2.10");
+    transfers(&lab, "[2001:db8:2::10]");
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }
