@@ -10,8 +10,11 @@
 //! ```
 //!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
-//! does. Control socket hook: the mgmt branch's `ControlTarget` maps onto [`Engine::replace`]
-//! (apply) and [`Engine::snapshot`] (state); serve it from a thread holding an `Arc<Engine>`.
+//! does. Control socket hook (mgmt branch, `lvs_net::ctl`): `ControlTarget::apply(commands)`
+//! is [`Engine::replace`] with the running rules plus `commands` (all or nothing, flows kept
+//! by the diff), `ControlTarget::state` is [`crate::listing::merge`] of
+//! [`Engine::snapshots`]; serve it from a thread holding the engine next to `run`'s signal
+//! loop, at `control_socket` from the TOML.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
