@@ -150,6 +150,8 @@ fn reexec_unprivileged() -> ExitCode {
 }
 
 fn demo(args: &Args, interrupted: &Arc<AtomicBool>) -> Result<bool, String> {
+    // Rules first: a bad --scheduler is refused before anything is built.
+    let commands = read_rules_text(&rules(&args.scheduler)).map_err(|e| e.to_string())?;
     println!("building the cluster: client, director, 3 real servers, a switch (namespaces)");
     let lab = build().map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -170,7 +172,6 @@ fn demo(args: &Args, interrupted: &Arc<AtomicBool>) -> Result<bool, String> {
         workers: Some(args.workers.max(1)),
         ..RouterConfig::default()
     };
-    let commands = read_rules_text(&rules(&args.scheduler)).map_err(|e| e.to_string())?;
     let loaded = Loaded { router, commands };
     let engine = Engine::start(&loaded, Some(lab.director.path())).map_err(|e| e.to_string())?;
     println!(
