@@ -1,0 +1,355 @@
+//! The running director: one worker thread per `workers`, each owning a `Director` behind
+//! `lvs_net::worker::DirectorHandler`, and the host set-up around them (offloads, nftables
+//! isolation). `run` and `demo` both start one.
+//!
+//! ```text
+//!   control thread (run: signal loop)       worker i (lvs_net::worker::Worker)
+//!     Engine::replace(commands) ---mpsc--->   turn(); then drain Ctl messages:
+//!     Engine::snapshot()        <--reply---     Replace -> Director::replace_config
+//!     Engine::stop()                            Snapshot -> Director::snapshot
+//! ```
+//!
+//! A reload is checked on a scratch director first, so every worker either takes it or none
+//! does. Control socket hook (mgmt branch, `lvs_net::ctl`): `ControlTarget::apply(commands)`
+//! is [`Engine::replace`] with the running rules plus `commands` (all or nothing, flows kept
+//! by the diff), `ControlTarget::state` is [`crate::listing::merge`] of
+//! [`Engine::snapshots`]; serve it from a thread holding the engine next to `run`'s signal
+//! loop, at `control_socket` from the TOML.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use lvs_core::conn::Timeouts;
+use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, Sysctls};
+use lvs_core::ipvsadm::Command;
+use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
+use lvs_net::neigh::NeighbourCache;
+use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
+
+use crate::config::{Loaded, parse_prefix, service_addrs};
+use crate::host::HostSetup;
+
+/// Longest a worker sleeps before it looks at its control channel.
+const TURN: Duration = Duration::from_millis(20);
+
+enum Ctl {
+    /// New rules and settings; the worker answers once they are in force.
+    Replace(Vec<Command>, Timeouts, Sysctls, mpsc::Sender<()>),
+    Snapshot(mpsc::Sender<DirectorSnapshot>),
+}
+
+struct WorkerHandle {
+    ctl: mpsc::Sender<Ctl>,
+    counters: Arc<Counters>,
+    thread: Option<JoinHandle<Result<(), DeviceError>>>,
+}
+
+/// Everything `start` set up; [`Engine::stop`] (or drop) undoes it.
+pub(crate) struct Engine {
+    workers: Vec<WorkerHandle>,
+    stop: Arc<AtomicBool>,
+    host: Mutex<HostSetup>,
+    /// The scratch director that vets reloads (same sched config as the workers').
+    scratch: Mutex<Director>,
+}
+
+/// Why the engine did not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    /// An OS call on an interface failed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The configuration does not fit the interfaces.
+    #[error("{0}")]
+    Config(String),
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    // RandomState is keyed from the OS's randomness: good enough for a hash seed.
+    RandomState::new().hash_one(std::process::id())
+}
+
+impl Engine {
+    /// Sets up the interfaces and starts the workers; `netns` (a `/proc/PID/ns/net` or
+    /// `/var/run/netns/NAME` path) puts them in another namespace than the caller's.
+    pub(crate) fn start(cfg: &Loaded, netns: Option<PathBuf>) -> Result<Self, StartError> {
+        let r = &cfg.router;
+        let fullnat = r
+            .fullnat_pools()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let mut workers = r.workers.unwrap_or(1);
+        if !fullnat.is_empty() && workers > 1 {
+            // The director allocates local ports from one range; replies steered by lport
+            // would land on the wrong worker. Needs per-worker residue classes in the core.
+            tracing::warn!("FULLNAT pools configured: running 1 worker instead of {workers}");
+            workers = 1;
+        }
+        let (rule_vips, rips) = service_addrs(&cfg.commands);
+        let laddrs: Vec<IpAddr> = fullnat.iter().flat_map(|p| p.laddrs.clone()).collect();
+        let vips = r.vips.clone().unwrap_or(rule_vips);
+        let mut addrs = r.addrs.clone();
+        if addrs.is_empty() {
+            for i in &r.interfaces {
+                addrs.extend(i.ipv4.map(IpAddr::from));
+                addrs.extend(i.ipv6.map(IpAddr::from));
+            }
+        }
+        let mut routes = Vec::new();
+        for rt in &r.routes {
+            let (net, prefix) = parse_prefix(&rt.to).map_err(StartError::Config)?;
+            let port = r.interfaces.iter().position(|i| i.name == rt.interface);
+            routes.push(Route {
+                net,
+                prefix,
+                port: port.unwrap_or(0),
+                gateway: rt.via,
+            });
+        }
+        let ports: Vec<PortConfig> = r
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, itf)| PortConfig {
+                device: AfPacketConfig {
+                    fanout_group: (workers > 1)
+                        .then(|| (std::process::id() as u16).wrapping_add(i as u16 * 16)),
+                    steering: Steering::Client {
+                        vips: vips.clone(),
+                        laddrs: laddrs.clone(),
+                    },
+                    ..AfPacketConfig::new(&itf.name)
+                },
+                ipv4: itf.ipv4,
+                ipv6: itf.ipv6,
+            })
+            .collect();
+        let wcfg = WorkerConfig { ports, routes };
+        let neighbours = r
+            .neighbour_list()
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let host = HostSetup::apply(
+            netns.clone(),
+            r.interfaces.clone(),
+            r.disable_offloads.unwrap_or(true),
+            r.isolate.unwrap_or(true),
+            vips.clone(),
+            laddrs.clone(),
+            rips,
+        )?;
+        let mac_of_first = {
+            // The director's MAC (ARP answers for VIPs): the first interface's.
+            let name = r.interfaces[0].name.clone();
+            let p = netns.clone();
+            std::thread::spawn(move || -> Result<_, DeviceError> {
+                if let Some(p) = p {
+                    lvs_net::device::enter_netns(&p)?;
+                }
+                Ok(lvs_net::device::AfPacket::open(&AfPacketConfig {
+                    blocks: 1,
+                    block_size: 1 << 12,
+                    ..AfPacketConfig::new(&name)
+                })?
+                .mac())
+            })
+            .join()
+            .map_err(|_| StartError::Config("MAC probe panicked".into()))??
+        };
+        let dcfg = DirectorConfig {
+            hash_seed: seed(),
+            rng_seed: seed(),
+            conn_budget: r.conn_budget.unwrap_or(1 << 20),
+            timeouts: r.timeouts(),
+            mac: mac_of_first,
+            addrs,
+            vips: vips.iter().chain(&laddrs).copied().collect(),
+            neighbours,
+            fullnat,
+            path_mtu: r.path_mtu.unwrap_or(1500),
+            sysctls: r.sysctls(),
+            ..DirectorConfig::default()
+        };
+        let mut scratch = Director::new(dcfg.clone());
+        scratch
+            .replace_config(&cfg.commands, now())
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        let neigh = Arc::new(Mutex::new(NeighbourCache::new()));
+        // Built before the workers so that a failure part-way stops the ones started (Drop).
+        let mut engine = Self {
+            workers: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            host: Mutex::new(host),
+            scratch: Mutex::new(scratch),
+        };
+        // Workers open their sockets in index order: fanout numbers members by join order.
+        for i in 0..workers {
+            let mut d = Director::new(dcfg.clone());
+            d.replace_config(&cfg.commands, now())
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            let (tx, rx) = mpsc::channel();
+            let (ready_tx, ready_rx) = mpsc::channel();
+            let (wcfg, neigh, stop, netns) = (
+                wcfg.clone(),
+                neigh.clone(),
+                engine.stop.clone(),
+                netns.clone(),
+            );
+            let announce = vips.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("lvs-worker-{i}"))
+                .spawn(move || worker_main(netns, wcfg, d, neigh, announce, stop, rx, ready_tx))
+                .map_err(|e| StartError::Config(format!("spawn worker: {e}")))?;
+            let counters = match ready_rx.recv() {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    let _ = thread.join();
+                    return Err(e.into());
+                }
+                Err(_) => return Err(StartError::Config("worker died at start".into())),
+            };
+            engine.workers.push(WorkerHandle {
+                ctl: tx,
+                counters,
+                thread: Some(thread),
+            });
+        }
+        tracing::info!(workers, vips = ?vips, "data plane started");
+        Ok(engine)
+    }
+
+    /// Diff-applies a new rules set and settings to every worker, after checking it on the
+    /// scratch director (on error nothing changed anywhere).
+    pub(crate) fn replace(&self, cfg: &Loaded) -> Result<(), String> {
+        let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        s.replace_config(&cfg.commands, now())
+            .map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::channel();
+        let (t, sy) = (cfg.router.timeouts(), cfg.router.sysctls());
+        let sent = self
+            .workers
+            .iter()
+            .filter(|w| {
+                w.ctl
+                    .send(Ctl::Replace(
+                        cfg.commands.clone(),
+                        t,
+                        sy.clone(),
+                        tx.clone(),
+                    ))
+                    .is_ok()
+            })
+            .count();
+        // Return once every worker has it in force ("reloaded" then means applied).
+        for _ in 0..sent {
+            rx.recv_timeout(Duration::from_secs(5))
+                .map_err(|_| "a worker did not confirm the reload".to_owned())?;
+        }
+        let (_, rips) = service_addrs(&cfg.commands);
+        let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
+        host.refresh(rips)
+            .map_err(|e| format!("rules applied, but the nftables refresh failed: {e}"))
+    }
+
+    /// Every worker's snapshot (merge with [`crate::listing::merge`]).
+    pub(crate) fn snapshots(&self) -> Vec<DirectorSnapshot> {
+        let (tx, rx) = mpsc::channel();
+        let n = self
+            .workers
+            .iter()
+            .filter(|w| w.ctl.send(Ctl::Snapshot(tx.clone())).is_ok())
+            .count();
+        drop(tx);
+        (0..n)
+            .filter_map(|_| rx.recv_timeout(Duration::from_secs(2)).ok())
+            .collect()
+    }
+
+    /// Summed data-plane counters, for logs.
+    pub(crate) fn counters(&self) -> Vec<lvs_net::worker::CountersSnapshot> {
+        self.workers.iter().map(|w| w.counters.snapshot()).collect()
+    }
+
+    /// Stops the workers and removes the nftables rules. Returns the first worker error.
+    pub(crate) fn stop(mut self) -> Result<(), DeviceError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), DeviceError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut first = Ok(());
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take()
+                && let Ok(Err(e)) = t.join()
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+        }
+        self.host.lock().unwrap_or_else(|e| e.into_inner()).remove();
+        first
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker_main(
+    netns: Option<PathBuf>,
+    cfg: WorkerConfig,
+    director: Director,
+    neigh: lvs_net::neigh::SharedNeighbours,
+    announce: Vec<IpAddr>,
+    stop: Arc<AtomicBool>,
+    ctl: mpsc::Receiver<Ctl>,
+    ready: mpsc::Sender<Result<Arc<Counters>, DeviceError>>,
+) -> Result<(), DeviceError> {
+    let opened = netns
+        .as_deref()
+        .map_or(Ok(()), lvs_net::device::enter_netns)
+        .and_then(|()| Worker::new(&cfg, DirectorHandler(director), neigh));
+    let mut w = match opened {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = ready.send(Err(DeviceError {
+                op: e.op,
+                ifname: e.ifname.clone(),
+                source: std::io::Error::new(e.source.kind(), e.source.to_string()),
+            }));
+            return Err(e);
+        }
+    };
+    let _ = w.announce(&announce);
+    let _ = ready.send(Ok(w.counters()));
+    while !stop.load(Ordering::Relaxed) {
+        w.turn(TURN)?;
+        while let Ok(msg) = ctl.try_recv() {
+            let d = &mut w.handler_mut().0;
+            match msg {
+                Ctl::Replace(cmds, t, s, done) => {
+                    if let Err(e) = d.replace_config(&cmds, now()) {
+                        tracing::error!("worker refused a checked config: {e}");
+                    }
+                    let (tcp, tcpfin, udp) = t.get();
+                    d.set_timeouts(tcp, tcpfin, udp);
+                    d.set_sysctls(s);
+                    let _ = done.send(());
+                }
+                Ctl::Snapshot(reply) => {
+                    let _ = reply.send(d.snapshot());
+                }
+            }
+        }
+        while let Some(ev) = w.handler_mut().0.poll_event() {
+            tracing::trace!(?ev, "director event");
+        }
+    }
+    Ok(())
+}

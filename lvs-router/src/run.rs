@@ -1,0 +1,153 @@
+//! `lvs-router run --rules RULES --config CONFIG.toml`: the director as a daemon.
+//!
+//! ```text
+//! ipvsadm-save -n > /etc/lvs-router/rules      # from a kernel LVS box, unchanged
+//! lvs-router run --rules /etc/lvs-router/rules --config /etc/lvs-router/router.toml -v
+//! kill -HUP $(pidof lvs-router)                # re-read both files, diff-apply
+//! kill -TERM $(pidof lvs-router)               # stop: workers joined, nftables rules removed
+//! ```
+//!
+//! Exit codes: 0 after SIGTERM/SIGINT, 1 when the files are refused at start, 2 when the data
+//! plane cannot start (interfaces, permissions). A reload with a bad file is logged and the
+//! running configuration stays. Works as root or as root of an unprivileged user namespace
+//! (`unshare -Urn`): AF_PACKET, nftables and ethtool only need capabilities over the network
+//! namespace the interfaces live in.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::config::Loaded;
+use crate::engine::Engine;
+use crate::listing;
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// ipvsadm-save rules (`ipvsadm-save -n` output: `-A`/`-a` lines).
+    #[arg(long, value_name = "RULES")]
+    rules: PathBuf,
+    /// Interfaces, addresses, workers, timeouts (see examples/lvs-router.toml).
+    #[arg(long, value_name = "CONFIG.toml")]
+    config: PathBuf,
+    /// Print the `ipvsadm -Ln --stats` table every N seconds (0: never; also on SIGUSR1).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    stats_every: u64,
+}
+
+/// Signals seen since the last look, set by signal-hook's handlers (async-signal-safe).
+struct Signals {
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+    dump: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+        let s = Self {
+            stop: Arc::default(),
+            reload: Arc::default(),
+            dump: Arc::default(),
+        };
+        for sig in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(sig, Arc::clone(&s.stop))?;
+        }
+        signal_hook::flag::register(SIGHUP, Arc::clone(&s.reload))?;
+        signal_hook::flag::register(SIGUSR1, Arc::clone(&s.dump))?;
+        Ok(s)
+    }
+}
+
+/// Runs until SIGTERM/SIGINT.
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let signals = match Signals::register() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("installing signal handlers: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut loaded = match Loaded::read(&args.rules, &args.config) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("configuration refused: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &loaded.router.control_socket {
+        // Hook: the mgmt branch's lvs_net::ctl::ControlServer serves Engine::replace/snapshots.
+        tracing::info!(path = %path.display(), "control socket configured (served once lvs_net::ctl is merged)");
+    }
+    let engine = match Engine::start(&loaded, None) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("cannot start the data plane: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        rules = %args.rules.display(),
+        commands = loaded.commands.len(),
+        "running; SIGHUP reloads, SIGTERM stops"
+    );
+    let every = Duration::from_secs(args.stats_every);
+    let mut last_dump = std::time::Instant::now();
+    while !signals.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+        if signals.reload.swap(false, Ordering::Relaxed) {
+            reload(&engine, args, &mut loaded);
+        }
+        let periodic = !every.is_zero() && last_dump.elapsed() >= every;
+        if signals.dump.swap(false, Ordering::Relaxed) || periodic {
+            last_dump = std::time::Instant::now();
+            if let Some(s) = listing::merge(engine.snapshots()) {
+                println!("{}\n{}", listing::conns_table(&s), listing::stats_table(&s));
+            }
+            tracing::debug!(counters = ?engine.counters(), "data plane counters");
+        }
+    }
+    tracing::info!("stopping");
+    match engine.stop() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("a worker failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
+    let new = match Loaded::read(&args.rules, &args.config) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("reload refused, running configuration unchanged: {e}");
+            return;
+        }
+    };
+    let r = &new.router;
+    let old = &loaded.router;
+    // What the workers were built with cannot change under them.
+    if r.interfaces != old.interfaces
+        || r.routes != old.routes
+        || r.workers != old.workers
+        || r.addrs != old.addrs
+        || r.vips != old.vips
+        || r.fullnat != old.fullnat
+        || r.neighbours != old.neighbours
+    {
+        tracing::warn!(
+            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools and neighbours change \
+             only on restart; applying rules, timeouts and sysctls"
+        );
+    }
+    match engine.replace(&new) {
+        Ok(()) => {
+            tracing::info!(commands = new.commands.len(), "reloaded");
+            *loaded = new;
+        }
+        Err(e) => tracing::error!("reload refused, running configuration unchanged: {e}"),
+    }
+}

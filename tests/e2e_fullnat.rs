@@ -1,0 +1,69 @@
+//! End to end through `lvs-router run` in FULLNAT mode: `-m` dests of services that have a
+//! local-address pool (`[[fullnat]]` in the TOML) get both addresses rewritten, so the real
+//! servers see the local address as the client and answer it, with no route back to the
+//! client at all. IPv4 and IPv6, TCP and UDP, rr.
+
+mod e2e;
+
+use e2e::checks::{rules, transfers};
+use e2e::client::Held;
+use e2e::cluster::{Cluster, one_arm_toml};
+
+const LIP: &str = "172.16.0.100";
+const LIP6: &str = "fd00:5e::100";
+
+fn pools() -> String {
+    let mut t = String::new();
+    for (vip, lip) in [("192.0.2.10", LIP), ("[2001:db8:2::10]", LIP6)] {
+        for (p, port) in [("-t", 80), ("-t", 9000), ("-u", 9001), ("-t", 9002)] {
+            t.push_str(&format!(
+                "\n[[fullnat]]\nservice = \"{p} {vip}:{port}\"\nladdrs = [\"{lip}\"]\nports = \"20000-60000\"\n"
+            ));
+        }
+    }
+    t
+}
+
+#[test]
+fn fullnat_end_to_end() {
+    if e2e::unavailable("fullnat_end_to_end") {
+        return;
+    }
+    let mut lab = Cluster::build("fnat");
+    // No way back to the client: replies can only work through the local address.
+    for s in &lab.servers {
+        s.ip("route del default");
+        s.ip("-6 route del default");
+    }
+    let mut r = rules("-m", true);
+    for vip in ["192.0.2.10", "[2001:db8:2::10]"] {
+        r.push_str(&format!("-A -t {vip}:9002 -s rr\n"));
+        r.push_str(&format!(
+            "-a -t {vip}:9002 -r {}:9002 -m\n",
+            if vip.starts_with('[') {
+                "[fd00:5e::11]".to_owned()
+            } else {
+                e2e::cluster::rip(1)
+            }
+        ));
+    }
+    lab.start_router(&r, &one_arm_toml(&pools()));
+    transfers(&lab, "192.0.2.10");
+    transfers(&lab, "[2001:db8:2::10]");
+    let (v4, v6) = lab
+        .client
+        .thread(|| {
+            (
+                Held::open("192.0.2.10:9002".parse().unwrap()),
+                Held::open("[2001:db8:2::10]:9002".parse().unwrap()),
+            )
+        })
+        .join()
+        .unwrap();
+    let (mut v4, mut v6) = (v4.expect("hold v4"), v6.expect("hold v6"));
+    assert_eq!(v4.peer, LIP, "the real server sees the local address");
+    assert_eq!(v6.peer, LIP6);
+    v4.ping(b"ping").expect("echo v4");
+    v6.ping(b"ping6").expect("echo v6");
+    assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
+}
