@@ -1,5 +1,7 @@
 //! The monitor: every checker of every virtual server, the real servers' liveness and quorum.
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -49,22 +51,14 @@ pub struct HealthMonitor {
     lost_results_fail: bool,
 }
 
-/// splitmix64: a tiny seeded generator; warmup needs spread, not quality.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl HealthMonitor {
     /// Starts monitoring at `now`. Each checker's first probe is due at
     /// `now + BOOTSTRAP_DELAY + warmup * random()` (keepalived `register_checkers_thread`), the
     /// random share drawn from `seed`. The initial actions add the alive dests (and the
     /// inhibited dead ones with weight 0) and, without quorum, the sorry server.
     pub fn new(configs: Vec<VirtualServerHealth>, seed: u64, now: Instant) -> Self {
-        let mut rng = seed;
+        // Warmup needs spread, not quality; a seeded StdRng keeps tests deterministic.
+        let mut rng = StdRng::seed_from_u64(seed);
         let mut checkers = Vec::new();
         let mut vss = Vec::with_capacity(configs.len());
         for (v, cfg) in configs.into_iter().enumerate() {
@@ -72,7 +66,7 @@ impl HealthMonitor {
             for (r, rs) in cfg.real_servers.iter().enumerate() {
                 for ck in &rs.checkers {
                     let warmup = ck.timing.warmup.unwrap_or(ck.timing.delay_loop);
-                    let frac = u128::from(splitmix64(&mut rng) >> 32);
+                    let frac = u128::from(rng.random::<u32>());
                     let nanos = (warmup.as_nanos() * frac) >> 32;
                     let delay =
                         core::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
