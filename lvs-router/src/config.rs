@@ -160,7 +160,7 @@ pub(crate) struct RouterConfig {
     pub(crate) disable_offloads: Option<bool>,
     /// Keep the host kernel off VIP traffic with nftables (default true).
     pub(crate) isolate: Option<bool>,
-    /// The control socket path (served once the control protocol is wired in).
+    /// Serve `lvs-router adm` on this Unix socket path (mode 0600; none when unset).
     pub(crate) control_socket: Option<PathBuf>,
     /// Timeouts.
     #[serde(default)]

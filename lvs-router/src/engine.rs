@@ -10,11 +10,9 @@
 //! ```
 //!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
-//! does. Control socket hook (mgmt branch, `lvs_net::ctl`): `ControlTarget::apply(commands)`
-//! is [`Engine::replace`] with the running rules plus `commands` (all or nothing, flows kept
-//! by the diff), `ControlTarget::state` is [`crate::listing::merge`] of
-//! [`Engine::snapshots`]; serve it from a thread holding the engine next to `run`'s signal
-//! loop, at `control_socket` from the TOML.
+//! does. The control socket (`crate::control`, `lvs_net::ctl`) applies ipvsadm commands as
+//! [`Engine::replace`] with the running rules plus the commands (all or nothing, flows kept
+//! by the diff) and lists [`Engine::adm_state`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -25,7 +23,7 @@ use std::time::Duration;
 
 use lvs_core::conn::Timeouts;
 use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, Sysctls};
-use lvs_core::ipvsadm::Command;
+use lvs_core::ipvsadm::{AdmState, Command};
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
@@ -266,6 +264,43 @@ impl Engine {
         (0..n)
             .filter_map(|_| rx.recv_timeout(Duration::from_secs(2)).ok())
             .collect()
+    }
+
+    /// The ipvsadm model of the running configuration (read from the scratch director, which
+    /// holds what every worker holds: forwarding methods and tunnel settings are not in the
+    /// snapshots) with the workers' counters, rates and connection counts added up. No
+    /// connection rows: the workers answer snapshots, not connection lists.
+    pub(crate) fn adm_state(&self) -> AdmState {
+        let mut state = {
+            let s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+            AdmState::from_director(&s, None)
+        };
+        let Some(total) = crate::listing::merge(self.snapshots()) else {
+            return state;
+        };
+        state.table_size = total.conn_budget as u64;
+        for svc in &mut state.services {
+            let Some(t) = total.services.iter().find(|t| t.key == svc.key()) else {
+                continue;
+            };
+            svc.stats = t.stats.into();
+            svc.rates = t.rates.into();
+            for d in &mut svc.dests {
+                let Some(td) = t
+                    .dests
+                    .iter()
+                    .find(|x| x.addr == d.addr && x.port == d.port)
+                else {
+                    continue;
+                };
+                d.active_conns = td.active_conns;
+                d.inactive_conns = td.inactive_conns;
+                d.persist_conns = td.persist_conns;
+                d.stats = td.stats.into();
+                d.rates = td.rates.into();
+            }
+        }
+        state
     }
 
     /// Summed data-plane counters, for logs.

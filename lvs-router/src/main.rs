@@ -7,6 +7,7 @@
 
 mod adm;
 mod config;
+mod control;
 mod demo;
 mod engine;
 mod host;

@@ -12,14 +12,22 @@
 //! running configuration stays. Works as root or as root of an unprivileged user namespace
 //! (`unshare -Urn`): AF_PACKET, nftables and ethtool only need capabilities over the network
 //! namespace the interfaces live in.
+//!
+//! With `control_socket = "PATH"` in the TOML (none by default) the router also serves
+//! `lvs-router adm --socket PATH` (ipvsadm's command line; see `crate::control`) from a
+//! thread; the socket file is removed at exit. Exit code 2 too when it cannot listen there.
 
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lvs_net::ctl::ControlServer;
+
 use crate::config::Loaded;
+use crate::control::RunTarget;
 use crate::engine::Engine;
 use crate::listing;
 
@@ -70,17 +78,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut loaded = match Loaded::read(&args.rules, &args.config) {
+    let loaded = match Loaded::read(&args.rules, &args.config) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("configuration refused: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if let Some(path) = &loaded.router.control_socket {
-        // Hook: the mgmt branch's lvs_net::ctl::ControlServer serves Engine::replace/snapshots.
-        tracing::info!(path = %path.display(), "control socket configured (served once lvs_net::ctl is merged)");
-    }
     let engine = match Engine::start(&loaded, None) {
         Ok(e) => e,
         Err(e) => {
@@ -88,17 +92,75 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let server = match &loaded.router.control_socket {
+        None => None,
+        Some(path) => match ControlServer::bind(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(path = %path.display(), "cannot listen on the control socket: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     tracing::info!(
         rules = %args.rules.display(),
         commands = loaded.commands.len(),
         "running; SIGHUP reloads, SIGTERM stops"
     );
+    let loaded = Mutex::new(loaded);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(server) = &server {
+            tracing::info!(path = %server.path().display(), "control socket listening");
+            let target = RunTarget {
+                engine: &engine,
+                loaded: &loaded,
+            };
+            let done = &done;
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    if let Err(e) = server.serve_one(&target)
+                        && !matches!(
+                            e.kind(),
+                            std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionAborted
+                        )
+                    {
+                        tracing::error!("control socket: {e}");
+                        return;
+                    }
+                }
+            });
+        }
+        signal_loop(&engine, args, &loaded, &signals);
+        done.store(true, Ordering::Relaxed);
+        if let Some(server) = &server {
+            // Wakes the control thread out of accept so it sees `done`.
+            let _ = UnixStream::connect(server.path());
+        }
+    });
+    // Dropping the server removes the socket file.
+    drop(server);
+    tracing::info!("stopping");
+    match engine.stop() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("a worker failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &Signals) {
     let every = Duration::from_secs(args.stats_every);
     let mut last_dump = std::time::Instant::now();
     while !signals.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         if signals.reload.swap(false, Ordering::Relaxed) {
-            reload(&engine, args, &mut loaded);
+            reload(
+                engine,
+                args,
+                &mut loaded.lock().unwrap_or_else(|e| e.into_inner()),
+            );
         }
         let periodic = !every.is_zero() && last_dump.elapsed() >= every;
         if signals.dump.swap(false, Ordering::Relaxed) || periodic {
@@ -107,14 +169,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 println!("{}\n{}", listing::conns_table(&s), listing::stats_table(&s));
             }
             tracing::debug!(counters = ?engine.counters(), "data plane counters");
-        }
-    }
-    tracing::info!("stopping");
-    match engine.stop() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("a worker failed: {e}");
-            ExitCode::from(2)
         }
     }
 }

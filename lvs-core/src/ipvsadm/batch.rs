@@ -42,6 +42,15 @@ pub enum BatchError {
         /// Index of the command.
         index: usize,
     },
+    /// The target refused the command for a reason of its own (an operation it does not
+    /// support, a reload that failed); `message` is what the client prints.
+    #[error("{message}")]
+    Refused {
+        /// Index of the command.
+        index: usize,
+        /// The text for the client.
+        message: String,
+    },
 }
 
 impl BatchError {
@@ -50,7 +59,8 @@ impl BatchError {
         match self {
             Self::Service { index, .. }
             | Self::ZeroOneService { index }
-            | Self::NotInBatch { index } => *index,
+            | Self::NotInBatch { index }
+            | Self::Refused { index, .. } => *index,
         }
     }
 }
