@@ -1,7 +1,8 @@
 //! `lvs-router adm --socket PATH` against a running `lvs-router run` (`control_socket` in its
 //! TOML): the listing of the loaded rules in ipvsadm's exact format, a dest added over the
 //! socket (listed, and traffic still flows), a refused command (ipvsadm's text, non-zero exit,
-//! listing unchanged), `-S`, and the socket file removed at exit. Lab: tests/e2e/cluster.rs.
+//! listing unchanged), `-S`, a SIGHUP reload replacing the stored rules, and the socket file
+//! removed at exit. Lab: tests/e2e/cluster.rs.
 //! Needs root (or `unshare -Urn`) and the Debian packages in `e2e::PACKAGES`.
 
 mod e2e;
@@ -29,6 +30,22 @@ fn listing(sock: &Path) -> String {
     let (ok, out, err) = adm(sock, &["-Ln"]);
     assert!(ok, "adm -Ln: {err}");
     out
+}
+
+/// The listing without the connection counts (dest lines cut after the weight), for after
+/// traffic went through.
+fn config_of(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .map(|l| match l.strip_prefix("  -> ") {
+            Some(rest) if !rest.starts_with("RemoteAddress") => rest
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => l.to_owned(),
+        })
+        .collect()
 }
 
 const HEAD: &str = "IP Virtual Server version 1.2.1 (size=4096)\n\
@@ -104,6 +121,36 @@ fn adm_over_the_control_socket() {
     }
     seen.sort();
     assert_eq!(seen, ["rs1", "rs2", "rs3"], "{}", log(&lab));
+
+    // SIGHUP re-reads the rules file: the socket's change is gone, the stored rules follow
+    // (a later -a builds on the reloaded rules, not on the old ones).
+    lab.reload(&rules);
+    assert_eq!(
+        config_of(&listing(&sock)),
+        config_of(&loaded),
+        "{}",
+        log(&lab)
+    );
+    let (ok, _, err) = adm(
+        &sock,
+        &[
+            "-e",
+            "-t",
+            "192.0.2.10:80",
+            "-r",
+            "172.16.0.12:8080",
+            "-m",
+            "-w",
+            "5",
+        ],
+    );
+    assert!(ok, "adm -e: {err}");
+    assert_eq!(
+        config_of(&listing(&sock)),
+        config_of(&loaded.replace("Masq    2 ", "Masq    5 ")),
+        "{}",
+        log(&lab)
+    );
 
     assert_eq!(lab.stop_router(), Some(0), "{}", log(&lab));
     assert!(!sock.exists(), "socket file left behind");
