@@ -58,7 +58,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(info.l4_end, p.len(), "outer length");
             let inner = decap::decap(&mut p, Some(GUE_PORT)).expect("decap of our encap");
             // Encapsulation keeps the IP packet and drops Ethernet padding.
-            let l3 = if frame[12..14] == [0x81, 0] { 18 } else { 14 };
+            // One 802.1Q (0x8100) or 802.1ad (0x88a8) tag, as wire::ethernet accepts.
+            let l3 = if frame[12..14] == [0x81, 0] || frame[12..14] == [0x88, 0xa8] {
+                18
+            } else {
+                14
+            };
             let ip_len = if frame[l3] >> 4 == 6 {
                 40 + usize::from(u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]))
             } else {
