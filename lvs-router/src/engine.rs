@@ -4,10 +4,13 @@
 //!
 //! ```text
 //!   control thread (run: signal loop)       worker i (lvs_net::worker::Worker)
-//!     Engine::replace(commands) ---mpsc--->   turn(); then drain Ctl messages:
-//!     Engine::snapshot()        <--reply---     Replace -> Director::replace_config
-//!     Engine::stop()                            Snapshot -> Director::snapshot
+//!     Engine::each(job)         ---mpsc--->   turn(); then run the queued jobs on the
+//!                               <--reply---     worker (its Director: handler_mut().0)
+//!     Engine::replace / snapshots / ...         are jobs; Engine::stop() joins the threads
 //! ```
+//!
+//! Every control-plane feature (reload, listings, health actions, VRRP ownership, sync) talks
+//! to the workers through [`Engine::each`]: one place that knows how to reach them.
 //!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
 //! does. The control socket (`crate::control`, `lvs_net::ctl`) applies ipvsadm commands as
@@ -34,14 +37,17 @@ use crate::host::HostSetup;
 /// Longest a worker sleeps before it looks at its control channel.
 const TURN: Duration = Duration::from_millis(20);
 
-enum Ctl {
-    /// New rules and settings; the worker answers once they are in force.
-    Replace(Vec<Command>, Timeouts, Sysctls, mpsc::Sender<()>),
-    Snapshot(mpsc::Sender<DirectorSnapshot>),
-}
+/// The data-plane worker every job runs on.
+pub(crate) type RunningWorker = Worker<DirectorHandler>;
+
+/// A job for one worker, run between two turns of its loop.
+type Job = Box<dyn FnOnce(&mut RunningWorker) + Send>;
+
+/// How long [`Engine::each`] waits for a worker's answer.
+const JOB_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct WorkerHandle {
-    ctl: mpsc::Sender<Ctl>,
+    ctl: mpsc::Sender<Job>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<Result<(), DeviceError>>>,
 }
@@ -219,32 +225,61 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Runs `job` on every worker (between two turns of its loop) and returns the answers in
+    /// worker order; a worker that is gone or does not answer within 5 s is left out.
+    pub(crate) fn each<T, F>(&self, job: F) -> Vec<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut RunningWorker) -> T + Send + Sync + 'static,
+    {
+        let job = Arc::new(job);
+        let pending: Vec<mpsc::Receiver<T>> = self
+            .workers
+            .iter()
+            .filter_map(|w| {
+                let (tx, rx) = mpsc::channel();
+                let job = Arc::clone(&job);
+                let boxed: Job = Box::new(move |worker| {
+                    let _ = tx.send(job(worker));
+                });
+                w.ctl.send(boxed).ok().map(|()| rx)
+            })
+            .collect();
+        pending
+            .into_iter()
+            .filter_map(|rx| rx.recv_timeout(JOB_TIMEOUT).ok())
+            .collect()
+    }
+
+    /// Runs `job` on every worker's director; see [`Engine::each`].
+    pub(crate) fn each_director<T, F>(&self, job: F) -> Vec<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Director) -> T + Send + Sync + 'static,
+    {
+        self.each(move |w| job(&mut w.handler_mut().0))
+    }
+
     /// Diff-applies a new rules set and settings to every worker, after checking it on the
     /// scratch director (on error nothing changed anywhere).
     pub(crate) fn replace(&self, cfg: &Loaded) -> Result<(), String> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         s.replace_config(&cfg.commands, now())
             .map_err(|e| e.to_string())?;
-        let (tx, rx) = mpsc::channel();
-        let (t, sy) = (cfg.router.timeouts(), cfg.router.sysctls());
-        let sent = self
-            .workers
-            .iter()
-            .filter(|w| {
-                w.ctl
-                    .send(Ctl::Replace(
-                        cfg.commands.clone(),
-                        t,
-                        sy.clone(),
-                        tx.clone(),
-                    ))
-                    .is_ok()
-            })
-            .count();
+        let commands: Arc<[Command]> = cfg.commands.clone().into();
+        let (timeouts, sysctls): (Timeouts, Sysctls) =
+            (cfg.router.timeouts(), cfg.router.sysctls());
+        let applied = self.each_director(move |d| {
+            if let Err(e) = d.replace_config(&commands, now()) {
+                tracing::error!("worker refused a checked config: {e}");
+            }
+            let (tcp, tcpfin, udp) = timeouts.get();
+            d.set_timeouts(tcp, tcpfin, udp);
+            d.set_sysctls(sysctls.clone());
+        });
         // Return once every worker has it in force ("reloaded" then means applied).
-        for _ in 0..sent {
-            rx.recv_timeout(Duration::from_secs(5))
-                .map_err(|_| "a worker did not confirm the reload".to_owned())?;
+        if applied.len() != self.workers.len() {
+            return Err("a worker did not confirm the reload".to_owned());
         }
         let (_, rips) = service_addrs(&cfg.commands);
         let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
@@ -254,16 +289,7 @@ impl Engine {
 
     /// Every worker's snapshot (merge with [`crate::listing::merge`]).
     pub(crate) fn snapshots(&self) -> Vec<DirectorSnapshot> {
-        let (tx, rx) = mpsc::channel();
-        let n = self
-            .workers
-            .iter()
-            .filter(|w| w.ctl.send(Ctl::Snapshot(tx.clone())).is_ok())
-            .count();
-        drop(tx);
-        (0..n)
-            .filter_map(|_| rx.recv_timeout(Duration::from_secs(2)).ok())
-            .collect()
+        self.each_director(|d| d.snapshot())
     }
 
     /// The ipvsadm model of the running configuration (read from the scratch director, which
@@ -343,7 +369,7 @@ fn worker_main(
     neigh: lvs_net::neigh::SharedNeighbours,
     announce: Vec<IpAddr>,
     stop: Arc<AtomicBool>,
-    ctl: mpsc::Receiver<Ctl>,
+    ctl: mpsc::Receiver<Job>,
     ready: mpsc::Sender<Result<Arc<Counters>, DeviceError>>,
 ) -> Result<(), DeviceError> {
     let opened = netns
@@ -365,22 +391,8 @@ fn worker_main(
     let _ = ready.send(Ok(w.counters()));
     while !stop.load(Ordering::Relaxed) {
         w.turn(TURN)?;
-        while let Ok(msg) = ctl.try_recv() {
-            let d = &mut w.handler_mut().0;
-            match msg {
-                Ctl::Replace(cmds, t, s, done) => {
-                    if let Err(e) = d.replace_config(&cmds, now()) {
-                        tracing::error!("worker refused a checked config: {e}");
-                    }
-                    let (tcp, tcpfin, udp) = t.get();
-                    d.set_timeouts(tcp, tcpfin, udp);
-                    d.set_sysctls(s);
-                    let _ = done.send(());
-                }
-                Ctl::Snapshot(reply) => {
-                    let _ = reply.send(d.snapshot());
-                }
-            }
+        while let Ok(job) = ctl.try_recv() {
+            job(&mut w);
         }
         while let Some(ev) = w.handler_mut().0.poll_event() {
             tracing::trace!(?ev, "director event");
