@@ -171,6 +171,86 @@ pub(crate) struct RouterConfig {
     /// FULLNAT pools.
     #[serde(default, rename = "fullnat")]
     pub(crate) fullnat: Vec<FullNatConfig>,
+    /// Active/backup: the VRRP instance that decides who owns the VIPs (`crate::ha`).
+    pub(crate) vrrp: Option<VrrpSection>,
+    /// IPVS connection sync (`crate::ha`).
+    pub(crate) sync: Option<SyncSection>,
+}
+
+/// `[vrrp]`: one VRRP instance (keepalived's `vrrp_instance`). While it is master the workers
+/// own every VIP (and FULLNAT local address) and announce them; otherwise they answer for none.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VrrpSection {
+    /// Interface the adverts go out of and come in on.
+    pub(crate) interface: String,
+    /// Virtual router id, 1..=255.
+    pub(crate) vrid: u8,
+    /// 1..=255 (255: address owner); default 100.
+    pub(crate) priority: Option<u8>,
+    /// 2 (RFC 3768, IPv4) or 3 (RFC 5798); default 3.
+    pub(crate) version: Option<u8>,
+    /// Advertisement interval in milliseconds; default 1000 (v2: whole seconds).
+    pub(crate) advert_int_ms: Option<u64>,
+    /// Source of the adverts; default the interface's `ipv4` (IPv6: give its link-local).
+    pub(crate) src: Option<IpAddr>,
+    /// Addresses listed in the adverts; default the director's VIPs of `src`'s family.
+    pub(crate) vips: Option<Vec<IpAddr>>,
+    /// Unicast peers instead of multicast.
+    #[serde(default)]
+    pub(crate) peers: Vec<IpAddr>,
+    /// Preempt a lower-priority master (default true).
+    pub(crate) preempt: Option<bool>,
+    /// keepalived `preempt_delay`, milliseconds (default 0).
+    pub(crate) preempt_delay_ms: Option<u64>,
+    /// v2 simple password (keepalived `auth_type PASS`), up to 8 bytes.
+    pub(crate) auth_pass: Option<String>,
+    /// Gratuitous ARPs / unsolicited NAs per VIP on becoming master (default 5).
+    pub(crate) garp_repeat: Option<u32>,
+    /// Delay of the second burst, milliseconds (default 5000; 0: one burst).
+    pub(crate) garp_delay_ms: Option<u64>,
+    /// Programs run on entering MASTER / BACKUP / FAULT (split on whitespace, not waited for).
+    pub(crate) notify_master: Option<String>,
+    /// See `notify_master`.
+    pub(crate) notify_backup: Option<String>,
+    /// See `notify_master`.
+    pub(crate) notify_fault: Option<String>,
+}
+
+/// Which sync daemon `[sync]` starts without `[vrrp]`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SyncRole {
+    /// `ipvsadm --start-daemon master`.
+    Master,
+    /// `ipvsadm --start-daemon backup`.
+    Backup,
+}
+
+/// `[sync]`: the IPVS sync daemon settings (`ipvsadm --start-daemon` options). With `[vrrp]`
+/// the role follows the VRRP state (master sends, backup and fault receive), as keepalived's
+/// `lvs_sync_daemon` does; without it `daemon` names the one started.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncSection {
+    /// `--mcast-interface`.
+    pub(crate) interface: String,
+    /// `--syncid` (default 0: the backup accepts any).
+    pub(crate) syncid: Option<u8>,
+    /// `--mcast-group` (default 224.0.0.81).
+    pub(crate) group: Option<IpAddr>,
+    /// `--mcast-port` (default 8848).
+    pub(crate) port: Option<u16>,
+    /// `--mcast-ttl` (default 1).
+    pub(crate) ttl: Option<u8>,
+    /// `--sync-maxlen` (default: MTU 1500 less headers).
+    pub(crate) maxlen: Option<u16>,
+    /// Without `[vrrp]`: the daemon started at start-up (none when unset).
+    pub(crate) daemon: Option<SyncRole>,
+    /// `sync_threshold` first value (default 3).
+    pub(crate) threshold: Option<u32>,
+    /// `sync_threshold` second value, the period in packets (default 50).
+    pub(crate) period: Option<u32>,
 }
 
 /// Both files, parsed and checked.
@@ -240,6 +320,28 @@ impl RouterConfig {
         }
         if cfg.workers == Some(0) {
             return Err("workers must be at least 1".into());
+        }
+        if let Some(v) = &cfg.vrrp {
+            if !cfg.interfaces.iter().any(|i| i.name == v.interface) {
+                return Err(format!(
+                    "[vrrp] interface {}: no [[interface]] of that name",
+                    v.interface
+                ));
+            }
+            if v.src.is_none()
+                && cfg
+                    .interfaces
+                    .iter()
+                    .all(|i| i.name != v.interface || i.ipv4.is_none())
+            {
+                return Err("[vrrp] needs src (or the interface's ipv4)".into());
+            }
+        }
+        if let Some(s) = &cfg.sync
+            && s.daemon.is_some()
+            && cfg.vrrp.is_some()
+        {
+            return Err("[sync] daemon: with [vrrp] the sync role follows the VRRP state".into());
         }
         for r in &cfg.routes {
             parse_prefix(&r.to)?;

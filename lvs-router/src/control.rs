@@ -14,6 +14,9 @@
 //! made over the socket last until the next reload or restart (as `ipvsadm` changes last
 //! until the next `ipvsadm-restore`).
 //!
+//! `--start-daemon master|backup` / `--stop-daemon` start and stop the connection sync daemons
+//! (`crate::ha::SyncDaemons`) and `-L --daemon` lists them, as ipvsadm does with the kernel.
+//!
 //! Not supported, refused with a message rather than pretended: `-Z` (the workers have no
 //! message to zero their counters) and `--set` (timeouts come from the TOML; change them there
 //! and reload). `-Lnc` lists no connections: the workers answer snapshots, not connection
@@ -21,19 +24,22 @@
 
 use std::sync::Mutex;
 
-use lvs_core::ipvsadm::{AdmCommand, AdmState, BatchError};
+use lvs_core::ipvsadm::{AdmCommand, AdmState, BatchError, DaemonConfig};
 use lvs_core::sched::SchedConfig;
 use lvs_core::service::ServiceTable;
 use lvs_net::ctl::ControlTarget;
 
 use crate::config::Loaded;
 use crate::engine::Engine;
+use crate::ha::SyncDaemons;
 
 /// The running engine and the configuration it was loaded with (shared with `run`'s SIGHUP
 /// reload, which replaces it).
 pub(crate) struct RunTarget<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) loaded: &'a Mutex<Loaded>,
+    /// The sync daemons (`--start-daemon`, `--stop-daemon`, `-L --daemon`; `crate::ha`).
+    pub(crate) sync: &'a SyncDaemons,
 }
 
 impl ControlTarget for RunTarget<'_> {
@@ -91,6 +97,16 @@ impl ControlTarget for RunTarget<'_> {
     }
 
     fn state(&self, _conns: bool) -> AdmState {
-        self.engine.adm_state()
+        let mut state = self.engine.adm_state();
+        state.daemons = self.sync.listing();
+        state
+    }
+
+    fn start_daemon(&self, config: &DaemonConfig) -> Result<(), String> {
+        self.sync.start(self.engine, config)
+    }
+
+    fn stop_daemon(&self, master: bool) -> Result<(), String> {
+        self.sync.stop(self.engine, master)
     }
 }

@@ -59,6 +59,9 @@ pub(crate) struct Engine {
     host: Mutex<HostSetup>,
     /// The scratch director that vets reloads (same sched config as the workers').
     scratch: Mutex<Director>,
+    /// The addresses the workers answer ARP/ND for when they own the VIPs: the VIPs and the
+    /// FULLNAT local addresses. With `[vrrp]` they start owning none (`crate::ha`).
+    owned: Vec<IpAddr>,
 }
 
 /// Why the engine did not start.
@@ -163,6 +166,9 @@ impl Engine {
             .join()
             .map_err(|_| StartError::Config("MAC probe panicked".into()))??
         };
+        let owned: Vec<IpAddr> = vips.iter().chain(&laddrs).copied().collect();
+        // A VRRP director starts as a backup would: silent until it becomes master.
+        let standby = r.vrrp.is_some();
         let dcfg = DirectorConfig {
             hash_seed: seed(),
             rng_seed: seed(),
@@ -170,7 +176,7 @@ impl Engine {
             timeouts: r.timeouts(),
             mac: mac_of_first,
             addrs,
-            vips: vips.iter().chain(&laddrs).copied().collect(),
+            vips: if standby { Vec::new() } else { owned.clone() },
             neighbours,
             fullnat,
             path_mtu: r.path_mtu.unwrap_or(1500),
@@ -188,6 +194,7 @@ impl Engine {
             stop: Arc::new(AtomicBool::new(false)),
             host: Mutex::new(host),
             scratch: Mutex::new(scratch),
+            owned,
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
         for i in 0..workers {
@@ -202,7 +209,7 @@ impl Engine {
                 engine.stop.clone(),
                 netns.clone(),
             );
-            let announce = vips.clone();
+            let announce = if standby { Vec::new() } else { vips.clone() };
             let thread = std::thread::Builder::new()
                 .name(format!("lvs-worker-{i}"))
                 .spawn(move || worker_main(netns, wcfg, d, neigh, announce, stop, rx, ready_tx))
@@ -249,6 +256,16 @@ impl Engine {
             .into_iter()
             .filter_map(|rx| rx.recv_timeout(JOB_TIMEOUT).ok())
             .collect()
+    }
+
+    /// How many workers run.
+    pub(crate) fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The addresses an owning director answers for (VIPs and FULLNAT local addresses).
+    pub(crate) fn owned_addrs(&self) -> &[IpAddr] {
+        &self.owned
     }
 
     /// Runs `job` on every worker's director; see [`Engine::each`].

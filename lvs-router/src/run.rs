@@ -29,7 +29,7 @@ use lvs_net::ctl::ControlServer;
 use crate::config::Loaded;
 use crate::control::RunTarget;
 use crate::engine::Engine;
-use crate::listing;
+use crate::{ha, listing};
 
 /// Arguments of `run`.
 #[derive(clap::Args, Debug)]
@@ -92,6 +92,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (daemons, vrrp) = match ha::start(&loaded.router, &engine) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("cannot start VRRP / connection sync: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let server = match &loaded.router.control_socket {
         None => None,
         Some(path) => match ControlServer::bind(path) {
@@ -110,11 +117,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let loaded = Mutex::new(loaded);
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        ha::spawn(scope, &engine, &daemons, vrrp, &done);
         if let Some(server) = &server {
             tracing::info!(path = %server.path().display(), "control socket listening");
             let target = RunTarget {
                 engine: &engine,
                 loaded: &loaded,
+                sync: &daemons,
             };
             let done = &done;
             scope.spawn(move || {
@@ -191,10 +200,12 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
         || r.vips != old.vips
         || r.fullnat != old.fullnat
         || r.neighbours != old.neighbours
+        || r.vrrp != old.vrrp
+        || r.sync != old.sync
     {
         tracing::warn!(
-            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools and neighbours change \
-             only on restart; applying rules, timeouts and sysctls"
+            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools, neighbours, [vrrp] \
+             and [sync] change only on restart; applying rules, timeouts and sysctls"
         );
     }
     match engine.replace(&new) {

@@ -74,6 +74,24 @@ impl Director {
         }
     }
 
+    /// The VIPs this director answers ARP and neighbour solicitations for (initially
+    /// [`DirectorConfig::vips`](super::DirectorConfig::vips)).
+    pub fn owned_vips(&self) -> &[IpAddr] {
+        &self.vips
+    }
+
+    /// Replaces the set of owned VIPs: a VRRP master owns them all, a backup none, so that
+    /// only the master answers ARP/ND for them (connections and services are not touched:
+    /// traffic that still reaches a backup is balanced as before). Duplicates are dropped.
+    pub fn set_owned_vips(&mut self, vips: &[IpAddr]) {
+        self.vips.clear();
+        for v in vips {
+            if !self.vips.contains(v) {
+                self.vips.push(*v);
+            }
+        }
+    }
+
     /// Queues a gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6) for every
     /// owned VIP, for [`poll_transmit`](Self::poll_transmit). Call it when this director takes
     /// over the VIPs (VRRP master transition); keepalived sends 5 rounds.
@@ -184,5 +202,55 @@ impl Director {
         // Answer through poll_transmit and still let the host see the solicitation.
         self.queue_tx(&buf[..n]);
         Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Director, DirectorConfig, Verdict};
+    use crate::rewrite::PacketBuf;
+    use crate::time::Instant;
+    use std::net::IpAddr;
+
+    const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x99];
+
+    /// Whether the director answers a broadcast ARP request for `target`.
+    fn answers(d: &mut Director, target: [u8; 4]) -> bool {
+        let mut f = vec![0u8; 64 + 42];
+        let b = &mut f[64..];
+        b[..6].copy_from_slice(&[0xff; 6]);
+        b[6..12].copy_from_slice(&CLIENT_MAC);
+        b[12..14].copy_from_slice(&[0x08, 0x06]);
+        b[14..22].copy_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
+        b[22..28].copy_from_slice(&CLIENT_MAC);
+        b[28..32].copy_from_slice(&[203, 0, 113, 2]);
+        b[38..42].copy_from_slice(&target);
+        let mut pkt = PacketBuf::new(&mut f, 64, 42).unwrap();
+        matches!(
+            d.handle_packet(Instant::from_nanos(0), &mut pkt),
+            Verdict::Reply { .. }
+        )
+    }
+
+    #[test]
+    fn only_owned_vips_are_answered_and_ownership_moves() {
+        let vip: IpAddr = "192.0.2.10".parse().unwrap();
+        let gw: IpAddr = "172.16.0.1".parse().unwrap();
+        let mut d = Director::new(DirectorConfig {
+            vips: vec![vip],
+            ..DirectorConfig::default()
+        });
+        assert_eq!(d.owned_vips(), &[vip]);
+        assert!(answers(&mut d, [192, 0, 2, 10]));
+        assert!(!answers(&mut d, [172, 16, 0, 1]));
+        // VRRP backup: silent for everything.
+        d.set_owned_vips(&[]);
+        assert!(d.owned_vips().is_empty());
+        assert!(!answers(&mut d, [192, 0, 2, 10]));
+        // Master again, with the gateway address too (duplicates folded).
+        d.set_owned_vips(&[vip, gw, vip]);
+        assert_eq!(d.owned_vips(), &[vip, gw]);
+        assert!(answers(&mut d, [192, 0, 2, 10]));
+        assert!(answers(&mut d, [172, 16, 0, 1]));
     }
 }
