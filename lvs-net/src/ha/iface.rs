@@ -1,10 +1,14 @@
-//! Interface attributes from sysfs: no netlink and no unsafe needed for index, MAC and state.
+//! Interface index, MAC and link state by ioctl on a socket of the calling thread's network
+//! namespace (sysfs would describe the namespace `/sys` was mounted in, which differs under
+//! `nsenter --net`).
 
-use std::fs;
+use std::os::fd::AsFd;
 
 use lvs_core::wire::MacAddr;
+use socket2::{Domain, Socket, Type};
 
 use super::HaError;
+use crate::sys;
 
 /// A network interface by name, with what the HA sockets need from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,34 +21,24 @@ pub struct Interface {
     pub mac: MacAddr,
 }
 
+/// A datagram socket for the interface ioctls (no privilege needed).
+fn ioctl_socket(name: &str) -> Result<Socket, HaError> {
+    Socket::new(Domain::IPV4, Type::DGRAM, None).map_err(|source| HaError::Interface {
+        iface: name.to_owned(),
+        source,
+    })
+}
+
 impl Interface {
-    /// Reads `/sys/class/net/<name>/{ifindex,address}`.
+    /// Looks `name` up: if_nametoindex(3) and SIOCGIFHWADDR.
     pub fn by_name(name: &str) -> Result<Self, HaError> {
-        let read = |attr: &str| {
-            fs::read_to_string(format!("/sys/class/net/{name}/{attr}")).map_err(|source| {
-                HaError::Interface {
-                    iface: name.to_owned(),
-                    source,
-                }
-            })
-        };
-        let bad = |what: &str| HaError::Interface {
+        let err = |source| HaError::Interface {
             iface: name.to_owned(),
-            source: std::io::Error::other(format!("unparsable {what}")),
+            source,
         };
-        let index = read("ifindex")?
-            .trim()
-            .parse()
-            .map_err(|_| bad("ifindex"))?;
-        let mut mac = [0u8; 6];
-        let text = read("address")?;
-        let parts: Vec<_> = text.trim().split(':').collect();
-        if parts.len() != 6 {
-            return Err(bad("address"));
-        }
-        for (byte, part) in mac.iter_mut().zip(parts) {
-            *byte = u8::from_str_radix(part, 16).map_err(|_| bad("address"))?;
-        }
+        let index = sys::if_index(name).map_err(err)?;
+        let socket = ioctl_socket(name)?;
+        let mac = sys::if_mac(socket.as_fd(), name).map_err(err)?;
         Ok(Self {
             name: name.to_owned(),
             index,
@@ -52,11 +46,35 @@ impl Interface {
         })
     }
 
-    /// Whether the link is usable: operstate `up` (or `unknown`, which loopback-like and some
-    /// virtual devices report while working). A missing interface is down.
+    /// Whether the link is usable: administratively up and running (IFF_RUNNING is the
+    /// kernel's operstate `up` or `unknown`, which loopback-like and some virtual devices
+    /// report while working). A missing interface is down.
     pub fn is_up(&self) -> bool {
-        fs::read_to_string(format!("/sys/class/net/{}/operstate", self.name))
-            .map(|s| matches!(s.trim(), "up" | "unknown"))
-            .unwrap_or(false)
+        let Ok(socket) = ioctl_socket(&self.name) else {
+            return false;
+        };
+        sys::ha::if_flags(socket.as_fd(), &self.name).is_ok_and(|f| {
+            let want = libc::IFF_UP | libc::IFF_RUNNING;
+            f & want == want
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_found_and_up_and_a_missing_interface_is_not() {
+        let lo = Interface::by_name("lo").unwrap();
+        assert_eq!(lo.index, sys::if_index("lo").unwrap());
+        assert_eq!(lo.mac, MacAddr([0; 6]));
+        assert!(lo.is_up());
+        assert!(Interface::by_name("no-such-if0").is_err());
+        let gone = Interface {
+            name: "no-such-if0".into(),
+            ..lo
+        };
+        assert!(!gone.is_up());
     }
 }

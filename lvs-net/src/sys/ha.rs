@@ -87,6 +87,26 @@ pub(crate) fn link_addr(ifindex: u32) -> io::Result<SockAddr> {
     Ok(unsafe { SockAddr::new(storage, len) })
 }
 
+/// The interface flags of `name` (SIOCGIFFLAGS on any socket of the calling thread's network
+/// namespace; sysfs would show the namespace it was mounted in instead).
+pub(crate) fn if_flags(fd: std::os::fd::BorrowedFd<'_>, name: &str) -> io::Result<i32> {
+    use std::os::fd::AsRawFd;
+    if name.len() >= libc::IFNAMSIZ || name.bytes().any(|b| b == 0) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: `ifr` is a valid, writable ifreq for the duration of the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFFLAGS succeeded, so the union holds `ifru_flags`.
+    Ok(i32::from(unsafe { ifr.ifr_ifru.ifru_flags }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

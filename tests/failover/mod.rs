@@ -1,0 +1,272 @@
+//! The failover lab: two `lvs-router run` directors with VRRP and connection sync, NAT real
+//! servers behind them, a DR real server and a client in front.
+//!
+//! ```text
+//!   client  c0 203.0.113.2/24, 192.0.2.0/24 on-link (the VIPs are ARPed for on the link)
+//!   d1, d2  e0 203.0.113.11|12/24 (VRRP, vrid 51, prio 150|100), e1 172.16.0.11|12/24 (sync)
+//!           VIPs 192.0.2.10 (NAT), 192.0.2.20 (DR) and 172.16.0.1, the NAT real servers'
+//!           gateway, all owned by whichever director is VRRP master (as with kernel LVS-NAT
+//!           HA, where keepalived moves the gateway address with the VIPs)
+//!   rs1,rs2 e0 172.16.0.21|22/24, default via 172.16.0.1           (inside bridge bri)
+//!   rd      e0 203.0.113.31/24, 192.0.2.20 on lo, arp_ignore        (client bridge brc)
+//!   sw      the bridges brc and bri
+//! ```
+//!
+//! Every namespace is held by a process (tests/e2e/mod.rs), so nothing outlives the test.
+
+// Test helpers: `servers` and `sw` are only held for their Drop.
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::e2e::{Node, Scratch, router_bin, run, veth, wait_for};
+
+/// The NAT VIP.
+pub const VIP_NAT: &str = "192.0.2.10";
+/// The DR VIP.
+pub const VIP_DR: &str = "192.0.2.20";
+/// VRRP advert interval of both directors.
+pub const ADVERT_MS: u64 = 500;
+/// Priorities of d1 and d2.
+pub const PRIORITY: [u8; 2] = [150, 100];
+/// d1's preempt delay: time for its sync backup daemon to receive the connections back.
+pub const PREEMPT_DELAY_MS: u64 = 4000;
+
+/// The rules both directors load.
+pub const RULES: &str = "\
+-A -t 192.0.2.10:9002 -s rr
+-a -t 192.0.2.10:9002 -r 172.16.0.21:9002 -m -w 1
+-a -t 192.0.2.10:9002 -r 172.16.0.22:9002 -m -w 1
+-A -t 192.0.2.10:80 -s rr
+-a -t 192.0.2.10:80 -r 172.16.0.21:80 -m -w 1
+-a -t 192.0.2.10:80 -r 172.16.0.22:80 -m -w 1
+-A -t 192.0.2.20:9002 -s rr
+-a -t 192.0.2.20:9002 -r 203.0.113.31:9002 -g -w 1
+-A -t 192.0.2.20:80 -s rr
+-a -t 192.0.2.20:80 -r 203.0.113.31:80 -g -w 1
+";
+
+/// The lab. Field order is drop order: processes and namespaces before the scratch dir.
+pub struct Lab {
+    pub client: Node,
+    /// d1, d2.
+    pub directors: [Node; 2],
+    pub servers: Vec<Node>,
+    pub sw: Node,
+    /// The routers' pids (None when not running).
+    pub routers: [Option<u32>; 2],
+    /// Log file of each director's current router process.
+    pub logs: [String; 2],
+    pub scratch: Scratch,
+}
+
+/// Master_Down_Interval of a backup with `priority` (RFC 5798: 3 x interval + skew).
+pub fn master_down_interval(priority: u8) -> Duration {
+    let adv = Duration::from_millis(ADVERT_MS);
+    adv * 3 + adv * u32::from(256 - u16::from(priority)) / 256
+}
+
+impl Lab {
+    /// Builds the namespaces and links and starts the real servers (module doc).
+    pub fn build(tag: &str) -> Self {
+        let scratch = Scratch::new(tag);
+        let dir = scratch.0.clone();
+        let sw = Node::new(&format!("{tag}-sw"), &dir);
+        for br in ["brc", "bri"] {
+            sw.ip(&format!("link add name {br} type bridge"));
+            // No STP listening delay, no multicast snooping surprises for VRRP and sync.
+            sw.ip(&format!(
+                "link set {br} type bridge forward_delay 0 mcast_snooping 0"
+            ));
+            sw.ip(&format!("link set {br} up"));
+        }
+        let attach = |n: &Node, dev: &str, port: &str, br: &str| {
+            veth(n, dev, &sw, port);
+            sw.ip(&format!("link set {port} master {br}"));
+        };
+        let client = Node::new(&format!("{tag}-cl"), &dir);
+        attach(&client, "c0", "pc", "brc");
+        client.ip("addr add 203.0.113.2/24 dev c0");
+        client.ip("route add 192.0.2.0/24 dev c0");
+        let directors = [1, 2].map(|i| {
+            let d = Node::new(&format!("{tag}-d{i}"), &dir);
+            attach(&d, "e0", &format!("pd{i}c"), "brc");
+            attach(&d, "e1", &format!("pd{i}i"), "bri");
+            d.ip(&format!("addr add 203.0.113.1{i}/24 dev e0"));
+            d.ip(&format!("addr add 172.16.0.1{i}/24 dev e1"));
+            d
+        });
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
+        let bin = router_bin().to_str().unwrap().to_owned();
+        let mut servers = Vec::new();
+        for (name, addr) in [("rs1", "172.16.0.21"), ("rs2", "172.16.0.22"), ("rd", "")] {
+            let mut s = Node::new(&format!("{tag}-{name}"), &dir);
+            if addr.is_empty() {
+                attach(&s, "e0", "prd", "brc");
+                s.ip("addr add 203.0.113.31/24 dev e0");
+                s.sh(&format!("{bin} realserver --dr --apply --vip {VIP_DR}"));
+            } else {
+                attach(&s, "e0", &format!("p{name}"), "bri");
+                s.ip(&format!("addr add {addr}/24 dev e0"));
+                s.ip("route add default via 172.16.0.1");
+            }
+            let root = dir.join(format!("www-{name}"));
+            fs::create_dir_all(&root).unwrap();
+            fs::write(root.join("id"), name).unwrap();
+            let log = format!("{name}.log");
+            s.spawn(
+                &[
+                    "python3",
+                    script.to_str().unwrap(),
+                    name,
+                    root.to_str().unwrap(),
+                    VIP_DR,
+                ],
+                &log,
+            );
+            let p = dir.join(&log);
+            assert!(
+                wait_for(Duration::from_secs(10), || fs::read_to_string(&p)
+                    .unwrap_or_default()
+                    .contains("ready")),
+                "server {name} did not start: {}",
+                fs::read_to_string(&p).unwrap_or_default()
+            );
+            servers.push(s);
+        }
+        fs::write(dir.join("rules"), RULES).unwrap();
+        Self {
+            client,
+            directors,
+            servers,
+            sw,
+            routers: [None, None],
+            logs: [String::new(), String::new()],
+            scratch,
+        }
+    }
+
+    /// The scratch directory.
+    pub fn dir(&self) -> PathBuf {
+        self.scratch.0.clone()
+    }
+
+    /// Director `i`'s (0 or 1) control socket.
+    pub fn socket(&self, i: usize) -> PathBuf {
+        self.dir().join(format!("d{}.sock", i + 1))
+    }
+
+    /// Director `i`'s TOML.
+    fn toml(&self, i: usize) -> String {
+        let n = i + 1;
+        format!(
+            "addrs = [\"172.16.0.1{n}\"]
+vips = [\"{VIP_NAT}\", \"{VIP_DR}\", \"172.16.0.1\"]
+workers = 2
+control_socket = \"{sock}\"
+
+[[interface]]
+name = \"e0\"
+role = \"client\"
+ipv4 = \"203.0.113.1{n}\"
+
+[[interface]]
+name = \"e1\"
+role = \"server\"
+ipv4 = \"172.16.0.1{n}\"
+
+[[route]]
+to = \"203.0.113.0/24\"
+interface = \"e0\"
+
+[[route]]
+to = \"172.16.0.0/24\"
+interface = \"e1\"
+
+[vrrp]
+interface = \"e0\"
+vrid = 51
+priority = {prio}
+advert_int_ms = {ADVERT_MS}
+preempt_delay_ms = {PREEMPT_DELAY_MS}
+garp_repeat = 3
+garp_delay_ms = 2000
+
+[sync]
+interface = \"e1\"
+syncid = 51
+period = 10
+",
+            sock = self.socket(i).display(),
+            prio = PRIORITY[i],
+        )
+    }
+
+    /// Starts `lvs-router run` on director `i`; waits for its data plane.
+    pub fn start(&mut self, i: usize) {
+        let dir = self.dir();
+        let cfg = dir.join(format!("d{}.toml", i + 1));
+        fs::write(&cfg, self.toml(i)).unwrap();
+        let runs = fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref().is_ok_and(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("d{}-", i + 1))
+                })
+            })
+            .count();
+        let log = format!("d{}-{}.log", i + 1, runs + 1);
+        let bin = router_bin().to_str().unwrap().to_owned();
+        let rules = dir.join("rules");
+        let pid = self.directors[i].spawn(
+            &[
+                &bin,
+                "-v",
+                "run",
+                "--rules",
+                rules.to_str().unwrap(),
+                "--config",
+                cfg.to_str().unwrap(),
+            ],
+            &log,
+        );
+        self.routers[i] = Some(pid);
+        self.logs[i] = log;
+        assert!(
+            wait_for(Duration::from_secs(20), || self
+                .log(i)
+                .contains("data plane started")),
+            "d{} did not start: {}",
+            i + 1,
+            self.log(i)
+        );
+    }
+
+    /// Director `i`'s current log.
+    pub fn log(&self, i: usize) -> String {
+        fs::read_to_string(self.dir().join(&self.logs[i])).unwrap_or_default()
+    }
+
+    /// Whether director `i`'s log says it entered VRRP state `state` (`Master`, `Backup`) at
+    /// least `times` times.
+    pub fn entered(&self, i: usize, state: &str, times: usize) -> bool {
+        self.log(i)
+            .lines()
+            .filter(|l| l.contains("VRRP state changed") && l.contains(&format!("to={state}")))
+            .count()
+            >= times
+    }
+
+    /// `lvs-router adm --socket ... ARGS` against director `i`: stdout.
+    pub fn adm(&self, i: usize, args: &str) -> String {
+        let bin = router_bin().to_str().unwrap().to_owned();
+        let sock = self.socket(i);
+        let mut cmd = vec![bin.as_str(), "adm", "--socket", sock.to_str().unwrap()];
+        cmd.extend(args.split_whitespace());
+        run(&cmd)
+    }
+}
