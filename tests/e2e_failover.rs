@@ -11,6 +11,8 @@
 //!    during its preempt delay, then preempts; the streams still continue and new
 //!    connections succeed.
 //!
+//! 4. `--stop-daemon` / `--start-daemon` over the control socket, with ipvsadm's errors.
+//!
 //! The lab is tests/failover/mod.rs. Everything is bounded in time (about 40 s in all).
 
 mod e2e;
@@ -290,6 +292,20 @@ fn failover_keeps_streams_and_new_connections_work() {
     assert!(
         lab.entered(1, "Backup", 2),
         "d2 did not step back\n{report}"
+    );
+
+    // The daemons by hand over the control socket, as with ipvsadm and the kernel.
+    assert!(lab.adm(1, "-L --daemon").starts_with("backup sync daemon"));
+    assert_eq!(lab.adm(1, "--stop-daemon backup"), "");
+    assert_eq!(lab.adm(1, "-L --daemon"), "");
+    let (ok, text) = lab.try_adm(1, "--stop-daemon backup");
+    assert!(!ok && text.contains("No daemon is running"), "{text}");
+    lab.adm(1, "--start-daemon backup --mcast-interface e1 --syncid 9");
+    let (ok, text) = lab.try_adm(1, "--start-daemon backup --mcast-interface e1");
+    assert!(!ok && text.contains("Daemon has already run"), "{text}");
+    assert_eq!(
+        lab.adm(1, "-L --daemon"),
+        "backup sync daemon (mcast=e1, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
     );
 
     // Clean stop: d1 resigns (priority 0), SIGTERM exits 0 on both.

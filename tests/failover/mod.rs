@@ -261,6 +261,19 @@ period = 10
             >= times
     }
 
+    /// `lvs-router adm --socket ... ARGS` against director `i`: success and stdout + stderr.
+    pub fn try_adm(&self, i: usize, args: &str) -> (bool, String) {
+        let sock = self.socket(i);
+        let out = std::process::Command::new(router_bin())
+            .args(["adm", "--socket", sock.to_str().unwrap()])
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
     /// `lvs-router adm --socket ... ARGS` against director `i`: stdout.
     pub fn adm(&self, i: usize, args: &str) -> String {
         let bin = router_bin().to_str().unwrap().to_owned();
