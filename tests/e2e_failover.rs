@@ -74,10 +74,10 @@ type Shorts = Arc<Mutex<Vec<(Duration, &'static str, Result<String, String>)>>>;
 
 fn shorts(lab: &Lab, t0: Instant, stop: Arc<AtomicBool>, out: Shorts) -> JoinHandle<()> {
     lab.client.thread(move || {
-        let mut i = 0usize;
+        let mut nat = true;
         while !stop.load(Ordering::Relaxed) {
-            let vip = if i % 2 == 0 { VIP_NAT } else { VIP_DR };
-            i += 1;
+            let vip = if nat { VIP_NAT } else { VIP_DR };
+            nat = !nat;
             let started = t0.elapsed();
             let addr: SocketAddr = format!("{vip}:80").parse().unwrap();
             let r = http_get_within(addr, Duration::from_secs(3));

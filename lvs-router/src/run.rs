@@ -16,6 +16,10 @@
 //! With `control_socket = "PATH"` in the TOML (none by default) the router also serves
 //! `lvs-router adm --socket PATH` (ipvsadm's command line; see `crate::control`) from a
 //! thread; the socket file is removed at exit. Exit code 2 too when it cannot listen there.
+//!
+//! With `[vrrp]` / `[sync]` the router is one of an active/backup pair (`crate::ha`: VRRP
+//! decides who owns the VIPs, the IPVS sync daemon copies connections); exit code 2 when their
+//! sockets cannot open. On SIGTERM a VRRP master resigns (priority 0) before the workers stop.
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
