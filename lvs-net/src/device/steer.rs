@@ -78,6 +78,11 @@ const FIRST_FREE: usize = 8;
 pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
     let mut ops = Vec::new();
     let mut next_label = FIRST_FREE;
+    // The kernel's classic BPF check (`check_load_and_stores`) follows M[] validity along
+    // jumps and straight-line flow but not across a return: without this store the code
+    // after V6_LPORT's return (MIX, which loads M[0]) is refused with EINVAL as soon as an
+    // IPv6 local address jumps to V6_LPORT. Storing A (0) first makes M[0] valid everywhere.
+    ops.push(Op::S(ST, 0));
     ops.push(Op::S(LD_H_ABS, AD_PROTOCOL));
     ops.push(Op::Jeq(0x0800, V4, FIRST_FREE));
     ops.push(Op::Label(FIRST_FREE));

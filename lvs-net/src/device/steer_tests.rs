@@ -38,6 +38,50 @@ fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
     }
 }
 
+/// The kernel's load-before-store rule for classic BPF scratch memory, as documented for
+/// `bpf_check_classic`: every `LD M[k]` must be preceded by a `ST M[k]` on every path, where
+/// the validity known at a jump flows to its targets, a jump resets it for the next
+/// instruction to what its incoming jumps allow, and a return does not reset it.
+fn memory_checked(prog: &[Insn]) -> bool {
+    let mut masks = vec![u16::MAX; prog.len() + 1];
+    let mut valid: u16 = 0;
+    for (pc, i) in prog.iter().enumerate() {
+        valid &= masks[pc];
+        match i.code {
+            ST => valid |= 1 << i.k,
+            LD_MEM if valid & (1 << i.k) == 0 => return false,
+            JA => {
+                masks[pc + 1 + i.k as usize] &= valid;
+                valid = u16::MAX;
+            }
+            JEQ_K => {
+                masks[pc + 1 + usize::from(i.jt)] &= valid;
+                masks[pc + 1 + usize::from(i.jf)] &= valid;
+                valid = u16::MAX;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+#[test]
+fn the_kernel_accepts_the_memory_use_of_every_shape() {
+    for (vips, laddrs) in [
+        (ips(&[]), ips(&[])),
+        (ips(&["192.0.2.100", "2001:db8::100"]), ips(&[])),
+        (ips(&["192.0.2.100"]), ips(&["198.51.100.200"])),
+        (ips(&["2001:db8::100"]), ips(&["2001:db8:1::200"])),
+        (
+            ips(&["192.0.2.100", "2001:db8::100"]),
+            ips(&["198.51.100.200", "2001:db8:1::200"]),
+        ),
+    ] {
+        let prog = client_program(&vips, &laddrs).unwrap();
+        assert!(memory_checked(&prog), "{vips:?} {laddrs:?}");
+    }
+}
+
 fn v4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     etherparse::PacketBuilder::ipv4(src, dst, 64)
