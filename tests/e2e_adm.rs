@@ -113,7 +113,7 @@ fn adm_over_the_control_socket() {
     lab.start_router(&rules, &one_arm_toml(&extra));
     let log = |lab: &Cluster| lab.router_log();
 
-    // Dests in the order the director holds them (rules order).
+    // ipvsadm sorts dests by default (address, then port); --nosort below shows the kernel order.
     let loaded = format!(
         "{HEAD}  -> 172.16.0.11:8080             Masq    1      0          0         \n  \
          -> 172.16.0.12:8080             Masq    2      0          0         \n"
@@ -190,7 +190,10 @@ fn adm_over_the_control_socket() {
         // Byte for byte the shape the core renders: `%-3s %-6s %-11s %-18s %-18s %s`.
         assert_eq!(
             row,
-            format!("{:<3} {:<6} {:<11} {:<18} {:<18} {}", c[0], c[1], c[2], c[3], c[4], c[5])
+            format!(
+                "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
+                c[0], c[1], c[2], c[3], c[4], c[5]
+            )
         );
         assert_eq!(c[0], "TCP");
         assert!(c[1].len() == 5 && c[1].as_bytes()[2] == b':', "{row}");
@@ -214,7 +217,10 @@ fn adm_over_the_control_socket() {
         "{text}"
     );
     assert!(
-        sample(&text, &format!("lvs_service_packets_total{{{svc},direction=\"in\"}}")) > Some(0),
+        sample(
+            &text,
+            &format!("lvs_service_packets_total{{{svc},direction=\"in\"}}")
+        ) > Some(0),
         "{text}"
     );
     assert_eq!(
@@ -225,7 +231,10 @@ fn adm_over_the_control_socket() {
         Some(1),
         "{text}"
     );
-    assert!(sample(&text, "lvs_worker_forwarded_total{worker=\"0\"}") > Some(0), "{text}");
+    assert!(
+        sample(&text, "lvs_worker_forwarded_total{worker=\"0\"}") > Some(0),
+        "{text}"
+    );
 
     // -Z resets the counters --stats shows (the connections' last packets have arrived by
     // the time the client's requests returned; wait a little for stragglers anyway).
@@ -267,7 +276,16 @@ fn adm_over_the_control_socket() {
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 100 120 50\n");
     let (ok, _, err) = adm(
         &sock,
-        &["-e", "-t", "192.0.2.10:80", "-r", "172.16.0.13:8080", "-m", "-w", "1"],
+        &[
+            "-e",
+            "-t",
+            "192.0.2.10:80",
+            "-r",
+            "172.16.0.13:8080",
+            "-m",
+            "-w",
+            "1",
+        ],
     );
     assert!(ok, "adm -e: {err}");
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 100 120 50\n");

@@ -12,6 +12,11 @@
 //! Every control-plane feature (reload, listings, health actions, VRRP ownership, sync) talks
 //! to the workers through [`Engine::each`]: one place that knows how to reach them.
 //!
+//! FULLNAT runs on every worker: worker i allocates the pools' local ports with
+//! `lport % workers == i` ([`PortShare`]), and the fanout steering program answers `lport` for
+//! a reply to a local address, which the kernel takes modulo the group size: the worker that
+//! made the connection gets its replies.
+//!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
 //! does. The control socket (`crate::control`, `lvs_net::ctl`) applies ipvsadm commands as
 //! [`Engine::replace`] with the running rules plus the commands (all or nothing, flows kept
@@ -199,6 +204,14 @@ impl Engine {
                     index: i as u16,
                     count: workers as u16,
                 };
+                if p.share.len_in(&p.ports) == 0 {
+                    return Err(StartError::Config(format!(
+                        "FULLNAT pool {:?}: ports {}-{} leave worker {i} of {workers} none",
+                        p.service,
+                        p.ports.start(),
+                        p.ports.end()
+                    )));
+                }
             }
             let mut d = Director::new(wdcfg);
             d.replace_config(&cfg.commands, now())
