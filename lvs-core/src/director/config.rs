@@ -100,7 +100,7 @@ impl PortShare {
         let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
         let c = self.step();
         let first = lo + (u32::from(self.index) % c + c - lo % c) % c;
-        (first <= hi).then(|| first as u16)
+        (first <= hi).then_some(first as u16)
     }
 
     /// How many ports of `range` belong to this share.

@@ -279,7 +279,7 @@ impl AdmConn {
     pub fn of_director(director: &Director, now: Instant) -> Vec<Self> {
         director
             .conns(now)
-            .map(|c| AdmConn {
+            .map(|c| Self {
                 protocol: u8::from(c.proto),
                 caddr: c.client.0,
                 cport: c.client.1,
