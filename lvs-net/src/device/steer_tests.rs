@@ -22,6 +22,7 @@ fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
                     pkt[off(i.k, x)..][..2].try_into().unwrap(),
                 ))
             }
+            LD_B_ABS => a = u32::from(pkt[off(i.k, 0)]),
             LDX_B_MSH => x = u32::from(pkt[off(i.k, 0)] & 15) * 4,
             LD_MEM => a = m[i.k as usize],
             ST => m[i.k as usize] = a,
@@ -164,6 +165,23 @@ fn fullnat_replies_return_the_local_port() {
         6001
     );
     assert_eq!(run(&prog, &[0u8; 64], 0x0806), 0);
+    // ICMP errors from a real server to the local address: the quoted packet's source port.
+    let quoted = v4([198, 51, 100, 200], 5003, [198, 51, 100, 10], 80);
+    let mut frag_needed = Vec::new();
+    etherparse::PacketBuilder::ipv4([198, 51, 100, 10], [198, 51, 100, 200], 64)
+        .icmpv4_raw(3, 4, [0, 0, 5, 0xdc])
+        .write(&mut frag_needed, &quoted)
+        .unwrap();
+    assert_eq!(run(&prog, &frag_needed, 0x0800), 5003);
+    let quoted = v6("2001:db8:1::200", 6001, "2001:db8:2::10", 80);
+    let mut too_big = Vec::new();
+    let s: std::net::Ipv6Addr = "2001:db8:2::10".parse().unwrap();
+    let d: std::net::Ipv6Addr = "2001:db8:1::200".parse().unwrap();
+    etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+        .icmpv6_raw(2, 0, [0, 0, 5, 0])
+        .write(&mut too_big, &quoted)
+        .unwrap();
+    assert_eq!(run(&prog, &too_big, 0x86dd), 6001);
 }
 
 #[test]
