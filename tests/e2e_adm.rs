@@ -323,4 +323,10 @@ fn adm_over_the_control_socket() {
 
     assert_eq!(lab.stop_router(), Some(0), "{}", log(&lab));
     assert!(!sock.exists(), "socket file left behind");
+    let closed = lab
+        .director
+        .thread(|| http_get(METRICS.parse().unwrap(), "/metrics"))
+        .join()
+        .unwrap();
+    assert!(closed.is_err(), "metrics still served after exit");
 }

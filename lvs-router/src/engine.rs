@@ -323,7 +323,7 @@ impl Engine {
     /// The ipvsadm model of the running configuration (read from the scratch director, which
     /// holds what every worker holds: forwarding methods and tunnel settings are not in the
     /// snapshots) with the workers' counters, rates and connection counts added up. No
-    /// connection rows: the workers answer snapshots, not connection lists.
+    /// connection rows: [`Engine::adm_conns`] lists them (`-c`).
     pub(crate) fn adm_state(&self) -> AdmState {
         let mut state = {
             let s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
