@@ -84,7 +84,12 @@ fn fullnat_two_workers() {
         s.ip("-6 route del default");
     }
     let metrics = "127.0.0.1:19643";
-    let extra = format!("workers = 2\nmetrics_listen = \"{metrics}\"\n{}", pools());
+    let sock = lab.dir().join("ctl.sock");
+    let extra = format!(
+        "workers = 2\nmetrics_listen = \"{metrics}\"\ncontrol_socket = \"{}\"\n{}",
+        sock.display(),
+        pools()
+    );
     lab.start_router(&rules("-m", true), &one_arm_toml(&extra));
     assert!(
         lab.router_log().contains("workers=2"),
@@ -108,5 +113,22 @@ fn fullnat_two_workers() {
             .unwrap_or_else(|| panic!("no {series} in\n{text}"));
         assert!(n > 0, "worker {w} forwarded nothing:\n{text}");
     }
+    // -Lnc merges both workers' tables: every HTTP connection of the rr split (150 per
+    // family, plus the two downloads) is still listed (TIME_WAIT lasts 2 minutes).
+    let out = std::process::Command::new(e2e::router_bin())
+        .args(["adm", "--socket", sock.to_str().unwrap(), "-Lnc"])
+        .output()
+        .expect("lvs-router adm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = String::from_utf8_lossy(&out.stdout);
+    let http = rows
+        .lines()
+        .filter(|l| l.split_whitespace().nth(4) == Some("192.0.2.10:80"))
+        .count();
+    assert!(http >= 150, "{http} rows for 192.0.2.10:80:\n{rows}");
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }
