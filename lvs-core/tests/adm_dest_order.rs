@@ -5,6 +5,10 @@
 //! always sorted. The director's listing model follows the same order whether the rules came
 //! one by one (`apply`) or as a whole file (`replace_config`, the path `lvs-router run` and
 //! its control socket take).
+//!
+//! Services are another matter: `--nosort` prints the kernel's service hash-table order,
+//! which mixes in a per-namespace random value (`net_hash_mix`), so no userspace model can
+//! reproduce it; the director lists services in creation order there.
 
 use lvs_core::director::{Director, DirectorConfig};
 use lvs_core::ipvsadm::{

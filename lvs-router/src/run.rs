@@ -235,10 +235,13 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
         || r.vips != old.vips
         || r.fullnat != old.fullnat
         || r.neighbours != old.neighbours
+        || r.control_socket != old.control_socket
+        || r.metrics_listen != old.metrics_listen
     {
         tracing::warn!(
-            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools and neighbours change \
-             only on restart; applying rules, timeouts and sysctls"
+            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools, neighbours, the \
+             control socket and the metrics address change only on restart; applying rules, \
+             timeouts and sysctls"
         );
     }
     match engine.replace(&new) {
