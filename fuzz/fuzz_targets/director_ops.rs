@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use lvs_core::conn::TcpState;
-use lvs_core::director::{Director, DirectorConfig, FullNatPool, Sysctls, Verdict};
+use lvs_core::director::{Director, DirectorConfig, FullNatPool, PortShare, Sysctls, Verdict};
 use lvs_core::ipvsadm::{Protocol, ServiceKey, parse_line};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
@@ -284,6 +284,7 @@ impl Model {
                 service: key,
                 laddrs: vec![IpAddr::from([10, 0, 0, 100])],
                 ports: 5000..=5007,
+                share: PortShare::ALL,
             }],
             sysctls: Sysctls {
                 amemthresh: 16,

@@ -6,7 +6,7 @@ mod director_util;
 use director_util::*;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use lvs_core::conn::TcpState;
-use lvs_core::director::{DirectorConfig, FullNatPool};
+use lvs_core::director::{DirectorConfig, FullNatPool, PortShare};
 use lvs_core::ipvsadm::{Protocol, ServiceKey};
 
 const CIP: &str = "198.51.100.7";
@@ -89,6 +89,7 @@ fn fullnat_sim() -> Sim {
             service: key,
             laddrs: vec![ip("10.0.0.100")],
             ports: 5000..=5001,
+            share: PortShare::ALL,
         }],
         ..config()
     };
@@ -174,6 +175,53 @@ fn fullnat_pool_exhaustion_is_a_drop_reason() {
     let mut sorted = ports.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, [5000, 5001]);
+}
+
+#[test]
+fn fullnat_worker_share_allocates_only_its_residue_class() {
+    // Worker 1 of 3 over 5000..=5007 owns 5002 and 5005 (port % 3 == 1), nothing else.
+    let key = ServiceKey::Inet {
+        protocol: Protocol::Tcp,
+        addr: ip(VIP),
+        port: 80,
+    };
+    let mut s = Sim::new(DirectorConfig {
+        fullnat: vec![FullNatPool {
+            service: key,
+            laddrs: vec![ip("10.0.0.100")],
+            ports: 5000..=5007,
+            share: PortShare { index: 1, count: 3 },
+        }],
+        ..config()
+    });
+    s.ipvsadm(
+        "-A -t 192.0.2.10:80 -s rr
+         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
+    );
+    for port in [40000, 40001] {
+        let syn = tcp((MAC_GW, MAC_DIR), (CIP, port), (VIP, 80), 64, SYN, b"");
+        s.send(&syn).frame();
+    }
+    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40002), (VIP, 80), 64, SYN, b"");
+    assert_eq!(
+        s.send(&syn),
+        Out::Drop(lvs_core::director::DropReason::NoLocalPort)
+    );
+    let mut ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
+    ports.sort_unstable();
+    assert_eq!(ports, [5002, 5005]);
+    let share = PortShare { index: 1, count: 3 };
+    assert_eq!(share.first_in(&(5000..=5007)), Some(5002));
+    assert_eq!(share.len_in(&(5000..=5007)), 2);
+    assert_eq!(
+        PortShare { index: 2, count: 4 }.first_in(&(65533..=65535)),
+        Some(65534)
+    );
+    assert_eq!(
+        PortShare { index: 0, count: 4 }.first_in(&(65533..=65535)),
+        None
+    );
+    assert_eq!(PortShare::ALL.len_in(&(1025..=65535)), 64511);
 }
 
 #[test]

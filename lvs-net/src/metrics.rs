@@ -11,8 +11,9 @@
 //! `..._bytes_total{direction}`, `..._connections_per_second`,
 //! `..._packets_per_second{direction}`, `..._bytes_per_second{direction}`, `lvs_dest_weight`,
 //! `lvs_dest_active_connections`, `lvs_dest_inactive_connections`,
-//! `lvs_dest_persistent_connections`, `lvs_drops_total{reason}`, and `lvs_dest_up` for the
-//! dests the health checker reports on.
+//! `lvs_dest_persistent_connections`, `lvs_drops_total{reason}`, `lvs_dest_up` for the
+//! dests the health checker reports on, and `lvs_worker_*_total{worker}` for the data-plane
+//! workers' counters ([`render_workers`]).
 
 use core::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 use lvs_core::director::{Director, DirectorSnapshot, Rates, Stats};
 use lvs_core::ipvsadm::{ServiceKey, SocketDisplay};
+
+use crate::worker::CountersSnapshot;
 
 /// One dest's health as the health checker sees it (`lvs_dest_up`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +43,11 @@ pub trait MetricsSource: Send + Sync {
     fn snapshot(&self) -> DirectorSnapshot;
     /// The health checker's verdicts; none by default (issue 8 fills them).
     fn health(&self) -> Vec<DestHealth> {
+        Vec::new()
+    }
+    /// The data-plane workers' counters, in worker order ([`render_workers`]); none by
+    /// default.
+    fn workers(&self) -> Vec<CountersSnapshot> {
         Vec::new()
     }
 }
@@ -240,6 +248,56 @@ pub fn render(snap: &DirectorSnapshot, health: &[DestHealth]) -> String {
     out
 }
 
+/// The per-worker families: `lvs_worker_<counter>_total{worker="i"}` for every
+/// [`CountersSnapshot`] field (frames and bytes received, transmitted, forwarded, dropped by
+/// the data plane before the director, ring statistics).
+pub fn render_workers(workers: &[CountersSnapshot]) -> String {
+    let mut out = String::new();
+    let Some(first) = workers.first() else {
+        return out;
+    };
+    let mut f = Family { out: &mut out };
+    for (i, (name, _)) in first.iter().enumerate() {
+        let family = format!("lvs_worker_{name}_total");
+        f.head(&family, "counter", &format!("Worker counter {name}."));
+        for (w, c) in workers.iter().enumerate() {
+            let value = c.iter().nth(i).map_or(0, |(_, v)| v);
+            f.sample(&family, &[("worker", &w.to_string())], value);
+        }
+    }
+    out
+}
+
+/// A bound metrics listener answered by the caller's thread, for sources that borrow (a
+/// scoped thread in `lvs-router run`): [`MetricsServer::serve_one`] in a loop, and a
+/// connection to [`MetricsServer::local_addr`] wakes it to stop.
+#[derive(Debug)]
+pub struct MetricsServer {
+    listener: TcpListener,
+}
+
+impl MetricsServer {
+    /// Listens on `addr` (port 0 picks one).
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("metrics: bind {addr}: {e}")))?;
+        Ok(Self { listener })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts one client and answers it (a broken scrape is the scraper's problem); only
+    /// `accept` errors are returned.
+    pub fn serve_one(&self, source: &dyn MetricsSource) -> io::Result<()> {
+        let (stream, _) = self.listener.accept()?;
+        let _ = answer(stream, source);
+        Ok(())
+    }
+}
+
 /// Serves `GET /metrics` on `addr` from a new thread; returns the bound address (port 0 picks
 /// one) and the thread. Clients are answered one at a time with a 5 s I/O timeout.
 pub fn spawn(
@@ -275,7 +333,9 @@ fn answer(mut stream: TcpStream, source: &dyn MetricsSource) -> io::Result<()> {
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let (status, body) = if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?"))
     {
-        ("200 OK", render(&source.snapshot(), &source.health()))
+        let mut body = render(&source.snapshot(), &source.health());
+        body.push_str(&render_workers(&source.workers()));
+        ("200 OK", body)
     } else {
         ("404 Not Found", "try /metrics\n".to_owned())
     };
@@ -345,6 +405,47 @@ mod tests {
             }
         }
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn worker_counters_are_one_family_each_with_a_worker_label() {
+        let a = CountersSnapshot {
+            rx_frames: 5,
+            forwarded: 4,
+            ..CountersSnapshot::default()
+        };
+        let b = CountersSnapshot {
+            rx_frames: 7,
+            ..CountersSnapshot::default()
+        };
+        let text = render_workers(&[a, b]);
+        for line in [
+            "# TYPE lvs_worker_rx_frames_total counter\n",
+            "lvs_worker_rx_frames_total{worker=\"0\"} 5\nlvs_worker_rx_frames_total{worker=\"1\"} 7\n",
+            "lvs_worker_forwarded_total{worker=\"0\"} 4\n",
+            "lvs_worker_forwarded_total{worker=\"1\"} 0\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(render_workers(&[]), "");
+    }
+
+    #[test]
+    fn a_bound_server_answers_from_a_borrowing_thread() {
+        let server = MetricsServer::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = server.local_addr().unwrap();
+        let d = director();
+        std::thread::scope(|s| {
+            s.spawn(|| server.serve_one(&d).unwrap());
+            let mut c = TcpStream::connect(addr).unwrap();
+            write!(c, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            c.read_to_string(&mut body).unwrap();
+            assert!(
+                body.contains("lvs_dest_weight{service=\"tcp/192.0.2.1:80\""),
+                "{body}"
+            );
+        });
     }
 
     #[test]

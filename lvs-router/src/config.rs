@@ -2,14 +2,14 @@
 //! ipvsadm does not carry (interfaces, addresses, workers, timeouts, sysctls, FULLNAT pools).
 //!
 //! Both are read together and checked before anything is applied, so a reload with a bad file
-//! is refused as a whole. `examples/lvs-router.toml` documents every key.
+//! is refused as a whole. `examples/run/router.toml` documents every key.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use lvs_core::conn::Timeouts;
-use lvs_core::director::{FullNatPool, Sysctls};
+use lvs_core::director::{FullNatPool, PortShare, Sysctls};
 use lvs_core::ipvsadm::{Command, FwdMethod, ServiceKey, parse_line};
 use lvs_core::replay::parse_rules;
 use lvs_core::wire::MacAddr;
@@ -162,6 +162,8 @@ pub(crate) struct RouterConfig {
     pub(crate) isolate: Option<bool>,
     /// Serve `lvs-router adm` on this Unix socket path (mode 0600; none when unset).
     pub(crate) control_socket: Option<PathBuf>,
+    /// Serve Prometheus metrics on `ADDR:PORT` (`GET /metrics`; none when unset).
+    pub(crate) metrics_listen: Option<SocketAddr>,
     /// Timeouts.
     #[serde(default)]
     pub(crate) timeouts: TimeoutsConfig,
@@ -413,6 +415,8 @@ impl RouterConfig {
                     service,
                     laddrs: f.laddrs.clone(),
                     ports,
+                    // The engine gives each worker its share.
+                    share: PortShare::ALL,
                 })
             })
             .collect()
@@ -507,6 +511,12 @@ mod tests {
             "{base}[[fullnat]]\nservice = \"-t 192.0.2.1:80\"\nladdrs = [\"10.0.0.1\"]\nports = \"9-2\"\n"
         );
         assert!(RouterConfig::parse(&pool).unwrap().fullnat_pools().is_err());
+        let m = RouterConfig::parse(&format!("metrics_listen = \"127.0.0.1:9642\"\n{base}"));
+        assert_eq!(
+            m.unwrap().metrics_listen,
+            Some("127.0.0.1:9642".parse().unwrap())
+        );
+        assert!(RouterConfig::parse(&format!("metrics_listen = \"localhost\"\n{base}")).is_err());
         assert_eq!(
             parse_prefix("2001:db8::/32"),
             Ok(("2001:db8::".parse().unwrap(), 32))

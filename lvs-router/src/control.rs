@@ -4,29 +4,35 @@
 //!
 //! ```text
 //!   adm client --socket--> ControlServer thread --RunTarget--> Engine::replace(rules + cmds)
-//!                                                 \----------> Engine::adm_state()
+//!                                                 |----------> Engine::each_director (-Z)
+//!                                                 \----------> Engine::adm_state() / adm_conns()
 //! ```
 //!
 //! A batch of table commands is replayed after the running rules on a scratch service table
 //! (ipvsadm's error text on the first refusal, nothing applied), then the rules plus the batch
 //! go to every worker through [`Engine::replace`], the path SIGHUP takes; the stored rules
-//! change only when that succeeded. A SIGHUP reload later re-reads the rules file, so changes
-//! made over the socket last until the next reload or restart (as `ipvsadm` changes last
-//! until the next `ipvsadm-restore`).
+//! change only when that succeeded.
 //!
 //! `--start-daemon master|backup` / `--stop-daemon` start and stop the connection sync daemons
 //! (`crate::ha::SyncDaemons`) and `-L --daemon` lists them, as ipvsadm does with the kernel.
 //!
-//! Not supported, refused with a message rather than pretended: `-Z` (the workers have no
-//! message to zero their counters) and `--set` (timeouts come from the TOML; change them there
-//! and reload). `-Lnc` lists no connections: the workers answer snapshots, not connection
-//! lists.
+//! `--set tcp tcpfin udp` is stored the same way, as the `[timeouts]` of the running
+//! configuration (0 keeps a value), and reaches every worker through the same
+//! [`Engine::replace`]. One rule for everything changed over the socket, rules and timeouts
+//! alike: it lasts until the next SIGHUP reload or restart, which re-read both files (as
+//! `ipvsadm` changes last until the next `ipvsadm-restore`); a later socket change keeps it.
+//!
+//! `-Z` (all counters, or one service's and its dests') is an action, not configuration: it
+//! runs on every worker's director through [`Engine::each_director`] after the batch's table
+//! commands and `--set` are in force. `-Lnc`/`-Lc` list the connections of every worker
+//! ([`Director::conns`](lvs_core::director::Director::conns)), one table after the other, in
+//! the format `adm --state` renders.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use lvs_core::ipvsadm::{AdmCommand, AdmState, BatchError, DaemonConfig};
+use lvs_core::ipvsadm::{AdmCommand, AdmState, BatchError, DaemonConfig, ServiceKey};
 use lvs_core::sched::SchedConfig;
-use lvs_core::service::ServiceTable;
+use lvs_core::service::{ServiceError, ServiceTable};
 use lvs_net::ctl::ControlTarget;
 
 use crate::config::Loaded;
@@ -50,7 +56,10 @@ impl ControlTarget for RunTarget<'_> {
             // Accepted once already; the engine's own check below has the last word.
             let _ = scratch.apply(c);
         }
+        let mut next = loaded.clone();
         let mut table = Vec::with_capacity(commands.len());
+        let mut zero = Vec::new();
+        let mut set = false;
         for (index, c) in commands.iter().enumerate() {
             match c {
                 AdmCommand::Table(t) => {
@@ -59,46 +68,74 @@ impl ControlTarget for RunTarget<'_> {
                         .map_err(|error| BatchError::Service { index, error })?;
                     table.push(t.clone());
                 }
-                AdmCommand::Zero(_) => {
-                    return Err(BatchError::Refused {
-                        index,
-                        message: "zeroing counters is not supported by lvs-router run".into(),
-                    });
+                AdmCommand::Zero(None) => zero.push(None),
+                AdmCommand::Zero(Some(key)) => {
+                    if scratch.service(key).is_none() {
+                        return Err(BatchError::Service {
+                            index,
+                            error: ServiceError::NoSuchService,
+                        });
+                    }
+                    zero.push(Some(*key));
                 }
-                AdmCommand::SetTimeouts(..) => {
-                    return Err(BatchError::Refused {
-                        index,
-                        message: "--set is not supported by lvs-router run: set [timeouts] in \
-                                  the config file and reload (SIGHUP)"
-                            .into(),
-                    });
+                AdmCommand::SetTimeouts(tcp, tcpfin, udp) => {
+                    set = true;
+                    let t = &mut next.router.timeouts;
+                    for (slot, v) in [
+                        (&mut t.tcp, tcp),
+                        (&mut t.tcpfin, tcpfin),
+                        (&mut t.udp, udp),
+                    ] {
+                        if *v != 0 {
+                            *slot = Some(*v);
+                        }
+                    }
                 }
                 _ => return Err(BatchError::NotInBatch { index }),
             }
         }
-        if table.is_empty() {
-            return Ok(());
+        if !table.is_empty() || set {
+            next.commands.extend(table);
+            self.engine
+                .replace(&next)
+                .map_err(|message| BatchError::Refused {
+                    index: commands.len().saturating_sub(1),
+                    message,
+                })?;
         }
-        let mut next = loaded.clone();
-        next.commands.extend(table);
-        self.engine
-            .replace(&next)
-            .map_err(|message| BatchError::Refused {
-                index: commands.len().saturating_sub(1),
-                message,
-            })?;
-        tracing::info!(
-            commands = commands.len(),
-            rules = next.commands.len(),
-            "control socket: applied"
-        );
+        // In force on every worker: the stored configuration follows even if -Z fails below.
+        let rules = next.commands.len();
         *loaded = next;
+        if !zero.is_empty() {
+            let zero: Arc<[Option<ServiceKey>]> = zero.into();
+            let done = self.engine.each_director(move |d| {
+                for z in zero.iter() {
+                    match z {
+                        None => d.zero_counters(),
+                        // Checked above; a service the same batch deleted again is gone.
+                        Some(key) => {
+                            let _ = d.zero_service(key);
+                        }
+                    }
+                }
+            });
+            if done.len() != self.engine.workers() {
+                return Err(BatchError::Refused {
+                    index: commands.len().saturating_sub(1),
+                    message: "a worker did not confirm -Z".into(),
+                });
+            }
+        }
+        tracing::info!(commands = commands.len(), rules, "control socket: applied");
         Ok(())
     }
 
-    fn state(&self, _conns: bool) -> AdmState {
+    fn state(&self, conns: bool) -> AdmState {
         let mut state = self.engine.adm_state();
         state.daemons = self.sync.listing();
+        if conns {
+            state.conns = self.engine.adm_conns();
+        }
         state
     }
 

@@ -12,6 +12,11 @@
 //! Every control-plane feature (reload, listings, health actions, VRRP ownership, sync) talks
 //! to the workers through [`Engine::each`]: one place that knows how to reach them.
 //!
+//! FULLNAT runs on every worker: worker i allocates the pools' local ports with
+//! `lport % workers == i` ([`PortShare`]), and the fanout steering program answers `lport` for
+//! a reply to a local address, which the kernel takes modulo the group size: the worker that
+//! made the connection gets its replies.
+//!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
 //! does. The control socket (`crate::control`, `lvs_net::ctl`) applies ipvsadm commands as
 //! [`Engine::replace`] with the running rules plus the commands (all or nothing, flows kept
@@ -25,8 +30,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lvs_core::conn::Timeouts;
-use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, Sysctls};
-use lvs_core::ipvsadm::{AdmState, Command};
+use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, PortShare, Sysctls};
+use lvs_core::ipvsadm::{AdmConn, AdmState, Command};
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
@@ -89,12 +94,11 @@ impl Engine {
         let fullnat = r
             .fullnat_pools()
             .map_err(|e| StartError::Config(e.to_string()))?;
-        let mut workers = r.workers.unwrap_or(1);
-        if !fullnat.is_empty() && workers > 1 {
-            // The director allocates local ports from one range; replies steered by lport
-            // would land on the wrong worker. Needs per-worker residue classes in the core.
-            tracing::warn!("FULLNAT pools configured: running 1 worker instead of {workers}");
-            workers = 1;
+        let workers = r.workers.unwrap_or(1).max(1);
+        if !fullnat.is_empty() && u16::try_from(workers).is_err() {
+            return Err(StartError::Config(format!(
+                "{workers} workers: FULLNAT splits local ports by worker, at most 65535"
+            )));
         }
         let (rule_vips, rips) = service_addrs(&cfg.commands);
         let laddrs: Vec<IpAddr> = fullnat.iter().flat_map(|p| p.laddrs.clone()).collect();
@@ -198,7 +202,25 @@ impl Engine {
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
         for i in 0..workers {
-            let mut d = Director::new(dcfg.clone());
+            // FULLNAT: worker i allocates local ports with lport % workers == i, the member the
+            // steering program's `lport` answer (taken modulo the group size) picks for the
+            // replies (lvs_net::device::steer).
+            let mut wdcfg = dcfg.clone();
+            for p in &mut wdcfg.fullnat {
+                p.share = PortShare {
+                    index: i as u16,
+                    count: workers as u16,
+                };
+                if p.share.len_in(&p.ports) == 0 {
+                    return Err(StartError::Config(format!(
+                        "FULLNAT pool {:?}: ports {}-{} leave worker {i} of {workers} none",
+                        p.service,
+                        p.ports.start(),
+                        p.ports.end()
+                    )));
+                }
+            }
+            let mut d = Director::new(wdcfg);
             d.replace_config(&cfg.commands, now())
                 .map_err(|e| StartError::Config(e.to_string()))?;
             let (tx, rx) = mpsc::channel();
@@ -286,6 +308,12 @@ impl Engine {
         let commands: Arc<[Command]> = cfg.commands.clone().into();
         let (timeouts, sysctls): (Timeouts, Sysctls) =
             (cfg.router.timeouts(), cfg.router.sysctls());
+        // The scratch director is what listings read the timeouts from (`-L --timeout`).
+        {
+            let (tcp, tcpfin, udp) = timeouts.get();
+            s.set_timeouts(tcp, tcpfin, udp);
+            s.set_sysctls(sysctls.clone());
+        }
         let applied = self.each_director(move |d| {
             if let Err(e) = d.replace_config(&commands, now()) {
                 tracing::error!("worker refused a checked config: {e}");
@@ -312,7 +340,7 @@ impl Engine {
     /// The ipvsadm model of the running configuration (read from the scratch director, which
     /// holds what every worker holds: forwarding methods and tunnel settings are not in the
     /// snapshots) with the workers' counters, rates and connection counts added up. No
-    /// connection rows: the workers answer snapshots, not connection lists.
+    /// connection rows: [`Engine::adm_conns`] lists them (`-c`).
     pub(crate) fn adm_state(&self) -> AdmState {
         let mut state = {
             let s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,7 +374,20 @@ impl Engine {
         state
     }
 
-    /// Summed data-plane counters, for logs.
+    /// Every worker's connections as `ipvsadm -Lc` rows, worker after worker.
+    pub(crate) fn adm_conns(&self) -> Vec<AdmConn> {
+        self.each_director(|d| AdmConn::of_director(d, now()))
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// How many workers run.
+    pub(crate) fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Each worker's data-plane counters.
     pub(crate) fn counters(&self) -> Vec<lvs_net::worker::CountersSnapshot> {
         self.workers.iter().map(|w| w.counters.snapshot()).collect()
     }
@@ -369,6 +410,25 @@ impl Engine {
         }
         self.host.lock().unwrap_or_else(|e| e.into_inner()).remove();
         first
+    }
+}
+
+/// The metrics endpoint's view of the running router (`metrics_listen`): the workers'
+/// snapshots merged (counters, rates, connections, drops; each scrape is one job per worker,
+/// run between two turns, never on the packet path) and each worker's data-plane counters
+/// (atomics, read without a job).
+impl lvs_net::metrics::MetricsSource for Engine {
+    fn snapshot(&self) -> DirectorSnapshot {
+        crate::listing::merge(self.snapshots()).unwrap_or_else(|| {
+            self.scratch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .snapshot()
+        })
+    }
+
+    fn workers(&self) -> Vec<lvs_net::worker::CountersSnapshot> {
+        self.counters()
     }
 }
 

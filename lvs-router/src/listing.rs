@@ -33,6 +33,7 @@ pub(crate) fn merge(mut parts: Vec<DirectorSnapshot>) -> Option<DirectorSnapshot
         total.conns += p.conns;
         total.conn_budget += p.conn_budget;
         total.templates += p.templates;
+        total.drops.add(&p.drops);
         for svc in &p.services {
             let Some(t) = total.services.iter_mut().find(|s| s.key == svc.key) else {
                 continue;

@@ -20,6 +20,10 @@
 //! With `[vrrp]` / `[sync]` the router is one of an active/backup pair (`crate::ha`: VRRP
 //! decides who owns the VIPs, the IPVS sync daemon copies connections); exit code 2 when their
 //! sockets cannot open. On SIGTERM a VRRP master resigns (priority 0) before the workers stop.
+//!
+//! With `metrics_listen = "ADDR:PORT"` it serves Prometheus metrics (`GET /metrics`,
+//! `lvs_net::metrics`) from another thread: the workers' merged snapshots and their data-plane
+//! counters. The listener closes at exit; exit code 2 when it cannot bind.
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -29,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lvs_net::ctl::ControlServer;
+use lvs_net::metrics::MetricsServer;
 
 use crate::config::Loaded;
 use crate::control::RunTarget;
@@ -113,6 +118,16 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
         },
     };
+    let metrics = match loaded.router.metrics_listen {
+        None => None,
+        Some(addr) => match MetricsServer::bind(addr) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::error!("cannot serve metrics: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     tracing::info!(
         rules = %args.rules.display(),
         commands = loaded.commands.len(),
@@ -144,13 +159,42 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 }
             });
         }
+        let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
+        if let (Some(m), Some(addr)) = (&metrics, metrics_addr) {
+            tracing::info!(%addr, "metrics listening");
+            let (engine, done) = (&engine, &done);
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    if let Err(e) = m.serve_one(engine)
+                        && !matches!(
+                            e.kind(),
+                            std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionAborted
+                        )
+                    {
+                        tracing::error!("metrics: {e}");
+                        return;
+                    }
+                }
+            });
+        }
         signal_loop(&engine, args, &loaded, &signals);
         done.store(true, Ordering::Relaxed);
         if let Some(server) = &server {
             // Wakes the control thread out of accept so it sees `done`.
             let _ = UnixStream::connect(server.path());
         }
+        if let Some(mut addr) = metrics_addr {
+            // The same for the metrics thread (a wildcard address is reached on loopback).
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
     });
+    drop(metrics);
     // Dropping the server removes the socket file.
     drop(server);
     tracing::info!("stopping");
@@ -206,10 +250,13 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
         || r.neighbours != old.neighbours
         || r.vrrp != old.vrrp
         || r.sync != old.sync
+        || r.control_socket != old.control_socket
+        || r.metrics_listen != old.metrics_listen
     {
         tracing::warn!(
-            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools, neighbours, [vrrp] \
-             and [sync] change only on restart; applying rules, timeouts and sysctls"
+            "interfaces, routes, workers, addresses, VIPs, FULLNAT pools, neighbours, [vrrp], \
+             [sync], the control socket and the metrics address change only on restart; \
+             applying rules, timeouts and sysctls"
         );
     }
     match engine.replace(&new) {

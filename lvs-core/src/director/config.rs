@@ -65,6 +65,56 @@ pub struct FullNatPool {
     pub laddrs: Vec<IpAddr>,
     /// Local ports to allocate from (DPVS default 1025..=65535).
     pub ports: RangeInclusive<u16>,
+    /// This director's share of `ports` when N workers each run a director with the same
+    /// pool: worker `i` of `n` allocates only ports with `port % n == i`, so a reply steered by
+    /// `lport % n` (lvs-net's client steering program) reaches the worker holding the
+    /// connection. [`PortShare::ALL`] for a single director.
+    pub share: PortShare,
+}
+
+/// The residue class of local ports one director of several allocates from
+/// ([`FullNatPool::share`]): ports `p` with `p % count == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortShare {
+    /// This director's class, `0..count`.
+    pub index: u16,
+    /// How many directors share the pool (0 is taken as 1).
+    pub count: u16,
+}
+
+impl PortShare {
+    /// Every port: one director owns the whole pool.
+    pub const ALL: Self = Self { index: 0, count: 1 };
+
+    fn step(self) -> u32 {
+        u32::from(self.count.max(1))
+    }
+
+    /// Whether `port` belongs to this share.
+    pub fn contains(self, port: u16) -> bool {
+        u32::from(port) % self.step() == u32::from(self.index) % self.step()
+    }
+
+    /// The first port of this share in `range`, if any.
+    pub fn first_in(self, range: &RangeInclusive<u16>) -> Option<u16> {
+        let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
+        let c = self.step();
+        let first = lo + (u32::from(self.index) % c + c - lo % c) % c;
+        (first <= hi).then_some(first as u16)
+    }
+
+    /// How many ports of `range` belong to this share.
+    pub fn len_in(self, range: &RangeInclusive<u16>) -> usize {
+        self.first_in(range).map_or(0, |f| {
+            ((u32::from(*range.end()) - u32::from(f)) / self.step()) as usize + 1
+        })
+    }
+}
+
+impl Default for PortShare {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 /// Configuration of a [`Director`](super::Director).

@@ -84,7 +84,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 pub use classifier::{FwmarkRule, Prefix};
-pub use config::{DirectorConfig, FullNatPool, Sysctls};
+pub use config::{DirectorConfig, FullNatPool, PortShare, Sysctls};
 pub use event::{ConnSummary, Event};
 pub use snapshot::{ConnSnapshot, DestSnapshot, DirectorSnapshot, ServiceSnapshot};
 pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
@@ -199,7 +199,7 @@ impl Director {
             .iter()
             .map(|p| PoolCursor {
                 next_addr: 0,
-                next_port: *p.ports.start(),
+                next_port: p.share.first_in(&p.ports).unwrap_or(*p.ports.start()),
             })
             .collect();
         Self {

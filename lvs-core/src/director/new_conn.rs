@@ -204,8 +204,9 @@ impl Director {
     }
 
     /// A free FULLNAT `(laddr, lport)` toward `daddr:dport`: the pool's addresses of the
-    /// dest's family in turn, ports from a moving cursor, skipping pairs whose reply key is
-    /// taken (DPVS allocates the same way per local address).
+    /// dest's family in turn, ports of this director's [`PortShare`](super::PortShare) from a
+    /// moving cursor, skipping pairs whose reply key is taken (DPVS allocates the same way per
+    /// local address).
     fn alloc_local(
         &mut self,
         svc: u32,
@@ -216,21 +217,29 @@ impl Director {
         let pi = self.reg.svcs.get(svc as usize)?.fullnat?;
         let pool = self.fullnat.get(pi)?;
         let cur = self.cursors.get_mut(pi)?;
-        let (lo, hi) = (*pool.ports.start(), *pool.ports.end());
-        if pool.laddrs.is_empty() || lo > hi {
+        let share = pool.share;
+        let (Some(first), hi) = (share.first_in(&pool.ports), *pool.ports.end()) else {
+            return None;
+        };
+        if pool.laddrs.is_empty() {
             return None;
         }
-        let span = usize::from(hi - lo) + 1;
+        if !(first..=hi).contains(&cur.next_port) || !share.contains(cur.next_port) {
+            cur.next_port = first;
+        }
+        let step = share.count.max(1);
+        let span = share.len_in(&pool.ports);
         // Bounded probing: a pool that is this full is exhausted for practical purposes.
         let tries = (span * pool.laddrs.len()).min(4096);
         for _ in 0..tries {
             let laddr = pool.laddrs[cur.next_addr % pool.laddrs.len()];
             let lport = cur.next_port;
-            if cur.next_port >= hi {
-                cur.next_port = lo;
-                cur.next_addr = cur.next_addr.wrapping_add(1);
-            } else {
-                cur.next_port += 1;
+            match cur.next_port.checked_add(step) {
+                Some(next) if next <= hi => cur.next_port = next,
+                _ => {
+                    cur.next_port = first;
+                    cur.next_addr = cur.next_addr.wrapping_add(1);
+                }
             }
             if laddr.is_ipv4() != daddr.is_ipv4() {
                 continue;

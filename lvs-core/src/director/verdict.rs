@@ -186,6 +186,13 @@ impl DropCounters {
         self.0[reason.index()]
     }
 
+    /// Adds `other`'s counts (totals over several workers' directors).
+    pub fn add(&mut self, other: &Self) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.wrapping_add(*b);
+        }
+    }
+
     /// The sum over all reasons.
     pub fn total(&self) -> u64 {
         self.0.iter().sum()

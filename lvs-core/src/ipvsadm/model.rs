@@ -273,6 +273,34 @@ pub struct AdmConn {
     pub expires: u64,
 }
 
+impl AdmConn {
+    /// The rows of `ipvsadm -Lc` for one director's connection table as of `now` (table
+    /// order; with several workers, concatenate each worker's).
+    pub fn of_director(director: &Director, now: Instant) -> Vec<Self> {
+        director
+            .conns(now)
+            .map(|c| Self {
+                protocol: u8::from(c.proto),
+                caddr: c.client.0,
+                cport: c.client.1,
+                vaddr: c.virt.0,
+                vport: c.virt.1,
+                daddr: c.dest.0,
+                dport: c.dest.1,
+                state: match (c.proto, c.state) {
+                    (IpProtocol::Tcp, Some(s)) => s.name().to_owned(),
+                    (IpProtocol::Tcp, None) => "NONE".to_owned(),
+                    (IpProtocol::Udp, _) => "UDP".to_owned(),
+                    // SCTP is tracked without its state machine, on the ESTABLISHED
+                    // timeout (director module doc).
+                    _ => "ESTABLISHED".to_owned(),
+                },
+                expires: c.expires_in.as_secs(),
+            })
+            .collect()
+    }
+}
+
 /// Everything a listing or a save reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdmState {
@@ -342,29 +370,7 @@ impl AdmState {
                 svc
             })
             .collect();
-        let conns = conns_at.map_or_else(Vec::new, |now| {
-            director
-                .conns(now)
-                .map(|c| AdmConn {
-                    protocol: u8::from(c.proto),
-                    caddr: c.client.0,
-                    cport: c.client.1,
-                    vaddr: c.virt.0,
-                    vport: c.virt.1,
-                    daddr: c.dest.0,
-                    dport: c.dest.1,
-                    state: match (c.proto, c.state) {
-                        (IpProtocol::Tcp, Some(s)) => s.name().to_owned(),
-                        (IpProtocol::Tcp, None) => "NONE".to_owned(),
-                        (IpProtocol::Udp, _) => "UDP".to_owned(),
-                        // SCTP is tracked without its state machine, on the ESTABLISHED
-                        // timeout (director module doc).
-                        _ => "ESTABLISHED".to_owned(),
-                    },
-                    expires: c.expires_in.as_secs(),
-                })
-                .collect()
-        });
+        let conns = conns_at.map_or_else(Vec::new, |now| AdmConn::of_director(director, now));
         Self {
             table_size: snap.conn_budget as u64,
             services,

@@ -4,7 +4,9 @@
 //! - a packet **to a VIP** comes from the client: hash its source `(caddr, cport)`;
 //! - a packet **to a FULLNAT local address** is a reply to `(laddr, lport)`: return `lport`,
 //!   so member `lport % workers` gets it (each worker allocates local ports from its own
-//!   residue class);
+//!   residue class, `lvs_core::director::PortShare`); an ICMP error to a local address
+//!   returns the source port of the packet it quotes (the director's own, `laddr:lport`), so
+//!   it reaches the same worker;
 //! - anything else is treated as a NAT reply to the client: hash its destination
 //!   `(caddr, cport)`.
 //!
@@ -13,8 +15,8 @@
 //! Addresses are read relative to the network header (`SKF_NET_OFF`), so VLAN tags do not
 //! matter. Fragments are reassembled first (the group is opened with
 //! PACKET_FANOUT_FLAG_DEFRAG). IPv6 extension headers are not walked (ports are read right
-//! after the fixed header), and ICMP errors hash their own header, not the quoted connection:
-//! both can land on another worker than the connection's.
+//! after the fixed header), and ICMP errors other than those to local addresses hash their own
+//! header, not the quoted connection: both can land on another worker than the connection's.
 
 use std::net::IpAddr;
 
@@ -33,6 +35,7 @@ pub struct Insn {
 
 const LD_W_ABS: u16 = 0x20;
 const LD_H_ABS: u16 = 0x28;
+const LD_B_ABS: u16 = 0x30;
 const LD_H_IND: u16 = 0x48;
 const LDX_B_MSH: u16 = 0xb1;
 const LD_MEM: u16 = 0x60;
@@ -78,6 +81,11 @@ const FIRST_FREE: usize = 8;
 pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
     let mut ops = Vec::new();
     let mut next_label = FIRST_FREE;
+    // The kernel's classic BPF check (`check_load_and_stores`) follows M[] validity along
+    // jumps and straight-line flow but not across a return: without this store the code
+    // after V6_LPORT's return (MIX, which loads M[0]) is refused with EINVAL as soon as an
+    // IPv6 local address jumps to V6_LPORT. Storing A (0) first makes M[0] valid everywhere.
+    ops.push(Op::S(ST, 0));
     ops.push(Op::S(LD_H_ABS, AD_PROTOCOL));
     ops.push(Op::Jeq(0x0800, V4, FIRST_FREE));
     ops.push(Op::Label(FIRST_FREE));
@@ -113,7 +121,17 @@ pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
     v4_addr_port(&mut ops, 12, 0);
     ops.push(Op::Label(V4_LPORT));
     ops.push(Op::S(LDX_B_MSH, net(0)));
+    let (icmp, not_icmp) = (next_label, next_label + 1);
+    next_label += 2;
+    ops.push(Op::S(LD_B_ABS, net(9)));
+    ops.push(Op::Jeq(1, icmp, not_icmp));
+    ops.push(Op::Label(not_icmp));
     ops.push(Op::S(LD_H_IND, net(2)));
+    ops.push(Op::S(RET_A, 0));
+    // An ICMP error to a local address quotes the director's own packet (laddr:lport ->
+    // real server), whose IPv4 header has no options: its source port is 8 + 20 bytes in.
+    ops.push(Op::Label(icmp));
+    ops.push(Op::S(LD_H_IND, net(8 + 20)));
     ops.push(Op::S(RET_A, 0));
     // IPv6: four word compares per address.
     ops.push(Op::Label(V6));
@@ -155,7 +173,16 @@ pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
     ops.push(Op::Label(V6_SRC));
     v6_addr_port(&mut ops, 8, 40);
     ops.push(Op::Label(V6_LPORT));
+    let (icmp, not_icmp) = (next_label, next_label + 1);
+    next_label += 2;
+    ops.push(Op::S(LD_B_ABS, net(6)));
+    ops.push(Op::Jeq(58, icmp, not_icmp));
+    ops.push(Op::Label(not_icmp));
     ops.push(Op::S(LD_H_ABS, net(42)));
+    ops.push(Op::S(RET_A, 0));
+    // ICMPv6 error to a local address: the quoted packet's source port, 40 + 8 + 40 bytes in.
+    ops.push(Op::Label(icmp));
+    ops.push(Op::S(LD_H_ABS, net(40 + 8 + 40)));
     ops.push(Op::S(RET_A, 0));
     // A = port, M[0] = address: mix both so neighbouring ports spread (Fibonacci hashing).
     ops.push(Op::Label(MIX));

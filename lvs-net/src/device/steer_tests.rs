@@ -22,6 +22,7 @@ fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
                     pkt[off(i.k, x)..][..2].try_into().unwrap(),
                 ))
             }
+            LD_B_ABS => a = u32::from(pkt[off(i.k, 0)]),
             LDX_B_MSH => x = u32::from(pkt[off(i.k, 0)] & 15) * 4,
             LD_MEM => a = m[i.k as usize],
             ST => m[i.k as usize] = a,
@@ -35,6 +36,50 @@ fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
             RET_K => return i.k,
             c => panic!("unexpected opcode {c:#x}"),
         }
+    }
+}
+
+/// The kernel's load-before-store rule for classic BPF scratch memory, as documented for
+/// `bpf_check_classic`: every `LD M[k]` must be preceded by a `ST M[k]` on every path, where
+/// the validity known at a jump flows to its targets, a jump resets it for the next
+/// instruction to what its incoming jumps allow, and a return does not reset it.
+fn memory_checked(prog: &[Insn]) -> bool {
+    let mut masks = vec![u16::MAX; prog.len() + 1];
+    let mut valid: u16 = 0;
+    for (pc, i) in prog.iter().enumerate() {
+        valid &= masks[pc];
+        match i.code {
+            ST => valid |= 1 << i.k,
+            LD_MEM if valid & (1 << i.k) == 0 => return false,
+            JA => {
+                masks[pc + 1 + i.k as usize] &= valid;
+                valid = u16::MAX;
+            }
+            JEQ_K => {
+                masks[pc + 1 + usize::from(i.jt)] &= valid;
+                masks[pc + 1 + usize::from(i.jf)] &= valid;
+                valid = u16::MAX;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+#[test]
+fn the_kernel_accepts_the_memory_use_of_every_shape() {
+    for (vips, laddrs) in [
+        (ips(&[]), ips(&[])),
+        (ips(&["192.0.2.100", "2001:db8::100"]), ips(&[])),
+        (ips(&["192.0.2.100"]), ips(&["198.51.100.200"])),
+        (ips(&["2001:db8::100"]), ips(&["2001:db8:1::200"])),
+        (
+            ips(&["192.0.2.100", "2001:db8::100"]),
+            ips(&["198.51.100.200", "2001:db8:1::200"]),
+        ),
+    ] {
+        let prog = client_program(&vips, &laddrs).unwrap();
+        assert!(memory_checked(&prog), "{vips:?} {laddrs:?}");
     }
 }
 
@@ -120,6 +165,23 @@ fn fullnat_replies_return_the_local_port() {
         6001
     );
     assert_eq!(run(&prog, &[0u8; 64], 0x0806), 0);
+    // ICMP errors from a real server to the local address: the quoted packet's source port.
+    let quoted = v4([198, 51, 100, 200], 5003, [198, 51, 100, 10], 80);
+    let mut frag_needed = Vec::new();
+    etherparse::PacketBuilder::ipv4([198, 51, 100, 10], [198, 51, 100, 200], 64)
+        .icmpv4_raw(3, 4, [0, 0, 5, 0xdc])
+        .write(&mut frag_needed, &quoted)
+        .unwrap();
+    assert_eq!(run(&prog, &frag_needed, 0x0800), 5003);
+    let quoted = v6("2001:db8:1::200", 6001, "2001:db8:2::10", 80);
+    let mut too_big = Vec::new();
+    let s: std::net::Ipv6Addr = "2001:db8:2::10".parse().unwrap();
+    let d: std::net::Ipv6Addr = "2001:db8:1::200".parse().unwrap();
+    etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+        .icmpv6_raw(2, 0, [0, 0, 5, 0])
+        .write(&mut too_big, &quoted)
+        .unwrap();
+    assert_eq!(run(&prog, &too_big, 0x86dd), 6001);
 }
 
 #[test]
