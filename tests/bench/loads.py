@@ -193,7 +193,7 @@ def pps(lab, path, opts, secs):
     if not alive:
         raise L.LabError(f'generator stopped early: {lab.log("generator.log")[-800:]}')
     rx = [b - a for a, b in zip(rx0, rx1)]
-    run = dict(value=round(sum(rx) / dt), packets=sum(rx), per_server=rx,
+    run = dict(value=round(sum(rx) / dt), packets=sum(rx), per_server_packets=rx,
                tx_pps=round((tx1 - tx0) / dt), seconds=round(dt, 3), **acct)
     run['director_cpu_per_unit'] = per(acct['director_cpu_s'], sum(rx) / 1e6)
     run['box_cpu_per_unit'] = per(acct['box_cpu_s'], sum(rx) / 1e6)

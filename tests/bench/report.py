@@ -112,31 +112,29 @@ def render(meta, recs, notes=()):
             b = s['bcpu']
             row.append('-' if not d else f"{cell(d, 'cpu')} ({b['median']:.3g})")
         out.append('| ' + ' | '.join(row) + ' |')
-    # Ratios: throughput up is better, CPU per unit down is better.
+    # Ratios of medians: for throughput above 1 is better, for CPU per unit below 1.
     lvs = [p for p in order if p in P.LVS]
-    refs = [r for r in ('dnat', 'haproxy') if r in order]
-    if lvs and refs:
+    if lvs and ('dnat' in order or 'haproxy' in order):
         out.append('')
-        cols = []
-        for ref in refs:
-            for ld in load_names:
-                if ref == 'haproxy' and ld == 'pps':
-                    continue
-                cols.append((ref, ld))
-        head = ['lvs-router path'] + [
-            f"{ld} / {'DNAT' if ref == 'dnat' else 'HAProxy'}" for ref, ld in cols] + [
-            f"CPU per unit / {'DNAT' if ref == 'dnat' else 'HAProxy'} ({ld})"
-            for ref, ld in cols]
+        cols = [('value', 'pps', ('dnat',), 'pps'),
+                ('value', 'conns', ('dnat', 'haproxy'), 'conns/s'),
+                ('value', 'bulk', ('dnat', 'haproxy'), 'Gbit/s'),
+                ('dcpu', 'pps', ('dnat',), 'director CPU per packet'),
+                ('dcpu', 'conns', ('dnat', 'haproxy'), 'director CPU per conn'),
+                ('bcpu', 'pps', ('dnat',), 'box CPU per packet'),
+                ('bcpu', 'conns', ('dnat', 'haproxy'), 'box CPU per conn')]
+        cols = [c for c in cols if c[1] in load_names]
+        names = {'dnat': 'DNAT', 'haproxy': 'HAProxy'}
+        head = ['lvs-router path'] + [f"{t} vs {' / '.join(names[r] for r in refs)}"
+                                      for _, _, refs, t in cols]
         out.append('| ' + ' | '.join(head) + ' |')
         out.append('|' + '---|' * len(head))
         for p in lvs:
             row = [P.LABELS[p]]
-            for ref, ld in cols:
-                a, b = S.get((p, ld)), S.get((ref, ld))
-                row.append(ratio(a and a['value'], b and b['value']))
-            for ref, ld in cols:
-                a, b = S.get((p, ld)), S.get((ref, ld))
-                row.append(ratio(a and a['dcpu'], b and b['dcpu']))
+            for field, ld, refs, _ in cols:
+                a = S.get((p, ld))
+                row.append(' / '.join(ratio(a and a[field], S.get((r, ld)) and S[(r, ld)][field])
+                                      for r in refs))
             out.append('| ' + ' | '.join(row) + ' |')
     bg = [(r.get('foreign_cpu_pct') or 0) for rec in recs.values() for r in rec.get('runs', [])]
     out.append('')
