@@ -181,6 +181,16 @@ class Lab:
             time.sleep(0.1)
         raise LabError(f'nothing listens on {addr or "*"}:{port} in {role}')
 
+    def remove_leftover_tables(self, role):
+        """Deletes nftables tables lvs-router left in `role` (it removes its own at a clean
+        exit; a killed one cannot); returns their names."""
+        out = self.sh(role, 'nft', 'list', 'tables', check=False)
+        gone = []
+        for fam, table in re.findall(r'^table (\S+) (lvs_rs_\S+)$', out, re.M):
+            self.sh(role, 'nft', 'delete', 'table', fam, table, check=False)
+            gone.append(table)
+        return gone
+
     def counter(self, role, dev, name='rx_packets'):
         return int(self.sh(role, 'cat', f'/sys/class/net/{dev}/statistics/{name}'))
 

@@ -17,7 +17,6 @@ import re
 import signal
 import socket
 import struct
-import subprocess
 import time
 
 import lab as L

@@ -148,6 +148,11 @@ class Path:
         for p in self.decaps:
             lab.stop(p)
         self.decaps = []
+        if self.name in LVS:
+            for role in ['lb', 'rs1', 'rs2']:
+                left = lab.remove_leftover_tables(role)
+                if left:
+                    self.notes.append(f'nftables tables left in {role}: {left}')
         if self.name == 'haproxy':
             lab.ip('lb', f'addr del {L.VIP}/32 dev lb0', check=False)
         if self.name == 'dnat':
