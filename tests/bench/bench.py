@@ -43,7 +43,8 @@ def parse_args(argv):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument('--quick', action='store_true',
                    help='1 run of 2 s per load, no waiting for an idle machine')
-    a.add_argument('--paths', default=','.join(P.ALL), help=f'subset of {",".join(P.ALL)}')
+    a.add_argument('--paths', default=','.join(P.ALL),
+                   help=f'subset of {",".join(P.ALL)} (default: all), or {",".join(P.EXTRA)}')
     a.add_argument('--loads', default=','.join(loads.LOADS),
                    help=f'subset of {",".join(loads.LOADS)}')
     a.add_argument('--runs', type=int, help='runs per load (default 3; --quick 1)')
@@ -76,7 +77,7 @@ def parse_args(argv):
     o.idle_wait = o.idle_wait if o.idle_wait is not None else (0.0 if o.quick else 20.0)
     o.paths = [p for p in o.paths.split(',') if p]
     o.loads = [x for x in o.loads.split(',') if x]
-    bad = [p for p in o.paths if p not in P.ALL] + [x for x in o.loads if x not in loads.LOADS]
+    bad = [p for p in o.paths if p not in P.ALL + P.EXTRA] + [x for x in o.loads if x not in loads.LOADS]
     if bad or o.runs < 1 or o.seconds < 1 or o.workers < 1:
         a.error(f'unknown or invalid: {bad or "runs/seconds/workers must be >= 1"}')
     o.jsonl = o.jsonl or os.path.splitext(o.out)[0] + '.jsonl'

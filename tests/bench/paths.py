@@ -5,6 +5,8 @@ process whose CPU is the director's, and undoes everything in `stop`.
     dnat     kernel nftables DNAT, numgen round robin (IPVS-NAT stand-in; no IPVS here)
     haproxy  HAProxy mode tcp on the VIP, round robin (source hash for iperf3)
     nat, dr, tun, fullnat   lvs-router run with -m, -g, -i, -m + a FULLNAT local address
+    kfwd-nogso   (not run by default) kfwd with the offloads the lvs-router paths run with
+                 (TSO/GSO off on the client and servers): what that costs the kernel
 """
 
 import os
@@ -13,11 +15,13 @@ import time
 import lab as L
 
 ALL = ['nat', 'dr', 'tun', 'fullnat', 'kfwd', 'dnat', 'haproxy']
+EXTRA = ['kfwd-nogso']
 LVS = {'nat': '-m', 'dr': '-g', 'tun': '-i', 'fullnat': '-m'}
 LABELS = {
     'nat': 'lvs-router NAT', 'dr': 'lvs-router DR', 'tun': 'lvs-router TUN (ipip)',
     'fullnat': 'lvs-router FULLNAT', 'kfwd': 'kernel forwarding',
     'dnat': 'kernel nftables DNAT', 'haproxy': 'HAProxy mode tcp',
+    'kfwd-nogso': 'kernel forwarding, TSO/GSO off',
 }
 
 
@@ -39,11 +43,11 @@ class Path:
     @property
     def kernel(self):
         """Whether the director's work is kernel softirq (no process to account)."""
-        return self.name in ('kfwd', 'dnat')
+        return self.name in ('kfwd', 'dnat', 'kfwd-nogso')
 
     @property
     def target(self):
-        return L.RS[0] if self.name == 'kfwd' else L.VIP
+        return L.RS[0] if self.name.startswith('kfwd') else L.VIP
 
     def supports(self, load):
         # HAProxy in mode tcp proxies connections; it has no datagram path.
@@ -78,7 +82,7 @@ class Path:
             self.proc = lab.spawn('lb', ['haproxy', '-f', cfg, '-db'], 'haproxy.log')
             lab.wait_listen('lb', 80, addr=L.VIP)
         else:
-            lab.offloads(True)
+            lab.offloads(self.name != 'kfwd-nogso')
             lab.forwarding(True)
             if self.name == 'dnat':
                 lab.nft('lb', L.template('nft-dnat.nft', vip=L.VIP, rs1=L.RS[0], rs2=L.RS[1]))

@@ -71,7 +71,7 @@ def ratio(a, b):
 
 
 def render(meta, recs, notes=()):
-    order = [p for p in P.ALL if any(k[0] == p for k in recs)]
+    order = [p for p in P.ALL + P.EXTRA if any(k[0] == p for k in recs)]
     load_names = [ld for ld in loads.LOADS if any(k[1] == ld for k in recs)]
     kinds = {'pps': 'pps', 'conns': 'conns', 'bulk': 'gbps'}
     out = []
@@ -88,7 +88,7 @@ def render(meta, recs, notes=()):
         head.append(title)
         if ld == 'conns':
             head.append('p50 / p99 ms')
-        head.append(f'director {cpu} (box)')
+        head.append(f'director {cpu}, box')
     out.append('| ' + ' | '.join(head) + ' |')
     out.append('|' + '---|' * len(head))
     S = {k: summarise(r) for k, r in recs.items()}
@@ -110,7 +110,7 @@ def render(meta, recs, notes=()):
                 row.append(lat)
             d = s['dcpu']
             b = s['bcpu']
-            row.append('-' if not d else f"{cell(d, 'cpu')} ({b['median']:.3g})")
+            row.append('-' if not d else f"{cell(d, 'cpu')}, box {b['median']:.3g}")
         out.append('| ' + ' | '.join(row) + ' |')
     # Ratios of medians: for throughput above 1 is better, for CPU per unit below 1.
     lvs = [p for p in order if p in P.LVS]
