@@ -101,6 +101,8 @@ class Window:
         self.f0 = foreign_ticks(lab)
         self.d0 = {p: pid_ticks(p) for p in path.director_pids()}
         self.s0 = {p: pid_ticks(p) for p in path.side_pids()}
+        # Packets reaching the client's switch leg: DR/TUN replies that bypassed the director.
+        self.leg0 = lab.counter('cl', 'cl1')
 
     def close(self):
         dt = time.time() - self.t0
@@ -109,12 +111,14 @@ class Window:
         foreign = sum(max(0, v - self.f0.get(p, 0)) for p, v in f1.items()) / TICK
         proc = sum(pid_ticks(p) - v for p, v in self.d0.items()) / TICK
         side = sum(pid_ticks(p) - v for p, v in self.s0.items()) / TICK
+        leg = self.lab.counter('cl', 'cl1') - self.leg0
         # The director's CPU: its process, or for the kernel paths the softirq time of the
         # whole box (an upper bound: every veth hop's receive runs in softirq, client and
         # servers included).
         director = c['sirq_s'] if self.path.kernel else proc
         return dt, dict(cpu=c, box_cpu_s=round(c['busy_s'], 3), director_cpu_s=round(director, 3),
                         director_proc_cpu_s=round(proc, 3), rs_decap_cpu_s=round(side, 3),
+                        direct_return_packets=leg,
                         foreign_cpu_pct=round(100 * foreign / dt, 1))
 
 
