@@ -142,7 +142,7 @@ def main(argv):
                 warmup=o.warmup, binary=os.path.relpath(o.binary, REPO) if o.binary.startswith(REPO)
                 else o.binary, workers=o.workers, pin=o.pin, generator=o.generator,
                 paths=o.paths, loads=o.loads, wrk=f'-t{o.wrk_threads} -c{o.wrk_conns}',
-                versions=versions(o))
+                versions=versions(o), commit=commit())
     print(f'bench: {len(o.paths)} path(s) x {len(o.loads)} load(s), {o.runs} x {o.seconds} s; '
           f'at most about {estimate(o) / 60:.0f} min; scratch {work}', file=sys.stderr)
     failed = False
@@ -181,6 +181,16 @@ def main(argv):
           f'({(datetime.datetime.now(datetime.timezone.utc) - started).seconds} s)',
           file=sys.stderr)
     return 1 if failed else 0
+
+
+def commit():
+    """The source tree's commit (with -dirty), to tell before/after runs apart."""
+    try:
+        p = subprocess.run(['git', '-C', REPO, 'describe', '--always', '--dirty'],
+                           capture_output=True, text=True, timeout=5)
+        return p.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
 
 
 def versions(o):

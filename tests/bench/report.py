@@ -3,6 +3,7 @@ per unit of work, and the ratios of each lvs-router path to kernel DNAT and to H
 Usable alone: `python3 tests/bench/report.py RESULTS.jsonl [OUT.md]`."""
 
 import json
+import re
 import statistics
 import sys
 
@@ -81,6 +82,14 @@ def render(meta, recs, notes=()):
                    f"load, median (min-max); lvs-router `{meta['binary']}` "
                    f"({meta['workers']} worker(s){', pinned to the last CPU' if meta['pin'] else ''}); "
                    f"generator {meta['generator']}.")
+        tools = []
+        for k, v in (meta.get('versions') or {}).items():
+            m = re.search(r'(\d+\.\d+(\.\d+)?)', v)
+            if m:
+                tools.append(f'{k} {m.group(1)}')
+        src = [f"source `{meta['commit']}`"] if meta.get('commit') else []
+        if src or tools:
+            out.append('Tools: ' + ', '.join(src + tools) + '.')
         out.append('')
     head = ['path']
     for ld in load_names:
