@@ -1,8 +1,8 @@
 //! Smoke test of the namespace benchmark (`tests/bench/bench.py`): a `--quick` run of about a
 //! second per load over lvs-router NAT and kernel forwarding, the pps and conns loads, with
 //! this build's `lvs-router`. Functional only: the driver must exit 0, write the table with a
-//! row per path, and count packets and connections on every path; no number is compared with
-//! a threshold (the machine is shared). Leaves no `bn<pid>*` namespace behind.
+//! row per path, and count packets, connections and director CPU on every path; no number is
+//! compared with a threshold (the machine is shared). Leaves no `bn<pid>*` namespace behind.
 //!
 //! Needs root and the benchmark's tools (`apt-get install -y` the packages in [`PACKAGES`]).
 //! Without them the test is skipped with a message, except under CI (`CI=true`), where a
@@ -95,6 +95,13 @@ fn bench_quick_smoke() {
         assert!(
             counted.as_u64().is_some_and(|n| n > 0),
             "{path} {load}: nothing counted: {}",
+            runs[0]
+        );
+        // The director's CPU is accounted (lvs-router's process, the kernel's softirq): a
+        // loaded director uses at least a clock tick in the window.
+        assert!(
+            runs[0]["director_cpu_s"].as_f64().is_some_and(|s| s > 0.0),
+            "{path} {load}: no director CPU: {}",
             runs[0]
         );
         seen.push(format!("{path}/{load}"));

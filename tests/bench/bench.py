@@ -111,6 +111,10 @@ def estimate(o):
     return n + 10 + (o.idle_budget if o.idle_wait else 0)
 
 
+def duration(secs):
+    return f'{secs:.0f} s' if secs < 120 else f'{secs / 60:.0f} min'
+
+
 def main(argv):
     o = parse_args(argv)
     if os.geteuid() != 0:
@@ -144,7 +148,7 @@ def main(argv):
                 paths=o.paths, loads=o.loads, wrk=f'-t{o.wrk_threads} -c{o.wrk_conns}',
                 versions=versions(o), commit=commit())
     print(f'bench: {len(o.paths)} path(s) x {len(o.loads)} load(s), {o.runs} x {o.seconds} s; '
-          f'at most about {estimate(o) / 60:.0f} min; scratch {work}', file=sys.stderr)
+          f'at most about {duration(estimate(o))}; scratch {work}', file=sys.stderr)
     failed = False
     out = open(o.jsonl, 'w')
 
