@@ -40,6 +40,7 @@ fn bench_quick_smoke() {
     let (md, jsonl) = (dir.join("smoke.md"), dir.join("smoke.jsonl"));
     // Checked before building lvs-router, so a machine without the tools skips quickly.
     if Command::new("python3").arg("--version").output().is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
         skip("python3 missing");
         return;
     }
@@ -68,6 +69,7 @@ fn bench_quick_smoke() {
     match out.status.code() {
         Some(0) => {}
         Some(SKIP) => {
+            let _ = std::fs::remove_dir_all(&dir);
             skip("the driver cannot run here (see its message above)");
             return;
         }
