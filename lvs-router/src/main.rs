@@ -6,6 +6,7 @@
 //! names `ipvsadm`, `ipvsadm-save` and `ipvsadm-restore` (multi-call, through symlinks).
 
 mod adm;
+mod bench;
 mod config;
 mod control;
 mod demo;
@@ -45,6 +46,9 @@ enum Command {
     Demo(demo::Args),
     /// Real-server side: TUN decapsulation into a TUN device holding the VIP, or DR settings.
     Realserver(realserver::Args),
+    /// The namespace benchmark against the kernel and HAProxy (runs tests/bench/bench.py).
+    #[command(disable_help_flag = true)]
+    Bench(bench::Args),
     /// ipvsadm against the running router: `lvs-router adm -Ln`, `adm -S -n | adm -R`.
     /// Extra options: `--socket PATH`, `--json`. Run `lvs-router adm -h` for ipvsadm's usage.
     #[command(disable_help_flag = true)]
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Realserver(args) => realserver::run(&args),
         Command::Adm { args } => adm::run("ipvsadm", args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 
