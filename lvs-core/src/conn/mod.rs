@@ -8,6 +8,8 @@
 //!     slabs      chunked Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>>, ConnId = slot + generation
 //!     wheel      1024 one-second slots of (slot, deadline), re-armed lazily
 //!   tcp          const state tables (normal, secure_tcp), flag classes, counter changes
+//!   sctp         the SCTP state table (chunk events x direction x state)
+//!   dropentry    the drop_entry defense's victims (ip_vs_random_dropentry)
 //!   timeout      per-state timeouts, `--set`
 //! ```
 //!
@@ -74,9 +76,11 @@
 //! 64-byte cache-line entry (IPv6: 128), 5.3 B per index slot at a load of 0.44-0.875, 8 B per
 //! timer-wheel entry. DR/TUN connections have no out entry.
 
+pub mod dropentry;
 mod family;
 mod index;
 mod key;
+pub mod sctp;
 mod slab;
 mod table;
 pub mod tcp;
@@ -85,6 +89,7 @@ mod timer;
 mod view;
 
 pub use key::{Conn, ConnKey, OutKey};
+pub use sctp::{SctpEvent, SctpState};
 pub use table::{ConnError, ConnId, ConnTable};
 pub use tcp::{CounterChange, Direction, FlagClass, TcpState};
 pub use timeout::Timeouts;

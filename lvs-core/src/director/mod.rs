@@ -161,6 +161,7 @@ pub struct Director {
     next_defense: Option<Instant>,
     defense: Defense,
     drops: DropCounters,
+    icmp_limit: icmp::IcmpLimit,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     events_lost: u64,
@@ -225,6 +226,7 @@ impl Director {
             next_defense: None,
             defense: Defense::default(),
             drops: DropCounters::default(),
+            icmp_limit: icmp::IcmpLimit::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
             events_lost: 0,
@@ -423,7 +425,7 @@ impl Director {
     }
 
     fn defense_tick(&mut self, now: Instant) {
-        let free = self.conns.budget().saturating_sub(self.conns.len());
+        let free = self.table_free();
         if self.defense.update(&mut self.sysctls, free) {
             self.push_event(Event::DefenseChanged {
                 pressure: self.defense.pressure,
@@ -435,19 +437,5 @@ impl Director {
         if self.defense.drop_entry {
             self.random_drop_entry(now);
         }
-    }
-
-    /// `ip_vs_random_dropentry`: the table drops the half-open TCP entries of a 1/32 slice
-    /// from a random start ([`ConnTable::drop_half_open`]); the director releases their dests.
-    fn random_drop_entry(&mut self, now: Instant) {
-        use rand::RngExt;
-        let start: u64 = self.rng.random();
-        let mut dropped = core::mem::take(&mut self.expired);
-        dropped.clear();
-        self.conns.drop_half_open(start, &mut dropped);
-        for (id, conn) in &dropped {
-            self.unbind(*id, conn, now);
-        }
-        self.expired = dropped;
     }
 }

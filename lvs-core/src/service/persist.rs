@@ -79,6 +79,14 @@ impl Templates {
         Some((t.key?, t.timeout))
     }
 
+    /// Every template still reachable by key (invalidated ones are left out), for listings:
+    /// `(key, dest, expiry)`.
+    pub(super) fn reachable(&self) -> impl Iterator<Item = (TemplateKey, DestId, Instant)> + '_ {
+        self.by_id
+            .values()
+            .filter_map(|t| Some((t.key?, t.dest, t.expires)))
+    }
+
     pub(super) fn len(&self) -> usize {
         self.by_id.len()
     }

@@ -68,6 +68,47 @@ impl ServiceTable {
         })
     }
 
+    /// Every template still reachable by key, as the kernel lists its template entries in
+    /// `/proc/net/ip_vs_conn` (`ipvsadm -Lc`), with its expiry; order unspecified.
+    ///
+    /// The forms follow `ip_vs_sched_persist`: client port 0; for a template of the service's
+    /// own port the real server's port, otherwise (FTP, port-0 and fwmark templates) virtual
+    /// and real ports 0; a fwmark template has protocol 0 and the mark as its virtual address.
+    /// Invalidated templates (`ip_vs_check_template` moves them out of reach) are not listed.
+    pub fn templates(&self) -> Vec<(TemplateSync, Instant)> {
+        let mut dests = std::collections::HashMap::new();
+        for svc in &self.services {
+            let mark = match svc.key {
+                ServiceKey::Fwmark { mark, .. } => mark,
+                ServiceKey::Inet { .. } => 0,
+            };
+            for d in &svc.dests {
+                dests.insert(d.id, (d.addr, d.port, mark));
+            }
+        }
+        self.templates
+            .reachable()
+            .filter_map(|(key, dest, expires)| {
+                let &(daddr, port, svc_mark) = dests.get(&dest)?;
+                let (vaddr, fwmark) = match key.vaddr {
+                    TemplateVaddr::Addr(a) => (a, svc_mark),
+                    TemplateVaddr::Fwmark(m) => (fwmark_addr(m, key.caddr), m),
+                };
+                let t = TemplateSync {
+                    protocol: key.protocol,
+                    caddr: key.caddr,
+                    vaddr,
+                    vport: key.vport,
+                    fwmark,
+                    daddr,
+                    dport: if key.vport != 0 { port } else { 0 },
+                    timeout: 0,
+                };
+                Some((t, expires))
+            })
+            .collect()
+    }
+
     /// Creates, refreshes or re-points a template received from a sync master at `now`.
     ///
     /// The service is the one the kernel's `ip_vs_find_dest` finds: the fwmark service, else
