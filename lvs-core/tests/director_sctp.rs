@@ -278,3 +278,40 @@ fn ipvsadm_lists_sctp_state_names() {
         Some("SCTP 01:01  C-SENT      198.51.100.7:5000  192.0.2.10:3868    10.0.0.11:3868")
     );
 }
+
+#[test]
+fn an_established_association_is_synced_with_its_state() {
+    use lvs_core::sync::{SyncPolicy, SyncSender, SyncSenderConfig, decode};
+    let mut master = sim("-m");
+    master.d.set_sync_master(Some(SyncPolicy::default()));
+    pass(&mut master, &from_client(&[INIT]));
+    pass(&mut master, &from_server(&[INIT_ACK]));
+    pass(&mut master, &from_client(&[COOKIE_ECHO]));
+    pass(&mut master, &from_server(&[COOKIE_ACK]));
+    // The policy syncs SCTP in ESTABLISHED after the threshold of client packets.
+    for _ in 0..3 {
+        pass(&mut master, &from_client(&[DATA]));
+    }
+    let mut sender = SyncSender::new(SyncSenderConfig::default());
+    while let Some(c) = master.d.poll_sync() {
+        sender.push(master.now, &c).expect("encodable");
+    }
+    sender.flush();
+    let mut entries = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Some(n) = sender.poll_transmit(&mut buf) {
+        entries.extend(decode(&buf[..n], 0).expect("decodes").conns);
+    }
+    assert!(!entries.is_empty(), "nothing synced");
+    let e = entries.last().unwrap();
+    assert_eq!((e.state, e.timeout), (SctpState::Established as u16, 900));
+    let mut backup = sim("-m");
+    for e in &entries {
+        let _ = backup.d.import_sync(backup.now, e);
+    }
+    assert_eq!(state(&backup), SctpState::Established);
+    assert_eq!(backup.counters(0, RS), (1, 0));
+    // The backup forwards the association's next packet and tracks it on.
+    pass(&mut backup, &from_client(&[SHUTDOWN]));
+    assert_eq!(state(&backup), SctpState::ShutdownReceived);
+}
