@@ -126,8 +126,9 @@ fn pass(s: &mut Sim, frame: &[u8]) -> Vec<u8> {
 #[test]
 fn nat_association_from_init_to_closed() {
     let mut s = sim("-m");
-    let steps: [(bool, u8, SctpState, u64, (u32, u32)); 9] = [
-        // (from the client?, chunk, state after, its timeout, (active, inactive))
+    /// (from the client?, chunk, state after, its timeout, (active, inactive))
+    type Step = (bool, u8, SctpState, u64, (u32, u32));
+    let steps: [Step; 9] = [
         (true, INIT, SctpState::Init1, 4, (0, 1)),
         (false, INIT_ACK, SctpState::CookieSent, 61, (0, 1)),
         (true, COOKIE_ECHO, SctpState::CookieReplied, 61, (0, 1)),

@@ -429,8 +429,9 @@ impl ConnTable {
     /// random value from the caller), and removes the half-open TCP connections in it
     /// (SYN_RECV, SYNACK) that control nothing, pushing them onto `out`. Returns how many.
     ///
-    /// The kernel also drops ESTABLISHED and non-TCP entries that have seen between 1 and 8
-    /// packets (`todrop_entry`); the table keeps no packet count, so those are not dropped.
+    /// Only the half-open part of the rules: the whole of them (idle ESTABLISHED and UDP
+    /// entries with 1 to 8 client packets, unanswered SCTP INITs) is
+    /// [`ConnTable::random_drop_entry`], which the director uses.
     pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
         let before = out.len();
         for family in [0, V6] {

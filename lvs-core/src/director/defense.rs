@@ -1,7 +1,8 @@
 //! DoS defense (`update_defense_level`, `ip_vs_todrop`, `ip_vs_random_dropentry` in
 //! `ip_vs_ctl.c` / `ip_vs_conn.c`), driven by the connection budget instead of free memory.
 //!
-//! "No memory" becomes "fewer than `amemthresh` free entries in the budget". Each sysctl keeps
+//! "No memory" becomes "fewer than `amemthresh` free entries in the budget", where the
+//! entries are connections and persistence templates. Each sysctl keeps
 //! the kernel's 0..3 meaning: 0 off, 1 armed (switches itself to 2 under pressure), 2 on
 //! (switches back to 1 when the pressure is gone), 3 always on.
 
