@@ -1,6 +1,7 @@
 //! `ip_vs_leave`: a connection-starting packet whose service has no usable dest is dropped
 //! and the client gets ICMP (ICMPv6) port unreachable from the address it contacted, quoting
-//! its packet; a port-21 service reached on another port passes the packet to the host; the
+//! its packet; a port-21 service reached on another port and client port 20 (active FTP
+//! data) pass the packet to the host; the
 //! errors are rate-limited like the kernel's global ICMP budget.
 
 mod director_util;
@@ -158,7 +159,14 @@ fn an_ftp_service_reached_on_another_port_passes_to_the_host() {
     // A data connection to an unprivileged port finds the FTP service, but it is not ours to
     // refuse.
     assert_eq!(
-        s.send(&syn(("198.51.100.7", 20), ("192.0.2.10", 2000))),
+        s.send(&syn(("198.51.100.7", 40000), ("192.0.2.10", 2000))),
+        Out::Pass
+    );
+    assert!(s.transmitted().is_empty());
+    // Active FTP data (client port 20) is never scheduled, and accepted, on any service.
+    s.ipvsadm("-A -t 192.0.2.10:80");
+    assert_eq!(
+        s.send(&syn(("198.51.100.7", 20), ("192.0.2.10", 80))),
         Out::Pass
     );
     assert!(s.transmitted().is_empty());

@@ -121,6 +121,8 @@ impl Director {
 
 /// The kernel's `FTPPORT`.
 const FTP_PORT: u16 = 21;
+/// The kernel's `FTPDATA`.
+const FTP_DATA_PORT: u16 = 20;
 
 /// The global ICMP error budget of `icmp_global_allow`: `icmp_msgs_per_sec` (1000) refills a
 /// bucket of `icmp_msgs_burst` (50) tokens. The per-destination `icmp_ratelimit` bucket is
@@ -174,15 +176,29 @@ impl Director {
     /// `ip_vs_leave`: a packet that may start a connection found its service but no usable
     /// dest (none, all quiesced or overloaded, or the persistence template's dest unusable).
     ///
-    /// As the kernel: a port-21 (FTP) service reached on another port passes the packet to the
-    /// host ("not ipvs job to decide"); otherwise the client gets ICMP port unreachable
+    /// As the kernel: a packet from client port 20 (active FTP data) and a port-21 (FTP)
+    /// service reached on another port pass to the host ("not ipvs job to decide"), a
+    /// service with a persistence engine drops silently; otherwise the client gets ICMP port unreachable
     /// (ICMPv6 port unreachable), sent from the address it contacted and rate-limited as
     /// [`IcmpLimit`], and the packet is dropped ([`DropReason::NoDest`]). The kernel's
     /// `cache_bypass` sysctl (off by default) is not offered.
     pub(super) fn leave<'a>(&mut self, now: Instant, frame: &[u8], nc: &NewConn) -> Verdict<'a> {
-        let Some(key) = self.services.find_service(nc) else {
+        let Some(&key) = self.services.find_service(nc) else {
             return Verdict::Pass;
         };
+        // ip_vs_schedule's "ignored" cases: an active FTP data connection (client port 20)
+        // is not scheduled but accepted; a persistence engine that cannot key the packet
+        // drops it silently.
+        if nc.cport == FTP_DATA_PORT {
+            return Verdict::Pass;
+        }
+        if self
+            .services
+            .service(&key)
+            .is_some_and(|s| s.config().pe.is_some())
+        {
+            return Verdict::Drop(DropReason::NoDest);
+        }
         if let ServiceKey::Inet { port: FTP_PORT, .. } = key
             && nc.dport != FTP_PORT
         {
