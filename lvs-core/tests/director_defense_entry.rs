@@ -223,3 +223,80 @@ fn templates_count_against_the_budget() {
     assert_eq!(s.d.conn_count() + s.d.snapshot().templates, 10);
     assert_eq!(s.d.drop_counters().get(DropReason::TableFull), 3);
 }
+
+fn persistent(drop_entry: u8) -> Sim {
+    let cfg = DirectorConfig {
+        conn_budget: 10_000,
+        sysctls: Sysctls {
+            drop_entry,
+            amemthresh: 10,
+            ..Sysctls::default()
+        },
+        ..config()
+    };
+    let mut s = Sim::new(cfg);
+    s.ipvsadm(
+        "-A -t 192.0.2.10:80 -p 300
+         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
+    );
+    s
+}
+
+/// A SYN from client network `n` (a /32 each).
+fn syn_from(n: u16) -> Vec<u8> {
+    let c = format!("203.0.{}.{}", n / 250, n % 250 + 1);
+    tcp(
+        (MAC_GW, MAC_DIR),
+        (&c, 1000),
+        ("192.0.2.10", 80),
+        64,
+        SYN,
+        b"",
+    )
+}
+
+#[test]
+fn a_dropped_half_open_connection_takes_its_unassured_template_along() {
+    let mut s = persistent(3);
+    for n in 0..320 {
+        assert!(matches!(s.send(&syn_from(n)), Out::Forward(..)));
+    }
+    assert_eq!((s.d.conn_count(), s.d.snapshot().templates), (320, 320));
+    // One round: 10 half-open connections go, and with them their templates (the template
+    // slice of the same round only meets templates that still control a connection).
+    s.advance(0);
+    assert_eq!((s.d.conn_count(), s.d.snapshot().templates), (310, 310));
+    let d = &s.d.snapshot().services[0].dests[0];
+    assert_eq!((d.active_conns, d.persist_conns), (310, 310));
+}
+
+#[test]
+fn idle_unassured_templates_go_assured_ones_stay() {
+    for drop_entry in [0, 3] {
+        let mut s = persistent(drop_entry);
+        // 64 clients that never complete the handshake (their connections expire after
+        // 60 s), and one that does before closing: its template is assured.
+        for n in 0..64 {
+            let _ = s.send(&syn_from(n));
+        }
+        let c = ("198.51.100.7", 2000);
+        let v = ("192.0.2.10", 80);
+        for f in [SYN, ACK, RST] {
+            assert!(matches!(
+                s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, f, b"")),
+                Out::Forward(..)
+            ));
+        }
+        // Before the templates' own 300 s run out.
+        s.advance(290);
+        assert_eq!(s.d.conn_count(), 0);
+        let templates = s.d.snapshot().templates;
+        if drop_entry == 0 {
+            assert_eq!(templates, 65);
+        } else {
+            assert_eq!(templates, 1, "only the assured template is left");
+            let t: Vec<_> = s.d.templates(s.now).collect();
+            assert_eq!(t[0].client.0, ip("198.51.100.7"));
+        }
+    }
+}

@@ -9,7 +9,9 @@
 use super::Director;
 use super::config::Sysctls;
 use crate::conn::dropentry::DropRate;
+use crate::conn::{ConnId, Direction, SctpState, TcpState};
 use crate::time::Instant;
+use crate::wire::IpProtocol;
 
 /// Defense state, updated once per second.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,9 +119,37 @@ impl Director {
             &mut dropped,
         );
         for (id, conn) in &dropped {
+            let template = self.templates_of.get(id).copied();
             self.unbind(*id, conn, now);
+            // ip_vs_conn_del of a controlled connection takes its unassured template along.
+            if let Some(t) = template {
+                self.services.drop_unassured_template(t);
+            }
         }
         self.expired = dropped;
+        self.services.random_drop_templates(start);
+    }
+
+    /// `ip_vs_control_assure_ct` after a packet of `id` was tracked: a TCP or SCTP connection
+    /// that just reached ESTABLISHED (from `before`), or a UDP reply, assures the connection's
+    /// template. Called only while some connection has a template.
+    pub(super) fn assure_template(
+        &mut self,
+        id: ConnId,
+        proto: IpProtocol,
+        dir: Direction,
+        before: Option<u8>,
+    ) {
+        let after = self.conns.get(id).map(|c| c.state());
+        let assure = match proto {
+            IpProtocol::Tcp => after != before && after == Some(TcpState::Established as u8),
+            IpProtocol::Sctp => after != before && after == Some(SctpState::Established as u8),
+            IpProtocol::Udp => dir == Direction::Out,
+            _ => false,
+        };
+        if assure && let Some(&t) = self.templates_of.get(&id) {
+            self.services.assure_template(t);
+        }
     }
 }
 

@@ -241,6 +241,12 @@ impl Director {
         if self.sysctls.drop_entry != 0 && dir == Direction::In {
             self.conns.note_in_packet(id);
         }
+        let templates = !self.templates_of.is_empty();
+        let before = if templates {
+            self.conns.get(id).map(|c| c.state())
+        } else {
+            None
+        };
         match proto {
             IpProtocol::Tcp => {
                 let secure = self.defense.secure_tcp;
@@ -264,6 +270,9 @@ impl Director {
                 let t = self.timeouts.tcp(TcpState::Established);
                 self.conns.touch(id, now, t);
             }
+        }
+        if templates {
+            self.assure_template(id, proto, dir, before);
         }
     }
 
