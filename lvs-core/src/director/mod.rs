@@ -380,9 +380,11 @@ impl Director {
         self.conns.len()
     }
 
-    /// Bytes allocated by the connection table and the per-connection side maps.
+    /// Bytes allocated by the connection table, the per-connection side maps and the
+    /// persistence templates.
     pub fn conn_memory(&self) -> usize {
         self.conns.allocation_size()
+            + self.services.template_memory()
             + self.templates_of.capacity() * (size_of::<(ConnId, TemplateId)>() + 1)
             + self.toa_pending.capacity() * (size_of::<ConnId>() + 1)
     }

@@ -146,7 +146,8 @@ impl Director {
             fwmark: t.fwmark,
             // The dest's conn_flags: its forwarding method and INACTIVE (ip_vs_bind_dest).
             flags: flags::TEMPLATE | flags::INACTIVE | (entry.flags & flags::FWD_MASK),
-            state: 0,
+            // IP_VS_CTPL_S_ASSURED.
+            state: u16::from(self.services.template_assured(tid)),
             timeout: t.timeout,
             seq: None,
             pe: None,
@@ -272,7 +273,12 @@ impl Director {
                 return SyncImport::Skipped;
             }
             return match self.services.import_template(&t, now) {
-                Ok(()) => SyncImport::Created,
+                Ok(()) => {
+                    if e.state & 1 != 0 {
+                        self.services.assure_synced_template(&t);
+                    }
+                    SyncImport::Created
+                }
                 Err(_) => SyncImport::Skipped,
             };
         }

@@ -90,6 +90,19 @@ impl Templates {
             .filter_map(|t| Some((t.key?, t.dest, t.expires)))
     }
 
+    /// Bytes allocated by the maps and the deadline index (B-tree nodes estimated at their
+    /// payload).
+    pub(super) fn allocation_size(&self) -> usize {
+        self.by_id.capacity() * (size_of::<(u64, Template)>() + 1)
+            + self.by_key.capacity() * (size_of::<(TemplateKey, u64)>() + 1)
+            + self.deadlines.len() * size_of::<(Instant, u64)>()
+    }
+
+    /// Whether template `id` is assured.
+    pub(super) fn is_assured(&self, id: TemplateId) -> bool {
+        self.by_id.get(&id.0).is_some_and(|t| t.assured)
+    }
+
     pub(super) fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -243,6 +256,16 @@ impl super::ServiceTable {
     /// SCTP) or saw a reply (UDP); the `drop_entry` defense now spares the template.
     pub fn assure_template(&mut self, id: TemplateId) {
         self.templates.assure(id);
+    }
+
+    /// Whether template `id` is assured (what a sync master sends as the template's state).
+    pub fn template_assured(&self, id: TemplateId) -> bool {
+        self.templates.is_assured(id)
+    }
+
+    /// Bytes allocated for the persistence templates.
+    pub fn template_memory(&self) -> usize {
+        self.templates.allocation_size()
     }
 
     /// A connection under template `id` was removed before its time (the `drop_entry`

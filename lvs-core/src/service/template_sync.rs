@@ -136,16 +136,7 @@ impl ServiceTable {
         } else {
             svc.config.persistent.unwrap_or(0)
         };
-        let key = TemplateKey {
-            protocol: t.protocol,
-            caddr: t.caddr,
-            vaddr: if t.protocol == 0 {
-                TemplateVaddr::Fwmark(t.fwmark)
-            } else {
-                TemplateVaddr::Addr(t.vaddr)
-            },
-            vport: t.vport,
-        };
+        let key = synced_key(t);
         if let Some(old) = self.templates.lookup(&key) {
             if self.templates.get(old).is_some_and(|o| o.dest == dest) {
                 self.templates.touch(old, now);
@@ -157,6 +148,14 @@ impl ServiceTable {
         self.templates
             .insert(key, dest, Duration::from_secs(timeout.into()), now);
         Ok(())
+    }
+
+    /// Marks the template a sync entry names as assured (the master sent
+    /// `IP_VS_CTPL_S_ASSURED` in its state); nothing if there is none.
+    pub fn assure_synced_template(&mut self, t: &TemplateSync) {
+        if let Some(id) = self.templates.lookup(&synced_key(t)) {
+            self.templates.assure(id);
+        }
     }
 
     fn template_service(&self, t: &TemplateSync) -> Option<usize> {
@@ -191,6 +190,20 @@ impl ServiceTable {
                 .then(|| self.find_service_index(&ftp))
                 .flatten()
         })
+    }
+}
+
+/// The template key of a sync entry.
+fn synced_key(t: &TemplateSync) -> TemplateKey {
+    TemplateKey {
+        protocol: t.protocol,
+        caddr: t.caddr,
+        vaddr: if t.protocol == 0 {
+            TemplateVaddr::Fwmark(t.fwmark)
+        } else {
+            TemplateVaddr::Addr(t.vaddr)
+        },
+        vport: t.vport,
     }
 }
 
