@@ -1,5 +1,5 @@
 //! `ipvsadm -Lnc` lists persistence templates as the kernel lists its template entries:
-//! state NONE, client network and port 0, the service's port and the real server's port for
+//! state NONE (ASSURED once a connection under it was established), client network and port 0, the service's port and the real server's port for
 //! a template of the service's own port, ports 0 for port-0 services, and protocol IP with the
 //! mark as the virtual address for fwmark services.
 
@@ -121,6 +121,32 @@ fn fwmark_templates_show_protocol_ip_and_the_mark() {
         [
             "IP  02:00  NONE        198.51.100.7:0     0.0.0.7:0          10.0.0.11:0",
             "TCP 01:00  SYN_RECV    198.51.100.7:40000 192.0.2.20:8080    10.0.0.11:8080",
+        ]
+    );
+}
+
+#[test]
+fn an_established_connection_assures_its_template() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A -t 192.0.2.10:80 -p 300
+         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
+    );
+    let c = ("198.51.100.7", 40000);
+    let v = ("192.0.2.10", 80);
+    assert!(matches!(
+        s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, SYN, b"")),
+        Out::Forward(..)
+    ));
+    assert!(matches!(
+        s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, ACK, b"")),
+        Out::Forward(..)
+    ));
+    assert_eq!(
+        rows(&s),
+        [
+            "TCP 05:00  ASSURED     198.51.100.7:0     192.0.2.10:80      10.0.0.11:80",
+            "TCP 15:00  ESTABLISHED 198.51.100.7:40000 192.0.2.10:80      10.0.0.11:80",
         ]
     );
 }

@@ -316,3 +316,32 @@ fn an_established_association_is_synced_with_its_state() {
     pass(&mut backup, &from_client(&[SHUTDOWN]));
     assert_eq!(state(&backup), SctpState::ShutdownReceived);
 }
+
+#[test]
+fn ipv6_associations_are_tracked_alike() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(
+        "-A --sctp-service [2001:db8::10]:3868
+         -a --sctp-service [2001:db8::10]:3868 -r [fd00::11]:3868 -m",
+    );
+    let c = ("2001:db8::7", 5000);
+    let v = ("2001:db8::10", 3868);
+    let r = ("fd00::11", 3868);
+    for (client, kind, want) in [
+        (true, INIT, SctpState::Init1),
+        (false, INIT_ACK, SctpState::CookieSent),
+        (true, COOKIE_ECHO, SctpState::CookieReplied),
+        (false, COOKIE_ACK, SctpState::Established),
+        (false, SHUTDOWN, SctpState::ShutdownSent),
+        (true, SHUTDOWN_ACK, SctpState::Closed),
+    ] {
+        let f = if client {
+            sctp(c, v, &[kind])
+        } else {
+            sctp(r, c, &[kind])
+        };
+        assert!(matches!(s.send(&f), Out::Forward(..)), "chunk {kind}");
+        assert_eq!(state(&s), want, "after chunk {kind}");
+    }
+    assert_eq!(s.counters(0, "fd00::11"), (0, 1));
+}

@@ -122,7 +122,8 @@ impl Director {
         };
         let flags = tcp_flags(pkt.frame(), info);
         let (dest, svc, fwd, state) = (c.dest(), c.svc(), c.fwd(), c.tcp_state());
-        let c_state_sctp = c.sctp_state();
+        let sctp_closed =
+            info.flow.proto == IpProtocol::Sctp && c.state() == SctpState::Closed as u8;
         let addrs = conn_addrs(&c);
         let no_output = c.flags().contains(ConnFlags::NO_OUTPUT);
         let (live, weight, mac) = self
@@ -149,11 +150,7 @@ impl Director {
             }
         }
         // `is_new_conn_expected` for SCTP: an INIT on a CLOSED association.
-        if info.flow.proto == IpProtocol::Sctp
-            && flags == SctpEvent::Init as u8
-            && self.sysctls.conn_reuse_mode != 0
-            && c_state_sctp == Some(SctpState::Closed)
-        {
+        if sctp_closed && flags == SctpEvent::Init as u8 && self.sysctls.conn_reuse_mode != 0 {
             self.expire_now(id, now);
             return self.new_conn(now, pkt, info);
         }

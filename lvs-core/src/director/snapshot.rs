@@ -84,7 +84,7 @@ pub struct ConnSnapshot {
     /// SCTP state (`None` for other protocols and templates).
     pub sctp_state: Option<SctpState>,
     /// The state column of `ipvsadm -Lc` (`ip_vs_state_name`): the TCP or SCTP state name,
-    /// `UDP`, or `NONE` for a template.
+    /// `UDP`, or `NONE` / `ASSURED` for a template.
     pub state_name: &'static str,
     /// A persistence template rather than a connection.
     pub template: bool,
@@ -184,18 +184,19 @@ impl Director {
     }
 
     /// The persistence templates, for `ipvsadm -Lc` (order unspecified), as the kernel lists
-    /// its template entries: state `NONE`, client port 0, the client network as the source,
+    /// its template entries: state `NONE`, or `ASSURED` once a connection under it was
+    /// established (`ip_vs_ctpl_state_name_table`), client port 0, the client network as the source,
     /// and [`ServiceTable::templates`](crate::service::ServiceTable::templates)' forms of the
     /// virtual and real sides (a fwmark template has protocol 0 and the mark as its address).
     pub fn templates(&self, now: Instant) -> impl Iterator<Item = ConnSnapshot> + '_ {
         self.services
             .templates()
             .into_iter()
-            .map(move |(t, expires)| ConnSnapshot {
+            .map(move |(t, expires, assured)| ConnSnapshot {
                 proto: IpProtocol::from(t.protocol),
                 state: None,
                 sctp_state: None,
-                state_name: "NONE",
+                state_name: if assured { "ASSURED" } else { "NONE" },
                 template: true,
                 client: (t.caddr, 0),
                 virt: (t.vaddr, t.vport),

@@ -83,11 +83,13 @@ impl Templates {
     }
 
     /// Every template still reachable by key (invalidated ones are left out), for listings:
-    /// `(key, dest, expiry)`.
-    pub(super) fn reachable(&self) -> impl Iterator<Item = (TemplateKey, DestId, Instant)> + '_ {
+    /// `(id, key, dest, expiry)`.
+    pub(super) fn reachable(
+        &self,
+    ) -> impl Iterator<Item = (TemplateId, TemplateKey, DestId, Instant)> + '_ {
         self.by_id
-            .values()
-            .filter_map(|t| Some((t.key?, t.dest, t.expires)))
+            .iter()
+            .filter_map(|(&id, t)| Some((TemplateId(id), t.key?, t.dest, t.expires)))
     }
 
     /// Bytes allocated by the maps and the deadline index (B-tree nodes estimated at their

@@ -75,7 +75,9 @@ impl ServiceTable {
     /// own port the real server's port, otherwise (FTP, port-0 and fwmark templates) virtual
     /// and real ports 0; a fwmark template has protocol 0 and the mark as its virtual address.
     /// Invalidated templates (`ip_vs_check_template` moves them out of reach) are not listed.
-    pub fn templates(&self) -> Vec<(TemplateSync, Instant)> {
+    ///
+    /// Each comes with its expiry and whether it is assured (`IP_VS_CTPL_S_ASSURED`).
+    pub fn templates(&self) -> Vec<(TemplateSync, Instant, bool)> {
         let mut dests = std::collections::HashMap::new();
         for svc in &self.services {
             let mark = match svc.key {
@@ -88,7 +90,7 @@ impl ServiceTable {
         }
         self.templates
             .reachable()
-            .filter_map(|(key, dest, expires)| {
+            .filter_map(|(id, key, dest, expires)| {
                 let &(daddr, port, svc_mark) = dests.get(&dest)?;
                 let (vaddr, fwmark) = match key.vaddr {
                     TemplateVaddr::Addr(a) => (a, svc_mark),
@@ -104,7 +106,7 @@ impl ServiceTable {
                     dport: if key.vport != 0 { port } else { 0 },
                     timeout: 0,
                 };
-                Some((t, expires))
+                Some((t, expires, self.templates.is_assured(id)))
             })
             .collect()
     }
