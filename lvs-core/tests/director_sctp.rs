@@ -345,3 +345,18 @@ fn ipv6_associations_are_tracked_alike() {
     }
     assert_eq!(s.counters(0, "fd00::11"), (0, 1));
 }
+
+#[test]
+fn an_init_on_a_closed_persistent_association_stays_with_it() {
+    let mut s = Sim::new(config());
+    s.ipvsadm(&format!(
+        "-A --sctp-service {VIP}:{PORT} -s rr -p 300
+         -a --sctp-service {VIP}:{PORT} -r {RS}:{PORT} -m"
+    ));
+    pass(&mut s, &from_client(&[INIT]));
+    pass(&mut s, &from_client(&[ABORT]));
+    assert_eq!(state(&s), SctpState::Closed);
+    // Controlled by a template: no rescheduling, the table moves CLOSED on to INIT.
+    pass(&mut s, &from_client(&[INIT]));
+    assert_eq!(state(&s), SctpState::Init);
+}

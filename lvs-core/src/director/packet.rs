@@ -149,8 +149,13 @@ impl Director {
                 return self.new_conn(now, pkt, info);
             }
         }
-        // `is_new_conn_expected` for SCTP: an INIT on a CLOSED association.
-        if sctp_closed && flags == SctpEvent::Init as u8 && self.sysctls.conn_reuse_mode != 0 {
+        // `is_new_conn_expected` for SCTP: an INIT on a CLOSED association that no
+        // persistence template controls (`ip_vs_in` tests `!cp->control`).
+        if sctp_closed
+            && flags == SctpEvent::Init as u8
+            && self.sysctls.conn_reuse_mode != 0
+            && !self.templates_of.contains_key(&id)
+        {
             self.expire_now(id, now);
             return self.new_conn(now, pkt, info);
         }
