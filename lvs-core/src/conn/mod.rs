@@ -15,7 +15,8 @@
 //!
 //! # How a caller drives it
 //! 1. A client packet: [`ConnTable::lookup_in`] with the packet's key. A hit: call
-//!    [`ConnTable::track_tcp`] (or [`ConnTable::touch`] with [`Timeouts::udp`] for UDP) and
+//!    [`ConnTable::track_tcp`] ([`ConnTable::track_sctp`] for SCTP, [`ConnTable::touch`] with
+//!    [`Timeouts::udp`] for UDP) and
 //!    apply the returned [`CounterChange`] to the dest. A miss on a schedulable packet:
 //!    schedule, then [`ConnTable::insert`] a [`Conn`]; bump the dest counter that
 //!    [`ConnRef::dest_counter`] names, then track the first packet.

@@ -1,4 +1,4 @@
-//! Per-state timeouts (`tcp_timeouts`, `udp_timeouts`) and `ipvsadm --set`.
+//! Per-state timeouts (`tcp_timeouts`, `udp_timeouts`, `sctp_timeouts`) and `ipvsadm --set`.
 
 use super::TcpState;
 use super::sctp::SctpState;
@@ -21,7 +21,7 @@ const SCTP_MAX_RTO: u32 = 60 + 1;
 
 impl Timeouts {
     /// The kernel defaults: TCP 2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120 in state order;
-    /// UDP 300.
+    /// UDP 300; SCTP 2, 4, 61 x 6, 900, 61 x 3, 4, 61 (`sctp_timeouts`).
     pub const DEFAULT: Self = Self {
         tcp: [
             2,

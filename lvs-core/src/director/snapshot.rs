@@ -161,7 +161,8 @@ impl Director {
         }
     }
 
-    /// The connections, for `ipvsadm -Lc` (order unspecified), with their time left at `now`.
+    /// The connections, for `ipvsadm -Lc` (order unspecified), with their time left at `now`;
+    /// the persistence templates are [`templates`](Self::templates).
     pub fn conns(&self, now: Instant) -> impl Iterator<Item = ConnSnapshot> + '_ {
         self.conns.iter().map(move |(_, c)| ConnSnapshot {
             proto: c.proto(),
