@@ -438,6 +438,21 @@ mod tests {
     }
 
     #[test]
+    fn numbers_agree_with_the_sync_codec() {
+        use crate::sync::sctp_state as wire;
+        assert_eq!(S::COUNT as u16, wire::COUNT);
+        for (s, n) in [
+            (S::Established, wire::ESTABLISHED),
+            (S::ShutdownSent, wire::SHUTDOWN_SENT),
+            (S::ShutdownReceived, wire::SHUTDOWN_RECEIVED),
+            (S::ShutdownAckSent, wire::SHUTDOWN_ACK_SENT),
+            (S::Closed, wire::CLOSED),
+        ] {
+            assert_eq!(s as u16, n, "{s}");
+        }
+    }
+
+    #[test]
     fn chunk_types_map_to_events() {
         let want = [
             (chunk::DATA, E::Data),
