@@ -2,7 +2,8 @@
 //! changes and time steps fed to one `Director`, with the invariants checked after every step.
 //! Shared by the cargo-fuzz target `director` and `lvs-core/tests/director_props.rs`.
 //!
-//! Invariants: the table stays within its budget; every dest's active/inactive counters equal
+//! Invariants: the table (connections and persistence templates) stays within its budget;
+//! every dest's active/inactive counters equal
 //! the connections the table holds for it in active/inactive states (no leak, no underflow);
 //! a forwarded frame whose input had valid checksums re-parses with valid checksums (tunnels
 //! and ICMP quotes included); nothing panics.
@@ -10,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use lvs_core::conn::TcpState;
+use lvs_core::conn::{SctpState, TcpState};
 use lvs_core::director::{Director, DirectorConfig, FullNatPool, PortShare, Sysctls, Verdict};
 use lvs_core::ipvsadm::{Protocol, ServiceKey, parse_line};
 use lvs_core::rewrite::PacketBuf;
@@ -40,6 +41,9 @@ const SETUP: &[&str] = &[
     "-A -t [2001:db8::10]:80 -s rr",
     "-a -t [2001:db8::10]:80 -r [fd00::11]:8080 -m",
     "-a -t [2001:db8::10]:80 -r [fd00::12]:80 -g",
+    "-A --sctp-service 192.0.2.10:3868 -s rr",
+    "-a --sctp-service 192.0.2.10:3868 -r 10.0.0.11:3868 -m",
+    "-a --sctp-service 192.0.2.10:3868 -r 10.0.0.12:3868 -g",
 ];
 
 const CHANGES: &[&str] = &[
@@ -247,6 +251,20 @@ fn udp_l4(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u
 }
 
+/// An SCTP packet: common header (checksum left 0: the director does not check it) and
+/// one bodiless chunk of `kind`, or a COOKIE ECHO with an ABORT bundled after it for 255.
+fn sctp_l4(sport: u16, dport: u16, kind: u8) -> Vec<u8> {
+    let mut l4 = vec![0u8; 12];
+    l4[..2].copy_from_slice(&sport.to_be_bytes());
+    l4[2..4].copy_from_slice(&dport.to_be_bytes());
+    if kind == 255 {
+        l4.extend_from_slice(&[10, 0, 0, 5, 1, 0, 0, 0, 6, 0, 0, 4]);
+    } else {
+        l4.extend_from_slice(&[kind, 0, 0, 4]);
+    }
+    l4
+}
+
 /// What a run did, so tests can check the model reaches the interesting paths.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RunStats {
@@ -344,8 +362,11 @@ impl Model {
     }
 
     fn check(&self) {
-        assert!(self.d.conn_count() <= BUDGET, "budget exceeded");
         let snap = self.d.snapshot();
+        assert!(
+            self.d.conn_count() + snap.templates <= BUDGET,
+            "budget exceeded"
+        );
         let conns: Vec<_> = self.d.conns(self.now).collect();
         for svc in &snap.services {
             let ServiceKey::Inet { addr, port, .. } = svc.key else {
@@ -357,7 +378,9 @@ impl Model {
                 });
                 let (mut active, mut inactive) = (0u32, 0u32);
                 for c in mine {
-                    if c.state.is_some_and(TcpState::is_active) {
+                    if c.state.is_some_and(TcpState::is_active)
+                        || c.sctp_state.is_some_and(SctpState::is_active)
+                    {
                         active += 1;
                     } else {
                         inactive += 1;
@@ -408,13 +431,20 @@ impl Model {
                 self.send(&f);
             }
             4 => {
+                // Client UDP, or SCTP (port index 2) with a chunk from the handshake, data or
+                // the shutdown.
                 let c = inp.byte();
-                let port = [53u16, 54][usize::from(inp.byte() % 2)];
-                let l4 = udp_l4(5000 + u16::from(c % 8), port, b"q");
+                let port = [53u16, 54, 3868][usize::from(inp.byte() % 3)];
+                let (proto, l4) = if port == 3868 {
+                    let kind = [1u8, 10, 0, 7, 14, 6, 255][usize::from(inp.byte() % 7)];
+                    (132, sctp_l4(5000 + u16::from(c % 8), port, kind))
+                } else {
+                    (17, udp_l4(5000 + u16::from(c % 8), port, b"q"))
+                };
                 let f = build(
                     IpAddr::from([198, 51, 100, c % 4 + 1]),
                     IpAddr::from(VIP),
-                    17,
+                    proto,
                     64,
                     &l4,
                 );
@@ -448,6 +478,7 @@ impl Model {
                         b"",
                     ),
                     17 => udp_l4(dp, sp, b"r"),
+                    132 => sctp_l4(dp, sp, [2u8, 11, 0, 8, 6][usize::from(inp.byte() % 5)]),
                     _ => return,
                 };
                 self.send(&build(da, sa, pr, 64, &l4b));

@@ -33,6 +33,22 @@ fn scripted_run() {
             data.extend_from_slice(&[0, 40]); // 20 s
         }
     }
+    // SCTP associations (rr over a NAT and a DR dest): the handshake with the server's
+    // answers to the latest forwarded frame, data, the shutdown.
+    for c in 0..8u8 {
+        for op in [
+            &[4, c, 2, 0][..], // INIT
+            &[5, 255, 0],      // INIT ACK
+            &[4, c, 2, 1],     // COOKIE ECHO
+            &[5, 255, 1],      // COOKIE ACK
+            &[4, c, 2, 2],     // DATA
+            &[4, c, 2, 3],     // SHUTDOWN
+            &[5, 255, 3],      // SHUTDOWN ACK
+            &[4, c, 2, 4],     // SHUTDOWN COMPLETE
+        ] {
+            data.extend_from_slice(op);
+        }
+    }
     data.extend_from_slice(&[0, 255, 0, 255, 0, 255]);
     let st = director_ops::run(&data);
     assert!(st.forwarded >= 60, "{st:?}");

@@ -40,6 +40,9 @@ fn want_error(from: IpAddr, to: IpAddr, kind: IcmpErrorKind, quote: &[u8]) -> Ve
                         icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: mtu },
                     )
                 }
+                IcmpErrorKind::PortUnreachable => etherparse::Icmpv4Type::DestinationUnreachable(
+                    icmpv4::DestUnreachableHeader::Port,
+                ),
                 IcmpErrorKind::PacketTooBig { .. } => unreachable!(),
             };
             eth.ip(IpHeaders::Ipv4(h, Default::default()))
@@ -58,6 +61,9 @@ fn want_error(from: IpAddr, to: IpAddr, kind: IcmpErrorKind, quote: &[u8]) -> Ve
                     etherparse::Icmpv6Type::TimeExceeded(icmpv6::TimeExceededCode::HopLimitExceeded)
                 }
                 IcmpErrorKind::PacketTooBig { mtu } => etherparse::Icmpv6Type::PacketTooBig { mtu },
+                IcmpErrorKind::PortUnreachable => etherparse::Icmpv6Type::DestinationUnreachable(
+                    icmpv6::DestUnreachableCode::Port,
+                ),
                 IcmpErrorKind::FragNeeded { .. } => unreachable!(),
             };
             eth.ip(IpHeaders::Ipv6(h, Default::default()))
@@ -77,6 +83,8 @@ fn icmp_errors_golden() {
         (false, IcmpErrorKind::FragNeeded { mtu: 1480 }),
         (true, IcmpErrorKind::TimeExceeded),
         (true, IcmpErrorKind::PacketTooBig { mtu: 1440 }),
+        (false, IcmpErrorKind::PortUnreachable),
+        (true, IcmpErrorKind::PortUnreachable),
     ];
     for (is_v6, kind) in cases {
         let (c, v, me) = if is_v6 {

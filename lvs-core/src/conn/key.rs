@@ -97,7 +97,8 @@ pub struct Conn {
     pub laddr: IpAddr,
     /// FULLNAT local port.
     pub lport: u16,
-    /// Protocol state: a [`TcpState`](super::TcpState) number for TCP, 0 otherwise.
+    /// Protocol state: a [`TcpState`](super::TcpState) number for TCP, an
+    /// [`SctpState`](super::SctpState) number for SCTP, 0 otherwise.
     pub state: u8,
     /// Flags. On insert the table adds `NO_OUTPUT` for methods without replies.
     pub flags: ConnFlags,
@@ -183,7 +184,7 @@ pub(super) const KIND_CONN: u8 = 0;
 pub(super) const KIND_TEMPLATE: u8 = 1;
 pub(super) const KIND_OUT: u8 = 2;
 
-/// Everything but the addresses: 44 bytes.
+/// Everything but the addresses: 45 bytes (48 with padding).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Meta {
     pub(super) cport: u16,
@@ -206,11 +207,14 @@ pub(super) struct Meta {
     pub(super) fwd: u8,
     pub(super) state: u8,
     pub(super) flags: ConnFlags,
+    /// Client packets seen, saturating (`cp->in_pkts`, for the `drop_entry` defense; counted
+    /// only while that sysctl is on). Lives in the padding: the entry stays one line.
+    pub(super) in_pkts: u8,
 }
 
-/// A slab entry: 60 bytes of data for IPv4, 108 for IPv6, aligned to a cache line so an IPv4
+/// A slab entry: 61 bytes of data for IPv4, 109 for IPv6, aligned to a cache line so an IPv4
 /// lookup + touch reads and writes exactly one line (unaligned 60-byte entries straddle two
-/// lines most of the time); the price is 4 bytes per IPv4 entry.
+/// lines most of the time); the price is 3 bytes per IPv4 entry.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 pub(super) struct Entry<A> {
@@ -340,7 +344,7 @@ mod tests {
     #[test]
     fn entry_sizes() {
         // The memory budget (<= 100 B per IPv4 connection with both indexes) relies on these.
-        assert_eq!(size_of::<Meta>(), 44);
+        assert_eq!(size_of::<Meta>(), 48);
         assert_eq!(size_of::<Entry<Ipv4Addr>>(), 64);
         assert_eq!(size_of::<Entry<Ipv6Addr>>(), 128);
     }

@@ -8,12 +8,15 @@
 //!     slabs      chunked Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>>, ConnId = slot + generation
 //!     wheel      1024 one-second slots of (slot, deadline), re-armed lazily
 //!   tcp          const state tables (normal, secure_tcp), flag classes, counter changes
+//!   sctp         the SCTP state table (chunk events x direction x state)
+//!   dropentry    the drop_entry defense's victims (ip_vs_random_dropentry)
 //!   timeout      per-state timeouts, `--set`
 //! ```
 //!
 //! # How a caller drives it
 //! 1. A client packet: [`ConnTable::lookup_in`] with the packet's key. A hit: call
-//!    [`ConnTable::track_tcp`] (or [`ConnTable::touch`] with [`Timeouts::udp`] for UDP) and
+//!    [`ConnTable::track_tcp`] ([`ConnTable::track_sctp`] for SCTP, [`ConnTable::touch`] with
+//!    [`Timeouts::udp`] for UDP) and
 //!    apply the returned [`CounterChange`] to the dest. A miss on a schedulable packet:
 //!    schedule, then [`ConnTable::insert`] a [`Conn`]; bump the dest counter that
 //!    [`ConnRef::dest_counter`] names, then track the first packet.
@@ -74,9 +77,11 @@
 //! 64-byte cache-line entry (IPv6: 128), 5.3 B per index slot at a load of 0.44-0.875, 8 B per
 //! timer-wheel entry. DR/TUN connections have no out entry.
 
+pub mod dropentry;
 mod family;
 mod index;
 mod key;
+pub mod sctp;
 mod slab;
 mod table;
 pub mod tcp;
@@ -85,6 +90,7 @@ mod timer;
 mod view;
 
 pub use key::{Conn, ConnKey, OutKey};
+pub use sctp::{SctpEvent, SctpState};
 pub use table::{ConnError, ConnId, ConnTable};
 pub use tcp::{CounterChange, Direction, FlagClass, TcpState};
 pub use timeout::Timeouts;

@@ -175,6 +175,7 @@ impl ConnTable {
             fwd: conn.fwd as u8,
             state: conn.state,
             flags,
+            in_pkts: 0,
         };
         let h = &self.hasher;
         let tag = match (conn.caddr, conn.vaddr, conn.daddr) {
@@ -428,8 +429,9 @@ impl ConnTable {
     /// random value from the caller), and removes the half-open TCP connections in it
     /// (SYN_RECV, SYNACK) that control nothing, pushing them onto `out`. Returns how many.
     ///
-    /// The kernel also drops ESTABLISHED and non-TCP entries that have seen between 1 and 8
-    /// packets (`todrop_entry`); the table keeps no packet count, so those are not dropped.
+    /// Only the half-open part of the rules: the whole of them (idle ESTABLISHED and UDP
+    /// entries with 1 to 8 client packets, unanswered SCTP INITs) is
+    /// [`ConnTable::random_drop_entry`], which the director uses.
     pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
         let before = out.len();
         for family in [0, V6] {
@@ -455,6 +457,47 @@ impl ConnTable {
                     })
                 }));
                 if let Some(id) = victim
+                    && let Some(conn) = self.remove(id)
+                {
+                    out.push((id, conn));
+                }
+            }
+        }
+        out.len() - before
+    }
+
+    /// One round of a random slice scan (the `drop_entry` defense, [`super::dropentry`]):
+    /// visits a 1/32 slice of each family's slots from `start` (a random value from the
+    /// caller) and removes the live entries `pick` chooses, pushing them onto `out`. Returns
+    /// how many.
+    pub fn remove_in_slice(
+        &mut self,
+        start: u64,
+        mut pick: impl FnMut(ConnRef<'_>) -> bool,
+        out: &mut Vec<(ConnId, Conn)>,
+    ) -> usize {
+        let before = out.len();
+        for family in [0, V6] {
+            let used = if family == 0 {
+                self.v4.slab.used()
+            } else {
+                self.v6.slab.used()
+            };
+            if used == 0 {
+                continue;
+            }
+            let first = (start % u64::from(used)) as u32;
+            for k in 0..used.div_ceil(32) {
+                let tag = family | ((first + k) % used);
+                let id = ConnId {
+                    slot: tag,
+                    generation: dispatch!(self, tag, |t, s| t
+                        .slab
+                        .get(s)
+                        .map_or(0, |e| e.meta.generation)),
+                };
+                if let Some(c) = self.get(id)
+                    && pick(c)
                     && let Some(conn) = self.remove(id)
                 {
                     out.push((id, conn));

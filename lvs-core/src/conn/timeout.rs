@@ -1,6 +1,7 @@
-//! Per-state timeouts (`tcp_timeouts`, `udp_timeouts`) and `ipvsadm --set`.
+//! Per-state timeouts (`tcp_timeouts`, `udp_timeouts`, `sctp_timeouts`) and `ipvsadm --set`.
 
 use super::TcpState;
+use super::sctp::SctpState;
 
 /// Connection timeouts in whole seconds, as the kernel keeps them per protocol and state.
 ///
@@ -11,11 +12,16 @@ use super::TcpState;
 pub struct Timeouts {
     tcp: [u32; TcpState::COUNT],
     udp: u32,
+    sctp: [u32; SctpState::COUNT],
 }
+
+/// `IP_VS_SCTP_MAX_RTO`: the SCTP handshake and shutdown states wait one maximum RTO (60 s,
+/// RFC 9260 section 16) plus a second.
+const SCTP_MAX_RTO: u32 = 60 + 1;
 
 impl Timeouts {
     /// The kernel defaults: TCP 2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120 in state order;
-    /// UDP 300.
+    /// UDP 300; SCTP 2, 4, 61 x 6, 900, 61 x 3, 4, 61 (`sctp_timeouts`).
     pub const DEFAULT: Self = Self {
         tcp: [
             2,
@@ -31,6 +37,24 @@ impl Timeouts {
             120,
         ],
         udp: 5 * 60,
+        // sctp_timeouts: NONE 2, INIT1 and REJECTED 4 (a dropped or refused INIT goes
+        // quickly), ESTABLISHED 900, every other state the maximum RTO.
+        sctp: [
+            2,
+            3 + 1,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            15 * 60,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            SCTP_MAX_RTO,
+            3 + 1,
+            SCTP_MAX_RTO,
+        ],
     };
 
     /// How long a template that still controls connections lives on when its own timer fires
@@ -51,6 +75,17 @@ impl Timeouts {
     #[inline]
     pub const fn udp(&self) -> u32 {
         self.udp
+    }
+
+    /// The timeout of an SCTP state (`sctp_timeouts`; `--set` does not change them).
+    #[inline]
+    pub const fn sctp(&self, state: SctpState) -> u32 {
+        self.sctp[state as usize]
+    }
+
+    /// Sets one SCTP state's timeout (the per-state sysctl-like knob).
+    pub fn set_sctp(&mut self, state: SctpState, secs: u32) {
+        self.sctp[state as usize] = secs;
     }
 
     /// Sets one TCP state's timeout (the per-state sysctl-like knob).

@@ -95,7 +95,14 @@ impl<'a> ConnRef<'a> {
         each!(self, |e| e.meta.lport)
     }
 
-    /// Raw protocol state (a [`TcpState`] number for TCP).
+    /// The SCTP state, for an SCTP connection.
+    pub fn sctp_state(&self) -> Option<super::SctpState> {
+        (self.proto() == IpProtocol::Sctp)
+            .then(|| super::SctpState::from_u8(self.state()))
+            .flatten()
+    }
+
+    /// Raw protocol state (a [`TcpState`] or [`SctpState`](super::SctpState) number).
     #[inline]
     pub fn state(&self) -> u8 {
         each!(self, |e| e.meta.state)
@@ -109,7 +116,7 @@ impl<'a> ConnRef<'a> {
     }
 
     /// The state column of `ipvsadm -Lc` (`ip_vs_state_name`): templates `NONE` (or
-    /// `ASSURED`), TCP its state name, UDP `UDP`, fwmark-template protocol 0 `NONE`, and `ERR!`
+    /// `ASSURED`), TCP and SCTP their state names, UDP `UDP`, fwmark-template protocol 0 `NONE`, and `ERR!`
     /// for a state or protocol without a name.
     pub fn state_name(&self) -> &'static str {
         let state = self.state();
@@ -123,9 +130,18 @@ impl<'a> ConnRef<'a> {
         match (self.proto(), state) {
             (IpProtocol::Tcp, s) => TcpState::from_u8(s).map_or("ERR!", TcpState::name),
             (IpProtocol::Udp, 0) => "UDP",
+            (IpProtocol::Sctp, s) => {
+                super::SctpState::from_u8(s).map_or("ERR!", super::SctpState::name)
+            }
             (p, _) if u8::from(p) == 0 => "NONE",
             _ => "ERR!",
         }
+    }
+
+    /// Client packets seen (saturating at 255; counted only while the `drop_entry`
+    /// defense is configured, see [`ConnTable::note_in_packet`](super::ConnTable::note_in_packet)).
+    pub fn in_pkts(&self) -> u8 {
+        each!(self, |e| e.meta.in_pkts)
     }
 
     /// Flags.

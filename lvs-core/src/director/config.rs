@@ -26,7 +26,10 @@ pub struct Sysctls {
     pub conn_reuse_mode: u8,
     /// `secure_tcp` 0..3: 1/2 switch to the strict state table under budget pressure, 3 always.
     pub secure_tcp: u8,
-    /// `drop_entry` 0..3: each second drop a slice of half-open entries under pressure.
+    /// `drop_entry` 0..3: each second scan a random 1/32 of the table under pressure and drop
+    /// half-open TCP and unanswered SCTP entries, and idle ESTABLISHED/UDP entries with few
+    /// packets (`ip_vs_random_dropentry`, rules in [`crate::conn::dropentry`]). While it is
+    /// not 0 the director counts each connection's client packets.
     pub drop_entry: u8,
     /// `drop_packet` 0..3: drop 1/rate of new connections under pressure (3: at `am_droprate`).
     pub drop_packet: u8,
@@ -124,7 +127,8 @@ pub struct DirectorConfig {
     pub hash_seed: u64,
     /// Seed of the director's RNG (drop_entry choices, twos scheduler).
     pub rng_seed: u64,
-    /// Capacity budget of the connection table: the hard limit of the DoS defense.
+    /// Capacity budget of the connection table, persistence templates included: the hard
+    /// limit of the DoS defense.
     pub conn_budget: usize,
     /// Connection timeouts (`ipvsadm --set` changes them later).
     pub timeouts: Timeouts,

@@ -44,7 +44,7 @@ pub enum Event {
         pressure: bool,
         /// The strict `secure_tcp` table is in force.
         secure_tcp: bool,
-        /// `drop_entry` is dropping half-open entries.
+        /// `drop_entry` is shedding entries ([`crate::conn::dropentry`]).
         drop_entry: bool,
         /// `drop_packet` rate (0 = off).
         drop_rate: u32,

@@ -33,10 +33,11 @@
 //! belong with the sockets. It does answer ARP and NS for [`DirectorConfig::vips`] and sends
 //! gratuitous ARP / unsolicited NA on [`Director::announce_vips`].
 //!
-//! **Originated packets** (ICMP time-exceeded and fragmentation-needed, ND answers that do not
-//! fit over the request, gratuitous ARP) are queued and leave through
-//! [`Director::poll_transmit`]; the queue is bounded (ICMP is rate-limited by that bound,
-//! as the kernel's `icmp_ratelimit` bounds it).
+//! **Originated packets** (ICMP time-exceeded and fragmentation-needed, the port unreachable
+//! of `ip_vs_leave` when a service has no usable dest, ND answers that do not fit over the
+//! request, gratuitous ARP) are queued and leave through [`Director::poll_transmit`]; the
+//! queue is bounded, and port unreachables also take a token from the kernel's global ICMP
+//! budget (1000/s, burst 50).
 //!
 //! **N workers**: one `Director` per worker thread, no shared state on the packet path. The
 //! data plane steers both directions of a connection to the same worker by the client
@@ -58,8 +59,15 @@
 //! overlaps them). A new connection's cost is mostly the table (insert, index, expiry) and
 //! the scheduler.
 //!
-//! **SCTP** is balanced with connection tracking by 5-tuple but without the SCTP state
-//! machine (the conn module has none yet): its connections use the TCP ESTABLISHED timeout.
+//! **SCTP** associations are tracked with the kernel's SCTP state table
+//! ([`crate::conn::sctp`]): the first chunk of each packet (an ABORT bundled after a COOKIE
+//! ECHO/ACK wins) moves the state, which picks the timeout and the active/inactive counter;
+//! an INIT on a CLOSED association is scheduled afresh (`conn_reuse_mode`).
+//!
+//! **The budget** ([`DirectorConfig::conn_budget`]) counts connections and persistence
+//! templates alike (each is an `ip_vs_conn` in the kernel): a new connection that would need
+//! more is dropped ([`DropReason::TableFull`]), and the DoS defense measures its pressure on
+//! the sum.
 
 mod classifier;
 mod config;
@@ -161,6 +169,7 @@ pub struct Director {
     next_defense: Option<Instant>,
     defense: Defense,
     drops: DropCounters,
+    icmp_limit: icmp::IcmpLimit,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     events_lost: u64,
@@ -225,6 +234,7 @@ impl Director {
             next_defense: None,
             defense: Defense::default(),
             drops: DropCounters::default(),
+            icmp_limit: icmp::IcmpLimit::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
             events_lost: 0,
@@ -364,14 +374,17 @@ impl Director {
         &self.drops
     }
 
-    /// Number of connections in the table (templates live in the service table).
+    /// Number of connections in the table (templates live in the service table; the budget
+    /// counts both).
     pub fn conn_count(&self) -> usize {
         self.conns.len()
     }
 
-    /// Bytes allocated by the connection table and the per-connection side maps.
+    /// Bytes allocated by the connection table, the per-connection side maps and the
+    /// persistence templates.
     pub fn conn_memory(&self) -> usize {
         self.conns.allocation_size()
+            + self.services.template_memory()
             + self.templates_of.capacity() * (size_of::<(ConnId, TemplateId)>() + 1)
             + self.toa_pending.capacity() * (size_of::<ConnId>() + 1)
     }
@@ -423,7 +436,7 @@ impl Director {
     }
 
     fn defense_tick(&mut self, now: Instant) {
-        let free = self.conns.budget().saturating_sub(self.conns.len());
+        let free = self.table_free();
         if self.defense.update(&mut self.sysctls, free) {
             self.push_event(Event::DefenseChanged {
                 pressure: self.defense.pressure,
@@ -435,19 +448,5 @@ impl Director {
         if self.defense.drop_entry {
             self.random_drop_entry(now);
         }
-    }
-
-    /// `ip_vs_random_dropentry`: the table drops the half-open TCP entries of a 1/32 slice
-    /// from a random start ([`ConnTable::drop_half_open`]); the director releases their dests.
-    fn random_drop_entry(&mut self, now: Instant) {
-        use rand::RngExt;
-        let start: u64 = self.rng.random();
-        let mut dropped = core::mem::take(&mut self.expired);
-        dropped.clear();
-        self.conns.drop_half_open(start, &mut dropped);
-        for (id, conn) in &dropped {
-            self.unbind(*id, conn, now);
-        }
-        self.expired = dropped;
     }
 }

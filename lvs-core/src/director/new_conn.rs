@@ -58,7 +58,7 @@ impl Director {
                 Verdict::Pass
             };
         }
-        let full = self.conns.len() >= self.conns.budget();
+        let full = self.table_full();
         if self.defense.drop_rate != 0 || full {
             if self.services.find_service(&nc).is_none() {
                 return Verdict::Pass;
@@ -71,11 +71,7 @@ impl Director {
             }
         }
         let Some(s) = self.services.schedule(&nc, now) else {
-            return if self.services.find_service(&nc).is_some() {
-                Verdict::Drop(DropReason::NoDest)
-            } else {
-                Verdict::Pass
-            };
+            return self.leave(now, pkt.frame(), &nc);
         };
         let Some(d) = self
             .reg
@@ -118,6 +114,10 @@ impl Director {
             // the counters see it.
             self.count_conn(svc, dest);
             return self.forward_in(pkt, info, &addrs, &out);
+        }
+        // Scheduling may have created a template that took the budget's last entry.
+        if self.table_full() {
+            return Verdict::Drop(DropReason::TableFull);
         }
         let conn = Conn {
             proto: flow.proto,

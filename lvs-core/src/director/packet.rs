@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::event::{ConnSummary, Event};
 use super::stats::Stats;
 use super::{Director, DropReason, Verdict};
+use crate::conn::sctp::{self, SctpEvent, SctpState};
 use crate::conn::tcp::flags as tcpf;
 use crate::conn::{
     Conn, ConnFlags, ConnId, ConnKey, ConnRef, CounterChange, Direction, ForwardMethod, OutKey,
@@ -34,13 +35,15 @@ pub(super) fn conn_addrs(c: &ConnRef<'_>) -> ConnAddrs {
     }
 }
 
-/// The TCP flags byte of a frame whose TCP header the flow extraction validated.
+/// The TCP flags byte of a frame whose TCP header the flow extraction validated; for SCTP
+/// the packet's chunk event ([`sctp::event_byte`]), which [`Director::track`] takes in the
+/// same place.
 #[inline]
 pub(super) fn tcp_flags(frame: &[u8], info: &FrameInfo) -> u8 {
-    if info.flow.proto == IpProtocol::Tcp {
-        frame.get(info.l4_offset + 13).copied().unwrap_or(0)
-    } else {
-        0
+    match info.flow.proto {
+        IpProtocol::Tcp => frame.get(info.l4_offset + 13).copied().unwrap_or(0),
+        IpProtocol::Sctp => sctp::event_byte(frame.get(info.l4_offset..info.l4_end).unwrap_or(&[])),
+        _ => 0,
     }
 }
 
@@ -119,6 +122,8 @@ impl Director {
         };
         let flags = tcp_flags(pkt.frame(), info);
         let (dest, svc, fwd, state) = (c.dest(), c.svc(), c.fwd(), c.tcp_state());
+        let sctp_closed =
+            info.flow.proto == IpProtocol::Sctp && c.state() == SctpState::Closed as u8;
         let addrs = conn_addrs(&c);
         let no_output = c.flags().contains(ConnFlags::NO_OUTPUT);
         let (live, weight, mac) = self
@@ -143,6 +148,16 @@ impl Director {
                 self.expire_now(id, now);
                 return self.new_conn(now, pkt, info);
             }
+        }
+        // `is_new_conn_expected` for SCTP: an INIT on a CLOSED association that no
+        // persistence template controls (`ip_vs_in` tests `!cp->control`).
+        if sctp_closed
+            && flags == SctpEvent::Init as u8
+            && self.sysctls.conn_reuse_mode != 0
+            && !self.templates_of.contains_key(&id)
+        {
+            self.expire_now(id, now);
+            return self.new_conn(now, pkt, info);
         }
         if !live {
             // IP_VS_DEST_F_AVAILABLE cleared: drop silently, without re-arming the timer.
@@ -225,6 +240,15 @@ impl Director {
         flags: u8,
         dest: u32,
     ) {
+        if self.sysctls.drop_entry != 0 && dir == Direction::In {
+            self.conns.note_in_packet(id);
+        }
+        let templates = !self.templates_of.is_empty();
+        let before = if templates {
+            self.conns.get(id).map(|c| c.state())
+        } else {
+            None
+        };
         match proto {
             IpProtocol::Tcp => {
                 let secure = self.defense.secure_tcp;
@@ -238,10 +262,19 @@ impl Director {
             IpProtocol::Udp => {
                 self.conns.touch(id, now, self.timeouts.udp());
             }
+            IpProtocol::Sctp => {
+                let event = SctpEvent::from_u8(flags);
+                if let Some(ch) = self.conns.track_sctp(id, now, dir, event, &self.timeouts) {
+                    self.count_change(now, dest, ch);
+                }
+            }
             _ => {
                 let t = self.timeouts.tcp(TcpState::Established);
                 self.conns.touch(id, now, t);
             }
+        }
+        if templates {
+            self.assure_template(id, proto, dir, before);
         }
     }
 

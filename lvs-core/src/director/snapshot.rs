@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::stats::{Rates, Stats};
 use super::{Director, DropCounters};
-use crate::conn::{ConnFlags, ForwardMethod, TcpState};
+use crate::conn::{ConnFlags, ForwardMethod, SctpState, TcpState};
 use crate::ipvsadm::{ServiceConfig, ServiceKey};
 use crate::time::Instant;
 use crate::wire::IpProtocol;
@@ -73,13 +73,21 @@ pub struct DirectorSnapshot {
     pub drops: DropCounters,
 }
 
-/// One `ipvsadm -Lc` row.
+/// One `ipvsadm -Lc` row: a connection ([`Director::conns`]) or a persistence template
+/// ([`Director::templates`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnSnapshot {
-    /// Protocol.
+    /// Protocol (0, [`IpProtocol::HopByHop`], for a fwmark template: the kernel's `IPPROTO_IP`).
     pub proto: IpProtocol,
-    /// TCP state (`None` for UDP and SCTP, listed as `UDP` / `SCTP`).
+    /// TCP state (`None` for other protocols and templates).
     pub state: Option<TcpState>,
+    /// SCTP state (`None` for other protocols and templates).
+    pub sctp_state: Option<SctpState>,
+    /// The state column of `ipvsadm -Lc` (`ip_vs_state_name`): the TCP or SCTP state name,
+    /// `UDP`, or `NONE` / `ASSURED` for a template.
+    pub state_name: &'static str,
+    /// A persistence template rather than a connection.
+    pub template: bool,
     /// Client.
     pub client: (IpAddr, u16),
     /// Virtual.
@@ -88,7 +96,8 @@ pub struct ConnSnapshot {
     pub dest: (IpAddr, u16),
     /// FULLNAT local side (unspecified otherwise).
     pub local: (IpAddr, u16),
-    /// Forwarding method.
+    /// Forwarding method (templates: the default, [`ForwardMethod::Dr`]; `-Lc` does not show
+    /// it).
     pub fwd: ForwardMethod,
     /// Time left until expiry (whole seconds: the table's resolution).
     pub expires_in: Duration,
@@ -152,7 +161,8 @@ impl Director {
         }
     }
 
-    /// The connections, for `ipvsadm -Lc` (order unspecified), with their time left at `now`.
+    /// The connections, for `ipvsadm -Lc` (order unspecified), with their time left at `now`;
+    /// the persistence templates are [`templates`](Self::templates).
     pub fn conns(&self, now: Instant) -> impl Iterator<Item = ConnSnapshot> + '_ {
         self.conns.iter().map(move |(_, c)| ConnSnapshot {
             proto: c.proto(),
@@ -161,6 +171,9 @@ impl Director {
             } else {
                 None
             },
+            sctp_state: c.sctp_state(),
+            state_name: c.state_name(),
+            template: false,
             client: (c.caddr(), c.cport()),
             virt: (c.vaddr(), c.vport()),
             dest: (c.daddr(), c.dport()),
@@ -169,5 +182,38 @@ impl Director {
             expires_in: c.expires().saturating_duration_since(now),
             input_only: c.flags().contains(ConnFlags::NO_OUTPUT),
         })
+    }
+
+    /// The persistence templates, for `ipvsadm -Lc` (order unspecified), as the kernel lists
+    /// its template entries: state `NONE`, or `ASSURED` once a connection under it was
+    /// established (`ip_vs_ctpl_state_name_table`), client port 0, the client network as the source,
+    /// and [`ServiceTable::templates`](crate::service::ServiceTable::templates)' forms of the
+    /// virtual and real sides (a fwmark template has protocol 0 and the mark as its address).
+    pub fn templates(&self, now: Instant) -> impl Iterator<Item = ConnSnapshot> + '_ {
+        self.services
+            .templates()
+            .into_iter()
+            .map(move |(t, expires, assured)| ConnSnapshot {
+                proto: IpProtocol::from(t.protocol),
+                state: None,
+                sctp_state: None,
+                state_name: if assured { "ASSURED" } else { "NONE" },
+                template: true,
+                client: (t.caddr, 0),
+                virt: (t.vaddr, t.vport),
+                dest: (t.daddr, t.dport),
+                local: (super::packet::unspecified(t.daddr), 0),
+                // The kernel's template carries its dest's method; ipvsadm does not show it.
+                fwd: ForwardMethod::default(),
+                // Templates keep nanosecond deadlines; ipvsadm shows whole seconds rounded
+                // up as the kernel's jiffies arithmetic does.
+                expires_in: Duration::from_secs(
+                    expires
+                        .saturating_duration_since(now)
+                        .as_nanos()
+                        .div_ceil(1_000_000_000) as u64,
+                ),
+                input_only: false,
+            })
     }
 }

@@ -11,9 +11,9 @@
 //! every packet of the connection, with its own packet count (`ip_vs_sync_conn`'s `control`
 //! loop); its bookkeeping is pruned when the map outgrows the live templates.
 //!
-//! SCTP connections carry no state here (the conn module has no SCTP state machine) and the
-//! policy syncs SCTP only in its synced states, so they are not exported; FULLNAT ones have
-//! no kernel equivalent and are not exported either.
+//! SCTP connections carry their [`SctpState`] number as the kernel's do; FULLNAT ones have
+//! no kernel equivalent and are not exported. Imports count against the connection budget
+//! like local entries (templates included).
 //!
 //! Backup: [`Director::import_sync`] follows `ip_vs_proc_conn`; templates go to the service
 //! table ([`ServiceTable::import_template`](crate::service::ServiceTable::import_template)).
@@ -23,7 +23,9 @@
 use std::collections::VecDeque;
 
 use super::{Director, HashMap};
-use crate::conn::{Conn, ConnFlags, ConnId, ConnKey, CounterChange, ForwardMethod, TcpState};
+use crate::conn::{
+    Conn, ConnFlags, ConnId, ConnKey, CounterChange, ForwardMethod, SctpState, TcpState,
+};
 use crate::ipvsadm::Protocol;
 use crate::sched::{ConnKind, DestId};
 use crate::service::{NewConn, Scheduled, TemplateId, TemplateSync};
@@ -144,7 +146,8 @@ impl Director {
             fwmark: t.fwmark,
             // The dest's conn_flags: its forwarding method and INACTIVE (ip_vs_bind_dest).
             flags: flags::TEMPLATE | flags::INACTIVE | (entry.flags & flags::FWD_MASK),
-            state: 0,
+            // IP_VS_CTPL_S_ASSURED.
+            state: u16::from(self.services.template_assured(tid)),
             timeout: t.timeout,
             seq: None,
             pe: None,
@@ -199,6 +202,10 @@ impl Director {
                 (s as u16, self.timeouts.tcp(s))
             }
             IpProtocol::Udp => (0, self.timeouts.udp()),
+            IpProtocol::Sctp => {
+                let s = c.sctp_state().unwrap_or_default();
+                (s as u16, self.timeouts.sctp(s))
+            }
             _ => (0, self.timeouts.tcp(TcpState::Established)),
         };
         let fwmark = self
@@ -262,8 +269,16 @@ impl Director {
                 dport: e.dport,
                 timeout: e.timeout,
             };
+            if self.table_full() {
+                return SyncImport::Skipped;
+            }
             return match self.services.import_template(&t, now) {
-                Ok(()) => SyncImport::Created,
+                Ok(()) => {
+                    if e.state & 1 != 0 {
+                        self.services.assure_synced_template(&t);
+                    }
+                    SyncImport::Created
+                }
                 Err(_) => SyncImport::Skipped,
             };
         }
@@ -273,21 +288,23 @@ impl Director {
             IpProtocol::Sctp => Protocol::Sctp,
             _ => return SyncImport::Skipped,
         };
-        let state = match e.protocol {
-            IpProtocol::Tcp => match u8::try_from(e.state).ok().and_then(TcpState::from_u8) {
-                Some(s) => Some(s),
+        let raw = u8::try_from(e.state).ok();
+        let (state, default_timeout) = match e.protocol {
+            IpProtocol::Tcp => match raw.and_then(TcpState::from_u8) {
+                Some(s) => (Some(s as u8), self.timeouts.tcp(s)),
                 None => return SyncImport::Skipped,
             },
-            _ => None,
+            IpProtocol::Sctp => match raw.and_then(SctpState::from_u8) {
+                Some(s) => (Some(s as u8), self.timeouts.sctp(s)),
+                None => return SyncImport::Skipped,
+            },
+            IpProtocol::Udp => (None, self.timeouts.udp()),
+            _ => (None, self.timeouts.tcp(TcpState::Established)),
         };
         let timeout = if e.timeout != 0 {
             e.timeout
         } else {
-            match (e.protocol, state) {
-                (IpProtocol::Udp, _) => self.timeouts.udp(),
-                (_, Some(s)) => self.timeouts.tcp(s),
-                _ => self.timeouts.tcp(TcpState::Established),
-            }
+            default_timeout
         };
         let key = ConnKey {
             proto: e.protocol,
@@ -335,7 +352,7 @@ impl Director {
                 if let Some(s) = state
                     && let Some(mut c) = self.conns.get_mut(id)
                 {
-                    c.set_state(s as u8);
+                    c.set_state(s);
                 }
                 self.conns.touch(id, now, timeout);
                 return SyncImport::Updated;
@@ -381,14 +398,14 @@ impl Director {
             dport: e.dport,
             laddr: super::packet::unspecified(e.daddr),
             lport: 0,
-            state: state.map_or(0, |s| s as u8),
+            state: state.unwrap_or(0),
             flags: cf,
             svc: sid,
             dest,
             control: None,
             expires: now,
         };
-        if self.conns.insert(&conn, now, timeout).is_err() {
+        if self.table_full() || self.conns.insert(&conn, now, timeout).is_err() {
             return SyncImport::Skipped;
         }
         let s = Scheduled {

@@ -51,11 +51,11 @@ pub enum DropReason {
     /// The rewriter refused the frame.
     #[error("rewrite failed: {0}")]
     Rewrite(RewriteError),
-    /// A service took the packet but no dest is available (`ip_vs_leave` without
-    /// cache_bypass drops it).
+    /// A service took the packet but no dest is available: `ip_vs_leave` drops it and
+    /// queues ICMP (ICMPv6) port unreachable for the client (rate-limited).
     #[error("no dest available")]
     NoDest,
-    /// The connection budget is used up.
+    /// The connection budget (connections and persistence templates) is used up.
     #[error("connection table full")]
     TableFull,
     /// The connection's dest was deleted (`IP_VS_DEST_F_AVAILABLE` cleared).

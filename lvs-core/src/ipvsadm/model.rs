@@ -14,7 +14,6 @@ use super::{
 use crate::director::{Director, Rates, Stats};
 use crate::sched::SchedFlags;
 use crate::time::Instant;
-use crate::wire::IpProtocol;
 
 /// Counters or rates in the kernel's `ip_vs_stats64` order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +278,7 @@ impl AdmConn {
     pub fn of_director(director: &Director, now: Instant) -> Vec<Self> {
         director
             .conns(now)
+            .chain(director.templates(now))
             .map(|c| Self {
                 protocol: u8::from(c.proto),
                 caddr: c.client.0,
@@ -287,14 +287,7 @@ impl AdmConn {
                 vport: c.virt.1,
                 daddr: c.dest.0,
                 dport: c.dest.1,
-                state: match (c.proto, c.state) {
-                    (IpProtocol::Tcp, Some(s)) => s.name().to_owned(),
-                    (IpProtocol::Tcp, None) => "NONE".to_owned(),
-                    (IpProtocol::Udp, _) => "UDP".to_owned(),
-                    // SCTP is tracked without its state machine, on the ESTABLISHED
-                    // timeout (director module doc).
-                    _ => "ESTABLISHED".to_owned(),
-                },
+                state: c.state_name.to_owned(),
                 expires: c.expires_in.as_secs(),
             })
             .collect()

@@ -1,5 +1,6 @@
 //! Packets the router originates itself, written whole into the caller's buffer with full
-//! checksums: ICMP errors (time-exceeded, fragmentation-needed, packet-too-big), ARP replies and
+//! checksums: ICMP errors (time-exceeded, fragmentation-needed, packet-too-big, port
+//! unreachable), ARP replies and
 //! gratuitous ARP, and IPv6 neighbour advertisements.
 //!
 //! Each function writes an Ethernet frame to the start of `out` and returns its length;
@@ -38,6 +39,9 @@ pub enum IcmpErrorKind {
         /// Next-hop MTU.
         mtu: u32,
     },
+    /// Destination unreachable, port unreachable (ICMPv4 type 3 code 3, ICMPv6 type 1 code 4):
+    /// what IPVS's `ip_vs_leave` sends when a service has no usable real server.
+    PortUnreachable,
 }
 
 fn is_special_v4(a: [u8; 4]) -> bool {
@@ -93,6 +97,8 @@ pub fn icmp_error(
         (IcmpErrorKind::FragNeeded { mtu }, false, IpAddr::V4(_)) => (3, 4, u32::from(mtu)),
         (IcmpErrorKind::TimeExceeded, true, IpAddr::V6(_)) => (3, 0, 0),
         (IcmpErrorKind::PacketTooBig { mtu }, true, IpAddr::V6(_)) => (2, 0, mtu),
+        (IcmpErrorKind::PortUnreachable, false, IpAddr::V4(_)) => (3, 3, 0),
+        (IcmpErrorKind::PortUnreachable, true, IpAddr::V6(_)) => (1, 4, 0),
         _ => return Err(RewriteError::AddressFamily),
     };
     let l3 = et_at + 2;

@@ -49,6 +49,9 @@ pub(super) struct Template {
     timeout: Duration,
     expires: Instant,
     n_control: u32,
+    /// `IP_VS_CTPL_S_ASSURED`: a connection under it reached ESTABLISHED (or a UDP one saw a
+    /// reply). The `drop_entry` defense spares assured templates.
+    assured: bool,
 }
 
 /// `expire_later` re-arms with this and makes it the template's timeout.
@@ -79,6 +82,29 @@ impl Templates {
         Some((t.key?, t.timeout))
     }
 
+    /// Every template still reachable by key (invalidated ones are left out), for listings:
+    /// `(id, key, dest, expiry)`.
+    pub(super) fn reachable(
+        &self,
+    ) -> impl Iterator<Item = (TemplateId, TemplateKey, DestId, Instant)> + '_ {
+        self.by_id
+            .iter()
+            .filter_map(|(&id, t)| Some((TemplateId(id), t.key?, t.dest, t.expires)))
+    }
+
+    /// Bytes allocated by the maps and the deadline index (B-tree nodes estimated at their
+    /// payload).
+    pub(super) fn allocation_size(&self) -> usize {
+        self.by_id.capacity() * (size_of::<(u64, Template)>() + 1)
+            + self.by_key.capacity() * (size_of::<(TemplateKey, u64)>() + 1)
+            + self.deadlines.len() * size_of::<(Instant, u64)>()
+    }
+
+    /// Whether template `id` is assured.
+    pub(super) fn is_assured(&self, id: TemplateId) -> bool {
+        self.by_id.get(&id.0).is_some_and(|t| t.assured)
+    }
+
     pub(super) fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -100,6 +126,7 @@ impl Templates {
             timeout,
             expires,
             n_control: 0,
+            assured: false,
         };
         self.by_id.insert(id, t);
         self.by_key.insert(key, id);
@@ -121,6 +148,59 @@ impl Templates {
         if let Some(t) = self.by_id.get_mut(&id.0) {
             t.n_control = t.n_control.saturating_add_signed(delta);
         }
+    }
+
+    /// `ip_vs_control_assure_ct`.
+    pub(super) fn assure(&mut self, id: TemplateId) {
+        if let Some(t) = self.by_id.get_mut(&id.0) {
+            t.assured = true;
+        }
+    }
+
+    /// Removes template `id` now if it controls nothing and was never assured; its dest.
+    pub(super) fn remove_if_unassured(&mut self, id: TemplateId) -> Option<DestId> {
+        let t = self.by_id.get(&id.0)?;
+        if t.n_control > 0 || t.assured {
+            return None;
+        }
+        self.remove(id.0)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<DestId> {
+        let t = self.by_id.remove(&id)?;
+        if let Some(key) = t.key {
+            self.by_key.remove(&key);
+        }
+        self.deadlines.remove(&(t.expires, id));
+        Some(t.dest)
+    }
+
+    /// `ip_vs_random_dropentry` over the templates: of a 1/32 slice (in the map's order, from
+    /// `start`), removes those that control nothing and were never assured, except where
+    /// `spare(dest)`; their dests.
+    pub(super) fn drop_unassured_slice(
+        &mut self,
+        start: u64,
+        spare: impl Fn(DestId) -> bool,
+    ) -> Vec<DestId> {
+        let n = self.by_id.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let skip = (start % n as u64) as usize;
+        let victims: Vec<u64> = self
+            .by_id
+            .iter()
+            .chain(self.by_id.iter())
+            .skip(skip)
+            .take(n.div_ceil(32))
+            .filter(|(_, t)| t.n_control == 0 && !t.assured && !spare(t.dest))
+            .map(|(&id, _)| id)
+            .collect();
+        victims
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect()
     }
 
     /// Make the template unreachable for new connections; it lives on for the ones it controls.
@@ -170,5 +250,63 @@ impl Templates {
     /// When the next timer is due.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first().map(|&(due, _)| due)
+    }
+}
+
+impl super::ServiceTable {
+    /// `ip_vs_control_assure_ct`: a connection under template `id` reached ESTABLISHED (TCP,
+    /// SCTP) or saw a reply (UDP); the `drop_entry` defense now spares the template.
+    pub fn assure_template(&mut self, id: TemplateId) {
+        self.templates.assure(id);
+    }
+
+    /// Whether template `id` is assured (what a sync master sends as the template's state).
+    pub fn template_assured(&self, id: TemplateId) -> bool {
+        self.templates.is_assured(id)
+    }
+
+    /// Bytes allocated for the persistence templates.
+    pub fn template_memory(&self) -> usize {
+        self.templates.allocation_size()
+    }
+
+    /// A connection under template `id` was removed before its time (the `drop_entry`
+    /// defense): as `ip_vs_conn_expire` ("drop CTL or non-assured TPL if not used anymore"),
+    /// the template goes too when it controls nothing else and was never assured. Returns
+    /// whether it went.
+    pub fn drop_unassured_template(&mut self, id: TemplateId) -> bool {
+        let Some(dest) = self.templates.remove_if_unassured(id) else {
+            return false;
+        };
+        if let Some((d, _)) = self.dest_by_id_mut(dest) {
+            d.unbind_conn(crate::sched::ConnKind::Template);
+        }
+        self.prune_trash();
+        true
+    }
+
+    /// One `drop_entry` round over the templates (`ip_vs_random_dropentry`): of a 1/32 slice
+    /// from `start` (random), the templates that control no connection and were never
+    /// assured go. Templates of one-packet (`-o`) services are spared: the kernel judges them
+    /// by their packet count, which is not kept here. Returns how many went.
+    pub fn random_drop_templates(&mut self, start: u64) -> usize {
+        let ops: std::collections::HashSet<DestId> = self
+            .services
+            .iter()
+            .filter(|s| s.config.one_packet)
+            .flat_map(|s| s.dests.iter().map(|d| d.id))
+            .collect();
+        let gone = self
+            .templates
+            .drop_unassured_slice(start, |d| ops.contains(&d));
+        for &dest in &gone {
+            if let Some((d, _)) = self.dest_by_id_mut(dest) {
+                d.unbind_conn(crate::sched::ConnKind::Template);
+            }
+        }
+        if !gone.is_empty() {
+            self.prune_trash();
+        }
+        gone.len()
     }
 }

@@ -68,6 +68,49 @@ impl ServiceTable {
         })
     }
 
+    /// Every template still reachable by key, as the kernel lists its template entries in
+    /// `/proc/net/ip_vs_conn` (`ipvsadm -Lc`), with its expiry; order unspecified.
+    ///
+    /// The forms follow `ip_vs_sched_persist`: client port 0; for a template of the service's
+    /// own port the real server's port, otherwise (FTP, port-0 and fwmark templates) virtual
+    /// and real ports 0; a fwmark template has protocol 0 and the mark as its virtual address.
+    /// Invalidated templates (`ip_vs_check_template` moves them out of reach) are not listed.
+    ///
+    /// Each comes with its expiry and whether it is assured (`IP_VS_CTPL_S_ASSURED`).
+    pub fn templates(&self) -> Vec<(TemplateSync, Instant, bool)> {
+        let mut dests = std::collections::HashMap::new();
+        for svc in &self.services {
+            let mark = match svc.key {
+                ServiceKey::Fwmark { mark, .. } => mark,
+                ServiceKey::Inet { .. } => 0,
+            };
+            for d in &svc.dests {
+                dests.insert(d.id, (d.addr, d.port, mark));
+            }
+        }
+        self.templates
+            .reachable()
+            .filter_map(|(id, key, dest, expires)| {
+                let &(daddr, port, svc_mark) = dests.get(&dest)?;
+                let (vaddr, fwmark) = match key.vaddr {
+                    TemplateVaddr::Addr(a) => (a, svc_mark),
+                    TemplateVaddr::Fwmark(m) => (fwmark_addr(m, key.caddr), m),
+                };
+                let t = TemplateSync {
+                    protocol: key.protocol,
+                    caddr: key.caddr,
+                    vaddr,
+                    vport: key.vport,
+                    fwmark,
+                    daddr,
+                    dport: if key.vport != 0 { port } else { 0 },
+                    timeout: 0,
+                };
+                Some((t, expires, self.templates.is_assured(id)))
+            })
+            .collect()
+    }
+
     /// Creates, refreshes or re-points a template received from a sync master at `now`.
     ///
     /// The service is the one the kernel's `ip_vs_find_dest` finds: the fwmark service, else
@@ -95,16 +138,7 @@ impl ServiceTable {
         } else {
             svc.config.persistent.unwrap_or(0)
         };
-        let key = TemplateKey {
-            protocol: t.protocol,
-            caddr: t.caddr,
-            vaddr: if t.protocol == 0 {
-                TemplateVaddr::Fwmark(t.fwmark)
-            } else {
-                TemplateVaddr::Addr(t.vaddr)
-            },
-            vport: t.vport,
-        };
+        let key = synced_key(t);
         if let Some(old) = self.templates.lookup(&key) {
             if self.templates.get(old).is_some_and(|o| o.dest == dest) {
                 self.templates.touch(old, now);
@@ -116,6 +150,14 @@ impl ServiceTable {
         self.templates
             .insert(key, dest, Duration::from_secs(timeout.into()), now);
         Ok(())
+    }
+
+    /// Marks the template a sync entry names as assured (the master sent
+    /// `IP_VS_CTPL_S_ASSURED` in its state); nothing if there is none.
+    pub fn assure_synced_template(&mut self, t: &TemplateSync) {
+        if let Some(id) = self.templates.lookup(&synced_key(t)) {
+            self.templates.assure(id);
+        }
     }
 
     fn template_service(&self, t: &TemplateSync) -> Option<usize> {
@@ -150,6 +192,20 @@ impl ServiceTable {
                 .then(|| self.find_service_index(&ftp))
                 .flatten()
         })
+    }
+}
+
+/// The template key of a sync entry.
+fn synced_key(t: &TemplateSync) -> TemplateKey {
+    TemplateKey {
+        protocol: t.protocol,
+        caddr: t.caddr,
+        vaddr: if t.protocol == 0 {
+            TemplateVaddr::Fwmark(t.fwmark)
+        } else {
+            TemplateVaddr::Addr(t.vaddr)
+        },
+        vport: t.vport,
     }
 }
 
