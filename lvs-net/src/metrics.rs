@@ -34,6 +34,29 @@ pub struct DestHealth {
     pub up: bool,
 }
 
+impl DestHealth {
+    /// One entry per dest of the health listing's rows (one row per checker): up while every
+    /// checker of the dest is up, as the health monitor's `alive`.
+    pub fn from_rows(rows: &[lvs_core::health::HealthRow]) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::new();
+        for r in rows {
+            let dest = SocketDisplay(r.dest.ip(), r.dest.port());
+            match out
+                .iter_mut()
+                .find(|h| h.service == r.service && h.dest == dest)
+            {
+                Some(h) => h.up &= r.up,
+                None => out.push(Self {
+                    service: r.service,
+                    dest,
+                    up: r.up,
+                }),
+            }
+        }
+        out
+    }
+}
+
 /// What a scrape reads.
 pub trait MetricsSource: Send + Sync {
     /// The director's counters, rates and drops now.

@@ -132,8 +132,21 @@ pub(crate) struct SysctlsConfig {
     pub(crate) amemthresh: Option<usize>,
 }
 
+/// `[health]`: the health checkers (`crate::health`); keepalived's `virtual_server` blocks
+/// in lvs_net's TOML form.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthConfig {
+    /// Probe threads: the most probes that run at once (default 4).
+    pub(crate) threads: Option<usize>,
+    /// The checked virtual servers.
+    #[serde(default)]
+    pub(crate) virtual_server: Vec<lvs_net::health::VirtualServerSection>,
+}
+
 /// The TOML file.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+// Not Eq: the health section's durations are floats (keepalived takes fractions of seconds).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RouterConfig {
     /// Balanced interfaces, in port order.
@@ -171,6 +184,9 @@ pub(crate) struct RouterConfig {
     /// FULLNAT pools.
     #[serde(default, rename = "fullnat")]
     pub(crate) fullnat: Vec<FullNatConfig>,
+    /// Health checks.
+    #[serde(default)]
+    pub(crate) health: HealthConfig,
 }
 
 /// Both files, parsed and checked.
@@ -241,6 +257,10 @@ impl RouterConfig {
         if cfg.workers == Some(0) {
             return Err("workers must be at least 1".into());
         }
+        if cfg.health.threads == Some(0) {
+            return Err("health.threads must be at least 1".into());
+        }
+        cfg.health_checks()?;
         for r in &cfg.routes {
             parse_prefix(&r.to)?;
             if !cfg.interfaces.iter().any(|i| i.name == r.interface) {
@@ -248,6 +268,17 @@ impl RouterConfig {
             }
         }
         Ok(cfg)
+    }
+
+    /// The health sections as the core's configuration.
+    pub(crate) fn health_checks(
+        &self,
+    ) -> Result<Vec<lvs_core::health::VirtualServerHealth>, String> {
+        self.health
+            .virtual_server
+            .iter()
+            .map(|v| v.to_core().map_err(|e| format!("[health]: {e}")))
+            .collect()
     }
 
     /// The timeouts (unset keys keep the kernel defaults).

@@ -28,12 +28,15 @@ use lvs_net::ctl::ControlTarget;
 
 use crate::config::Loaded;
 use crate::engine::Engine;
+use crate::health::Health;
 
 /// The running engine and the configuration it was loaded with (shared with `run`'s SIGHUP
 /// reload, which replaces it).
 pub(crate) struct RunTarget<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) loaded: &'a Mutex<Loaded>,
+    /// The health checkers, for `adm -L --health`.
+    pub(crate) health: Option<&'a Health>,
 }
 
 impl ControlTarget for RunTarget<'_> {
@@ -92,5 +95,11 @@ impl ControlTarget for RunTarget<'_> {
 
     fn state(&self, _conns: bool) -> AdmState {
         self.engine.adm_state()
+    }
+
+    fn health(&self) -> Result<String, String> {
+        self.health
+            .map(Health::listing)
+            .ok_or_else(|| "no health checks are configured ([health] in the config)".into())
     }
 }

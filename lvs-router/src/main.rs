@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod demo;
 mod engine;
+mod health;
 mod host;
 mod listing;
 mod realserver;

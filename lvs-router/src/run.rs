@@ -16,6 +16,10 @@
 //! With `control_socket = "PATH"` in the TOML (none by default) the router also serves
 //! `lvs-router adm --socket PATH` (ipvsadm's command line; see `crate::control`) from a
 //! thread; the socket file is removed at exit. Exit code 2 too when it cannot listen there.
+//!
+//! With `[[health.virtual_server]]` sections the checkers run on a thread of their own
+//! (`crate::health`): failed real servers leave rotation, on every worker and across reloads;
+//! `adm -L --health` lists them.
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -29,6 +33,7 @@ use lvs_net::ctl::ControlServer;
 use crate::config::Loaded;
 use crate::control::RunTarget;
 use crate::engine::Engine;
+use crate::health::Health;
 use crate::listing;
 
 /// Arguments of `run`.
@@ -85,13 +90,26 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engine = match Engine::start(&loaded, None) {
+    let health = match Health::start(&loaded) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("health checks refused: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = health
+        .as_ref()
+        .map_or_else(|| loaded.clone(), |h| h.effective(&loaded));
+    let engine = match Engine::start(&started, None) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!("cannot start the data plane: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(h) = &health {
+        h.install(&engine);
+    }
     let server = match &loaded.router.control_socket {
         None => None,
         Some(path) => match ControlServer::bind(path) {
@@ -115,6 +133,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             let target = RunTarget {
                 engine: &engine,
                 loaded: &loaded,
+                health: health.as_ref(),
             };
             let done = &done;
             scope.spawn(move || {
@@ -130,6 +149,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                     }
                 }
             });
+        }
+        if let Some(h) = &health {
+            let (engine, loaded, done) = (&engine, &loaded, &done);
+            std::thread::Builder::new()
+                .name("lvs-health".into())
+                .spawn_scoped(scope, move || h.run(engine, loaded, done))
+                .map_err(|e| tracing::error!("cannot start the health checks: {e}"))
+                .ok();
+            tracing::info!("health checks running");
         }
         signal_loop(&engine, args, &loaded, &signals);
         done.store(true, Ordering::Relaxed);
@@ -196,6 +224,9 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
             "interfaces, routes, workers, addresses, VIPs, FULLNAT pools and neighbours change \
              only on restart; applying rules, timeouts and sysctls"
         );
+    }
+    if r.health != old.health {
+        tracing::warn!("[health] changes only on restart; the running checkers stay");
     }
     match engine.replace(&new) {
         Ok(()) => {

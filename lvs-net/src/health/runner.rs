@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lvs_core::health::{HealthAction, HealthEvent, HealthMonitor, VirtualServerHealth};
+use lvs_core::health::{HealthAction, HealthEvent, HealthMonitor, HealthRow, VirtualServerHealth};
 use lvs_core::ipvsadm::Command;
 use lvs_core::time::Instant;
 
@@ -58,7 +58,37 @@ pub struct HealthRunner {
     pool: ProbePool,
     epoch: std::time::Instant,
     children: Vec<Child>,
-    listing: Arc<Mutex<String>>,
+    status: HealthStatus,
+}
+
+/// The runner's view as of its last turn, readable from other threads (a control socket's
+/// `--health` listing, a metrics scrape) while the runner owns the monitor.
+#[derive(Clone, Debug, Default)]
+pub struct HealthStatus(Arc<Mutex<StatusInner>>);
+
+#[derive(Debug, Default)]
+struct StatusInner {
+    listing: String,
+    rows: Vec<HealthRow>,
+}
+
+impl HealthStatus {
+    /// The `--health` listing text.
+    pub fn listing(&self) -> String {
+        self.0.lock().map(|s| s.listing.clone()).unwrap_or_default()
+    }
+
+    /// The listing's rows (one per checker).
+    pub fn rows(&self) -> Vec<HealthRow> {
+        self.0.lock().map(|s| s.rows.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, monitor: &HealthMonitor, now: Instant) {
+        if let Ok(mut s) = self.0.lock() {
+            s.listing = monitor.listing(now);
+            s.rows = monitor.rows(now);
+        }
+    }
 }
 
 impl HealthRunner {
@@ -97,7 +127,7 @@ impl HealthRunner {
             pool,
             epoch: std::time::Instant::now(),
             children: Vec::new(),
-            listing: Arc::default(),
+            status: HealthStatus::default(),
         }
     }
 
@@ -114,6 +144,11 @@ impl HealthRunner {
     /// The `--health` listing as of now.
     pub fn listing(&self) -> String {
         self.monitor.listing(self.now())
+    }
+
+    /// A handle on the listing and rows as of each turn, for other threads.
+    pub fn status(&self) -> HealthStatus {
+        self.status.clone()
     }
 
     /// One turn without blocking: feeds finished probes, starts due ones, runs notify programs
@@ -136,9 +171,7 @@ impl HealthRunner {
         }
         self.children
             .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
-        if let Ok(mut l) = self.listing.lock() {
-            *l = self.monitor.listing(now);
-        }
+        self.status.set(&self.monitor, now);
         self.monitor
             .poll_timeout()
             .map_or(MAX_WAIT, |t| t.saturating_duration_since(self.now()))
@@ -184,7 +217,7 @@ impl HealthRunner {
         on_action: impl FnMut(HealthAction) + Send + 'static,
     ) -> Result<RunnerHandle, HealthError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let listing = Arc::clone(&self.listing);
+        let status = self.status();
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("lvs-health".into())
@@ -193,7 +226,7 @@ impl HealthRunner {
         Ok(RunnerHandle {
             stop,
             thread: Some(thread),
-            listing,
+            status,
         })
     }
 
@@ -229,13 +262,18 @@ impl HealthRunner {
 pub struct RunnerHandle {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    listing: Arc<Mutex<String>>,
+    status: HealthStatus,
 }
 
 impl RunnerHandle {
     /// The `--health` listing as of the runner's last turn.
     pub fn listing(&self) -> String {
-        self.listing.lock().map(|l| l.clone()).unwrap_or_default()
+        self.status.listing()
+    }
+
+    /// The rows as of the runner's last turn.
+    pub fn rows(&self) -> Vec<HealthRow> {
+        self.status.rows()
     }
 
     /// Stops the runner and waits for it (at most one probe timeout).

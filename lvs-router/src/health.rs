@@ -1,0 +1,357 @@
+//! Health checks in `lvs-router run` (`[health]` in the TOML): keepalived-style checkers that
+//! take failed real servers out of rotation and put them back.
+//!
+//! ```text
+//!   health thread: HealthRunner (lvs_net::health; probes on its own pool of `threads`)
+//!     Apply(ipvsadm Command) --> Overlay (what health wants for each checked dest)
+//!                                  |  Engine::replace(rules)  (the running rules, unchanged)
+//!                                  v
+//!   effective rules = rules (file + control socket) with the overlay applied --> every worker
+//!     Notify(Down, expire) --> Engine::each_director(expire_dest_conns)
+//! ```
+//!
+//! The health state is an *overlay* over the rules rather than commands applied once to the
+//! workers: [`Engine::replace`] re-applies it to every rule set it installs (SIGHUP reload,
+//! `adm -a` over the control socket), so a dead server stays out of rotation across them and a
+//! revived one is not lost. For each checked dest the overlay holds either "absent" or the
+//! dest as health adds it (the `server` words of the section, its weight, or weight 0 with
+//! `inhibit_on_failure`, or a `misc_dynamic` weight); in the effective rules that replaces
+//! whatever the rules say about that dest, in every service the rules define (a service the
+//! rules do not define is left alone: the overlay never creates services). So the health
+//! section, not the rules, decides a checked dest's presence and settings, as keepalived's
+//! configuration does; `adm -e` on a checked dest is overridden at the next change.
+//!
+//! Checks run off the packet path: the runner thread and its probe pool never touch a worker
+//! except through [`Engine::replace`] and [`Engine::each_director`] jobs. The health sections
+//! change only on restart (a reload with different ones logs a warning).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use lvs_core::health::{FailedConnPolicy, HealthAction, HealthEvent};
+use lvs_core::ipvsadm::{Command, DestConfig, ServiceKey};
+use lvs_net::health::{HealthRunner, HealthStatus, RunnerOptions};
+use lvs_net::metrics::DestHealth;
+use lvs_net::worker::now;
+
+use crate::config::Loaded;
+use crate::engine::Engine;
+
+/// What health wants for one checked dest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    service: ServiceKey,
+    dest: SocketAddr,
+    /// In rotation as this (`None`: not in the service).
+    want: Option<DestConfig>,
+}
+
+/// The health overlay: one entry per checked dest (and sorry server), in configuration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Overlay {
+    entries: Vec<Entry>,
+}
+
+impl Overlay {
+    /// Every dest of `configs` absent: the monitor's initial actions add the alive ones.
+    pub(crate) fn new(configs: &[lvs_core::health::VirtualServerHealth]) -> Self {
+        let mut o = Self::default();
+        for vs in configs {
+            let dests = vs
+                .real_servers
+                .iter()
+                .map(|rs| rs.dest)
+                .chain(vs.sorry_server.map(|s| s.dest));
+            for d in dests {
+                o.set(vs.service, SocketAddr::new(d.addr, d.port), None);
+            }
+        }
+        o
+    }
+
+    fn set(&mut self, service: ServiceKey, dest: SocketAddr, want: Option<DestConfig>) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.service == service && e.dest == dest)
+        {
+            Some(e) => e.want = want,
+            None => self.entries.push(Entry {
+                service,
+                dest,
+                want,
+            }),
+        }
+    }
+
+    /// Folds one of the monitor's commands in; `false` for a command that is not about a
+    /// dest (the monitor emits none).
+    pub(crate) fn fold(&mut self, cmd: &Command) -> bool {
+        match *cmd {
+            Command::AddDest(s, d) | Command::EditDest(s, d) => {
+                self.set(s, SocketAddr::new(d.addr, d.port), Some(d));
+            }
+            Command::DeleteDest(s, addr, port) => self.set(s, SocketAddr::new(addr, port), None),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The rules with the overlay applied: after them, for each entry of a service the rules
+    /// define, the commands that make the dest what the overlay wants.
+    pub(crate) fn apply(&self, rules: &[Command]) -> Vec<Command> {
+        let (services, dests) = table_after(rules);
+        let mut out = rules.to_vec();
+        for e in &self.entries {
+            if !services.contains(&e.service) {
+                continue;
+            }
+            let present = dests.contains(&(e.service, e.dest));
+            match (e.want, present) {
+                (Some(d), true) => out.push(Command::EditDest(e.service, d)),
+                (Some(d), false) => out.push(Command::AddDest(e.service, d)),
+                (None, true) => {
+                    out.push(Command::DeleteDest(e.service, e.dest.ip(), e.dest.port()));
+                }
+                (None, false) => {}
+            }
+        }
+        out
+    }
+}
+
+/// The services and dests a valid rule sequence leaves (the rules were checked on a table
+/// before they got here, so every command applied).
+fn table_after(rules: &[Command]) -> (HashSet<ServiceKey>, HashSet<(ServiceKey, SocketAddr)>) {
+    let mut services = HashSet::new();
+    let mut dests = HashSet::new();
+    for c in rules {
+        match *c {
+            Command::AddService(s, _) => {
+                services.insert(s);
+            }
+            Command::DeleteService(s) => {
+                services.remove(&s);
+                dests.retain(|(k, _)| *k != s);
+            }
+            Command::Clear => {
+                services.clear();
+                dests.clear();
+            }
+            Command::AddDest(s, d) => {
+                dests.insert((s, SocketAddr::new(d.addr, d.port)));
+            }
+            Command::DeleteDest(s, addr, port) => {
+                dests.remove(&(s, SocketAddr::new(addr, port)));
+            }
+            _ => {}
+        }
+    }
+    (services, dests)
+}
+
+/// The checkers of a running router, before and after their thread starts.
+pub(crate) struct Health {
+    /// Taken by [`Health::run`].
+    runner: Mutex<Option<HealthRunner>>,
+    overlay: Arc<Mutex<Overlay>>,
+    status: HealthStatus,
+}
+
+impl Health {
+    /// The runner for the `[health]` sections, with the overlay of its initial actions (`None`
+    /// without sections). Rules given to [`Health::effective`] from then on get the overlay.
+    pub(crate) fn start(loaded: &Loaded) -> Result<Option<Self>, String> {
+        let configs = loaded.router.health_checks()?;
+        if configs.is_empty() {
+            return Ok(None);
+        }
+        let (services, _) = table_after(&loaded.commands);
+        for vs in configs.iter().filter(|v| !services.contains(&v.service)) {
+            tracing::warn!(
+                service = %vs.service,
+                "[health]: the rules define no such service; its checks change nothing until one is added"
+            );
+        }
+        let options = RunnerOptions {
+            threads: loaded.router.health.threads.unwrap_or(4),
+            ..RunnerOptions::default()
+        };
+        let mut overlay = Overlay::new(&configs);
+        let mut runner = HealthRunner::new(configs, options).map_err(|e| e.to_string())?;
+        // The initial actions (alive dests in, alpha ones out) are drained here, so the
+        // workers start with them; no probe is due before BOOTSTRAP_DELAY.
+        runner.turn(&mut |a| {
+            if let HealthAction::Apply(cmd) = a {
+                overlay.fold(&cmd);
+            }
+        });
+        Ok(Some(Self {
+            status: runner.status(),
+            runner: Mutex::new(Some(runner)),
+            overlay: Arc::new(Mutex::new(overlay)),
+        }))
+    }
+
+    /// `loaded` with the overlay applied to its rules (what the workers start with).
+    pub(crate) fn effective(&self, loaded: &Loaded) -> Loaded {
+        Loaded {
+            router: loaded.router.clone(),
+            commands: lock(&self.overlay).apply(&loaded.commands),
+        }
+    }
+
+    /// Makes every later [`Engine::replace`] apply the overlay.
+    pub(crate) fn install(&self, engine: &Engine) {
+        let overlay = Arc::clone(&self.overlay);
+        engine.set_overlay(Arc::new(move |rules: &[Command]| {
+            lock(&overlay).apply(rules)
+        }));
+    }
+
+    /// Runs the checkers on this thread until `stop`: each command updates the overlay and
+    /// re-applies the running rules with it; a dest that fails with `on_failure = "expire"`
+    /// has its connections expired on every worker after it left the tables.
+    pub(crate) fn run(&self, engine: &Engine, loaded: &Mutex<Loaded>, stop: &AtomicBool) {
+        let Some(mut runner) = lock(&self.runner).take() else {
+            return;
+        };
+        let overlay = Arc::clone(&self.overlay);
+        runner.run_actions(stop, |action| match action {
+            HealthAction::Apply(cmd) => {
+                tracing::info!(command = %cmd, "health");
+                lock(&overlay).fold(&cmd);
+                // The rules lock orders this replace with reloads and control-socket changes.
+                let rules = lock(loaded);
+                if let Err(e) = engine.replace(&rules) {
+                    tracing::error!(command = %cmd, "health: applying failed: {e}");
+                }
+            }
+            HealthAction::Notify(event) => {
+                tracing::info!(?event, "health");
+                if let HealthEvent::Down {
+                    service,
+                    dest,
+                    conns: FailedConnPolicy::ExpireNow,
+                    ..
+                } = event
+                {
+                    let n: usize = engine
+                        .each_director(move |d| {
+                            d.expire_dest_conns(&service, dest.ip(), dest.port(), now())
+                        })
+                        .into_iter()
+                        .sum();
+                    tracing::info!(%service, %dest, expired = n, "health: connections expired");
+                }
+            }
+        });
+    }
+
+    /// The `--health` listing as of the runner's last turn.
+    pub(crate) fn listing(&self) -> String {
+        self.status.listing()
+    }
+
+    /// `lvs_dest_up` for the metrics endpoint: one entry per checked dest.
+    // Read by the metrics endpoint of `run` once it is wired (another branch).
+    #[allow(dead_code)]
+    pub(crate) fn dest_health(&self) -> Vec<DestHealth> {
+        DestHealth::from_rows(&self.status.rows())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_core::health::{CheckKind, CheckerConfig, RealServerHealth, VirtualServerHealth};
+    use lvs_core::ipvsadm::parse_line;
+
+    fn rules(text: &str) -> Vec<Command> {
+        text.lines().map(|l| parse_line(l).unwrap()).collect()
+    }
+
+    fn dest(words: &str) -> DestConfig {
+        match parse_line(&format!("-a -t 192.0.2.1:80 {words}")).unwrap() {
+            Command::AddDest(_, d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn key() -> ServiceKey {
+        match parse_line("-A -t 192.0.2.1:80").unwrap() {
+            Command::AddService(k, _) => k,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn shown(cmds: &[Command]) -> Vec<String> {
+        cmds.iter().map(ToString::to_string).collect()
+    }
+
+    const RULES: &str = "-A -t 192.0.2.1:80 -s rr\n\
+                         -a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 1\n\
+                         -a -t 192.0.2.1:80 -r 10.0.0.2:80 -m -w 1";
+
+    fn overlay() -> Overlay {
+        let rs = |w: &str| RealServerHealth::new(dest(w), vec![CheckerConfig::new(CheckKind::Tcp)]);
+        Overlay::new(&[VirtualServerHealth::new(
+            key(),
+            vec![rs("-r 10.0.0.1:80 -m -w 2"), rs("-r 10.0.0.3:80 -m")],
+        )])
+    }
+
+    #[test]
+    fn unchecked_dests_stay_and_checked_ones_follow_the_overlay() {
+        let mut o = overlay();
+        // Before any action every checked dest is out: 10.0.0.1 deleted, 10.0.0.3 not added.
+        let out = o.apply(&rules(RULES));
+        assert_eq!(shown(&out[3..]), ["-d -t 192.0.2.1:80 -r 10.0.0.1:80"]);
+        assert!(o.fold(&Command::AddDest(key(), dest("-r 10.0.0.1:80 -m -w 2"))));
+        assert!(o.fold(&Command::AddDest(key(), dest("-r 10.0.0.3:80 -m -w 1"))));
+        let out = o.apply(&rules(RULES));
+        assert_eq!(
+            shown(&out[3..]),
+            [
+                "-e -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 2",
+                "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m -w 1"
+            ]
+        );
+        // 10.0.0.3 fails; a later rule set (a reload) still leaves it out.
+        o.fold(&Command::DeleteDest(key(), "10.0.0.3".parse().unwrap(), 80));
+        let out = o.apply(&rules(RULES));
+        assert_eq!(
+            shown(&out[3..]),
+            ["-e -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 2"]
+        );
+        // Inhibited: weight 0, kept in the table.
+        o.fold(&Command::EditDest(key(), dest("-r 10.0.0.3:80 -m -w 0")));
+        let out = o.apply(&rules(RULES));
+        assert_eq!(
+            shown(&out[4..]),
+            ["-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m -w 0"]
+        );
+        // And every effective set applies to a real table.
+        let mut t = lvs_core::service::ServiceTable::new(Default::default());
+        for c in &out {
+            t.apply(c).unwrap();
+        }
+        assert_eq!(t.service(&key()).unwrap().dests().len(), 3);
+    }
+
+    #[test]
+    fn services_the_rules_lack_are_left_alone() {
+        let mut o = overlay();
+        o.fold(&Command::AddDest(key(), dest("-r 10.0.0.3:80 -m -w 1")));
+        let deleted = format!("{RULES}\n-D -t 192.0.2.1:80");
+        assert_eq!(o.apply(&rules(&deleted)).len(), 4);
+        assert_eq!(o.apply(&rules("-C")).len(), 1);
+        assert!(o.apply(&[]).is_empty());
+    }
+}
