@@ -275,6 +275,7 @@ fn failed_servers_leave_rotation_and_come_back() {
         sock.display(),
         health_toml(&dir)
     );
+    eprintln!("lab built after {:.1} s", begin.elapsed().as_secs_f64());
     lab.start_router(&rules(), &one_arm_toml(&extra));
     // The first probes run BOOTSTRAP_DELAY (1 s) after start; all up by then.
     assert!(
@@ -285,6 +286,10 @@ fn failed_servers_leave_rotation_and_come_back() {
         "checkers not all up: {}\n{}",
         adm(&sock, &["-L", "--health"]).1,
         lab.router_log()
+    );
+    eprintln!(
+        "lab and router up after {:.1} s",
+        begin.elapsed().as_secs_f64()
     );
     let load = Load::start(&lab, 2);
     std::thread::sleep(Duration::from_millis(500));

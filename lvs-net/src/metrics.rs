@@ -385,4 +385,38 @@ mod tests {
         assert!(ok.contains("\r\n\r\n# HELP lvs_connections "));
         assert!(get("/").starts_with("HTTP/1.0 404"));
     }
+
+    #[test]
+    fn a_dest_is_up_while_all_its_checkers_are() {
+        use lvs_core::health::HealthRow;
+        let key = director().snapshot().services[0].key;
+        let row = |dest: &str, checker, up| HealthRow {
+            service: key,
+            dest: dest.parse().unwrap(),
+            checker,
+            up,
+            last: "-".into(),
+            fails: 0,
+            since: Duration::ZERO,
+        };
+        let rows = [
+            row("10.0.0.1:80", "TCP_CHECK", true),
+            row("10.0.0.1:80", "HTTP_GET", false),
+            row("10.0.0.2:80", "TCP_CHECK", true),
+        ];
+        let h = DestHealth::from_rows(&rows);
+        assert_eq!(
+            h.iter()
+                .map(|h| (h.dest.to_string(), h.up))
+                .collect::<Vec<_>>(),
+            [
+                ("10.0.0.1:80".to_owned(), false),
+                ("10.0.0.2:80".to_owned(), true)
+            ]
+        );
+        assert!(
+            render(&director().snapshot(), &h)
+                .contains("lvs_dest_up{service=\"tcp/192.0.2.1:80\",dest=\"10.0.0.2:80\"} 1\n")
+        );
+    }
 }

@@ -421,6 +421,9 @@ mod tests {
         let (vips, rips) = service_addrs(&l.commands);
         assert_eq!(vips.len(), 1);
         assert_eq!(rips.len(), 3);
+        let health = l.router.health_checks().unwrap();
+        assert_eq!(health.len(), 1);
+        assert_eq!(health[0].real_servers.len(), 2);
     }
 
     #[test]
@@ -436,6 +439,21 @@ mod tests {
             "{base}[[fullnat]]\nservice = \"-t 192.0.2.1:80\"\nladdrs = [\"10.0.0.1\"]\nports = \"9-2\"\n"
         );
         assert!(RouterConfig::parse(&pool).unwrap().fullnat_pools().is_err());
+        assert!(RouterConfig::parse(&format!("{base}[health]\nthreads = 0\n")).is_err());
+        let vs = "[[health.virtual_server]]\nservice = \"-t 192.0.2.1:80\"\n\
+                  [[health.virtual_server.real_server]]\nserver = \"-r 10.0.0.1:80\"\n\
+                  [[health.virtual_server.real_server.check]]\ntype = \"misc\"\n";
+        let err = RouterConfig::parse(&format!("{base}{vs}")).unwrap_err();
+        assert!(err.starts_with("[health]: "), "{err}");
+        let ok = format!("{base}{vs}program = \"true\"\n");
+        assert_eq!(
+            RouterConfig::parse(&ok)
+                .unwrap()
+                .health_checks()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(
             parse_prefix("2001:db8::/32"),
             Ok(("2001:db8::".parse().unwrap(), 32))
