@@ -354,4 +354,61 @@ mod tests {
         assert_eq!(o.apply(&rules("-C")).len(), 1);
         assert!(o.apply(&[]).is_empty());
     }
+
+    /// The core's monitor in virtual time, its commands folded into the overlay: every probe
+    /// fails, quorum is lost and the sorry server is all the effective rules keep.
+    #[test]
+    fn quorum_loss_leaves_only_the_sorry_server() {
+        use lvs_core::health::{CheckOutcome, HealthMonitor, SorryServer};
+        use lvs_core::time::Instant;
+        let mut timing = CheckerConfig::new(CheckKind::Tcp);
+        timing.timing.retry = 0;
+        let rs = |w: &str| RealServerHealth::new(dest(w), vec![timing.clone()]);
+        let mut vs = VirtualServerHealth::new(
+            key(),
+            vec![rs("-r 10.0.0.1:80 -m -w 1"), rs("-r 10.0.0.2:80 -m -w 1")],
+        );
+        vs.quorum = 2;
+        vs.sorry_server = Some(SorryServer {
+            dest: dest("-r 10.0.0.99:80 -m -w 1"),
+            inhibit: false,
+        });
+        let configs = vec![vs];
+        let mut o = Overlay::new(&configs);
+        let mut m = HealthMonitor::new(configs, 1, Instant::ZERO);
+        let mut drain = |m: &mut HealthMonitor, o: &mut Overlay| {
+            while let Some(a) = m.poll_action() {
+                if let HealthAction::Apply(c) = a {
+                    assert!(o.fold(&c));
+                }
+            }
+        };
+        drain(&mut m, &mut o);
+        let dests = |o: &Overlay| {
+            let mut t = lvs_core::service::ServiceTable::new(Default::default());
+            for c in o.apply(&rules(RULES)) {
+                t.apply(&c).unwrap();
+            }
+            let mut v: Vec<String> = t
+                .service(&key())
+                .unwrap()
+                .dests()
+                .iter()
+                .map(|d| d.addr.to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(dests(&o), ["10.0.0.1", "10.0.0.2"]);
+        let mut now = Instant::ZERO;
+        for _ in 0..400 {
+            now = now + core::time::Duration::from_millis(500);
+            for req in m.poll_checks(now) {
+                let reason = "refused".to_owned();
+                m.handle_result(now, req.token, CheckOutcome::Down { reason });
+            }
+            drain(&mut m, &mut o);
+        }
+        assert_eq!(dests(&o), ["10.0.0.99"]);
+    }
 }
