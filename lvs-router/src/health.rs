@@ -376,7 +376,7 @@ mod tests {
         let configs = vec![vs];
         let mut o = Overlay::new(&configs);
         let mut m = HealthMonitor::new(configs, 1, Instant::ZERO);
-        let mut drain = |m: &mut HealthMonitor, o: &mut Overlay| {
+        let drain = |m: &mut HealthMonitor, o: &mut Overlay| {
             while let Some(a) = m.poll_action() {
                 if let HealthAction::Apply(c) = a {
                     assert!(o.fold(&c));
