@@ -32,6 +32,8 @@ use std::sync::{Arc, Mutex};
 
 use lvs_core::health::{FailedConnPolicy, HealthAction, HealthEvent};
 use lvs_core::ipvsadm::{Command, DestConfig, ServiceKey};
+use lvs_core::sched::SchedConfig;
+use lvs_core::service::ServiceTable;
 use lvs_net::health::{HealthRunner, HealthStatus, RunnerOptions};
 use lvs_net::metrics::DestHealth;
 use lvs_net::worker::now;
@@ -100,33 +102,42 @@ impl Overlay {
     }
 
     /// The rules with the overlay applied: after them, for each entry of a service the rules
-    /// define, the commands that make the dest what the overlay wants.
+    /// define, the command that makes the dest what the overlay wants. The rules are replayed
+    /// on a scratch table to see what they hold; an overlay command that table refuses is
+    /// left out with a warning, so a health entry can never block a reload.
     pub(crate) fn apply(&self, rules: &[Command]) -> Vec<Command> {
-        let (services, dests) = table_after(rules);
+        let mut table = ServiceTable::new(SchedConfig::default());
+        for c in rules {
+            // Checked before they got here (a reload, the control socket).
+            let _ = table.apply(c);
+        }
         let mut out = rules.to_vec();
         for e in &self.entries {
-            if !services.contains(&e.service) {
+            let Some(svc) = table.service(&e.service) else {
                 continue;
-            }
-            let present = dests.contains(&(e.service, e.dest));
-            match (e.want, present) {
-                (Some(d), true) => out.push(Command::EditDest(e.service, d)),
-                (Some(d), false) => out.push(Command::AddDest(e.service, d)),
-                (None, true) => {
-                    out.push(Command::DeleteDest(e.service, e.dest.ip(), e.dest.port()));
-                }
-                (None, false) => {}
+            };
+            let present = svc
+                .dests()
+                .iter()
+                .any(|d| d.addr == e.dest.ip() && d.port == e.dest.port());
+            let cmd = match (e.want, present) {
+                (Some(d), true) => Command::EditDest(e.service, d),
+                (Some(d), false) => Command::AddDest(e.service, d),
+                (None, true) => Command::DeleteDest(e.service, e.dest.ip(), e.dest.port()),
+                (None, false) => continue,
+            };
+            match table.apply(&cmd) {
+                Ok(()) => out.push(cmd),
+                Err(err) => tracing::warn!(command = %cmd, "health: not applicable: {err}"),
             }
         }
         out
     }
 }
 
-/// The services and dests a valid rule sequence leaves (the rules were checked on a table
-/// before they got here, so every command applied).
-fn table_after(rules: &[Command]) -> (HashSet<ServiceKey>, HashSet<(ServiceKey, SocketAddr)>) {
+/// The services a rule sequence leaves (for a warning at start).
+fn services_after(rules: &[Command]) -> HashSet<ServiceKey> {
     let mut services = HashSet::new();
-    let mut dests = HashSet::new();
     for c in rules {
         match *c {
             Command::AddService(s, _) => {
@@ -134,22 +145,12 @@ fn table_after(rules: &[Command]) -> (HashSet<ServiceKey>, HashSet<(ServiceKey, 
             }
             Command::DeleteService(s) => {
                 services.remove(&s);
-                dests.retain(|(k, _)| *k != s);
             }
-            Command::Clear => {
-                services.clear();
-                dests.clear();
-            }
-            Command::AddDest(s, d) => {
-                dests.insert((s, SocketAddr::new(d.addr, d.port)));
-            }
-            Command::DeleteDest(s, addr, port) => {
-                dests.remove(&(s, SocketAddr::new(addr, port)));
-            }
+            Command::Clear => services.clear(),
             _ => {}
         }
     }
-    (services, dests)
+    services
 }
 
 /// The checkers of a running router, before and after their thread starts.
@@ -168,7 +169,7 @@ impl Health {
         if configs.is_empty() {
             return Ok(None);
         }
-        let (services, _) = table_after(&loaded.commands);
+        let services = services_after(&loaded.commands);
         for vs in configs.iter().filter(|v| !services.contains(&v.service)) {
             tracing::warn!(
                 service = %vs.service,
@@ -343,6 +344,19 @@ mod tests {
             t.apply(c).unwrap();
         }
         assert_eq!(t.service(&key()).unwrap().dests().len(), 3);
+    }
+
+    #[test]
+    fn a_command_the_table_refuses_is_left_out() {
+        let mut o = overlay();
+        // An IPv6 masquerading dest in an IPv4 service: the kernel refuses it (EAFNOSUPPORT).
+        let v6 = DestConfig {
+            addr: "2001:db8::3".parse().unwrap(),
+            ..dest("-r 10.0.0.3:80 -m")
+        };
+        o.fold(&Command::AddDest(key(), v6));
+        let out = o.apply(&rules(RULES));
+        assert_eq!(shown(&out[3..]), ["-d -t 192.0.2.1:80 -r 10.0.0.1:80"]);
     }
 
     #[test]
