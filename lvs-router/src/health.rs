@@ -30,12 +30,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use lvs_core::director::DirectorSnapshot;
 use lvs_core::health::{FailedConnPolicy, HealthAction, HealthEvent};
 use lvs_core::ipvsadm::{Command, DestConfig, ServiceKey};
 use lvs_core::sched::SchedConfig;
 use lvs_core::service::ServiceTable;
 use lvs_net::health::{HealthRunner, HealthStatus, RunnerOptions};
-use lvs_net::metrics::DestHealth;
+use lvs_net::metrics::{DestHealth, MetricsSource};
 use lvs_net::worker::now;
 
 use crate::config::Loaded;
@@ -256,10 +257,31 @@ impl Health {
         self.status.listing()
     }
 
-    /// `lvs_dest_up` for the metrics endpoint: one entry per checked dest.
-    // Read by the metrics endpoint of `run` once it is wired (another branch).
+    /// The runner's view, for [`HealthMetrics`].
+    // Read by `run`'s metrics endpoint once it is wired (the `metrics_listen` work).
     #[allow(dead_code)]
-    pub(crate) fn dest_health(&self) -> Vec<DestHealth> {
+    pub(crate) fn status(&self) -> HealthStatus {
+        self.status.clone()
+    }
+}
+
+/// A metrics source with the health checkers' verdicts added (`lvs_dest_up`, one per checked
+/// dest: up while all its checkers are): wrap `run`'s source in it when checks are configured.
+// Used by `run`'s metrics endpoint once it is wired (the `metrics_listen` work).
+#[allow(dead_code)]
+pub(crate) struct HealthMetrics<S> {
+    /// The director's counters.
+    pub(crate) source: S,
+    /// The checkers' state.
+    pub(crate) status: HealthStatus,
+}
+
+impl<S: MetricsSource> MetricsSource for HealthMetrics<S> {
+    fn snapshot(&self) -> DirectorSnapshot {
+        self.source.snapshot()
+    }
+
+    fn health(&self) -> Vec<DestHealth> {
         DestHealth::from_rows(&self.status.rows())
     }
 }
@@ -424,5 +446,31 @@ mod tests {
             drain(&mut m, &mut o);
         }
         assert_eq!(dests(&o), ["10.0.0.99"]);
+    }
+
+    /// A scrape through [`HealthMetrics`] has `lvs_dest_up` from the runner's last turn.
+    #[test]
+    fn metrics_carry_the_checkers_verdicts() {
+        use lvs_core::director::{Director, DirectorConfig};
+        let rs = RealServerHealth::new(
+            dest("-r 10.0.0.1:80 -m"),
+            vec![CheckerConfig::new(CheckKind::Tcp)],
+        );
+        let mut runner = HealthRunner::new(
+            vec![VirtualServerHealth::new(key(), vec![rs])],
+            RunnerOptions::default(),
+        )
+        .unwrap();
+        let metrics = HealthMetrics {
+            source: Mutex::new(Director::new(DirectorConfig::default())),
+            status: runner.status(),
+        };
+        assert!(metrics.health().is_empty(), "nothing before the first turn");
+        runner.turn(&mut |_| {});
+        let h = metrics.health();
+        assert_eq!(h.len(), 1);
+        assert!(h[0].up, "a checker starts up (no alpha)");
+        let text = lvs_net::metrics::render(&metrics.snapshot(), &h);
+        assert!(text.contains("lvs_dest_up{service=\"tcp/192.0.2.1:80\",dest=\"10.0.0.1:80\"} 1"));
     }
 }

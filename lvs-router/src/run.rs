@@ -45,7 +45,8 @@ pub(crate) struct Args {
     /// Interfaces, addresses, workers, timeouts (see examples/lvs-router.toml).
     #[arg(long, value_name = "CONFIG.toml")]
     config: PathBuf,
-    /// Print the `ipvsadm -Ln --stats` table every N seconds (0: never; also on SIGUSR1).
+    /// Print the `ipvsadm -Ln --stats` table (and the health listing) every N seconds (0:
+    /// never; also on SIGUSR1).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     stats_every: u64,
 }
@@ -159,7 +160,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 .ok();
             tracing::info!("health checks running");
         }
-        signal_loop(&engine, args, &loaded, &signals);
+        signal_loop(&engine, args, &loaded, &signals, health.as_ref());
         done.store(true, Ordering::Relaxed);
         if let Some(server) = &server {
             // Wakes the control thread out of accept so it sees `done`.
@@ -178,7 +179,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &Signals) {
+fn signal_loop(
+    engine: &Engine,
+    args: &Args,
+    loaded: &Mutex<Loaded>,
+    signals: &Signals,
+    health: Option<&Health>,
+) {
     let every = Duration::from_secs(args.stats_every);
     let mut last_dump = std::time::Instant::now();
     while !signals.stop.load(Ordering::Relaxed) {
@@ -195,6 +202,9 @@ fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &S
             last_dump = std::time::Instant::now();
             if let Some(s) = listing::merge(engine.snapshots()) {
                 println!("{}\n{}", listing::conns_table(&s), listing::stats_table(&s));
+            }
+            if let Some(h) = health {
+                println!("{}", h.listing());
             }
             tracing::debug!(counters = ?engine.counters(), "data plane counters");
         }

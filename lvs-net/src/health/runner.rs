@@ -1,8 +1,9 @@
 //! The runner: the core's [`HealthMonitor`] on a real clock, probes on a [`ProbePool`], actions
 //! handed to the router.
 //!
-//! Wiring in the router (the services exist before the runner starts; the health-managed dests
-//! are added by the runner's first actions, not by the router):
+//! Wiring with one director (the services exist before the runner starts; the health-managed
+//! dests are added by the runner's first actions, not by the router; `lvs-router run` instead
+//! folds the commands into an overlay over its rules, see lvs-router/src/health.rs):
 //!
 //! ```text
 //! let runner = HealthRunner::new(health_file.to_core()?, RunnerOptions::default())?;
