@@ -93,9 +93,10 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     };
     let health = match Health::start(&loaded) {
         Ok(h) => h,
+        // The sections were checked with the TOML: what fails here is starting the probe pool.
         Err(e) => {
-            tracing::error!("health checks refused: {e}");
-            return ExitCode::FAILURE;
+            tracing::error!("cannot start the health checks: {e}");
+            return ExitCode::from(2);
         }
     };
     let started = health
@@ -153,12 +154,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
         if let Some(h) = &health {
             let (engine, loaded, done) = (&engine, &loaded, &done);
-            std::thread::Builder::new()
+            match std::thread::Builder::new()
                 .name("lvs-health".into())
                 .spawn_scoped(scope, move || h.run(engine, loaded, done))
-                .map_err(|e| tracing::error!("cannot start the health checks: {e}"))
-                .ok();
-            tracing::info!("health checks running");
+            {
+                Ok(_) => tracing::info!("health checks running"),
+                // The data plane runs on with the rules as they were at start.
+                Err(e) => tracing::error!("cannot start the health-check thread: {e}"),
+            }
         }
         signal_loop(&engine, args, &loaded, &signals, health.as_ref());
         done.store(true, Ordering::Relaxed);
