@@ -7,8 +7,9 @@
 //! 2. rs2's link goes down (`ip link set e0 down`: probes time out), then up; rs2 has
 //!    `on_failure = "expire"`, so its connections are expired when it fails;
 //! 3. rs3's `/health` answers 500 (a flag file server.py reads); while it is out the rules
-//!    are reloaded (SIGHUP) and a service is added over the control socket, and it must stay
-//!    out; `adm -L --health` shows why;
+//!    are reloaded (SIGHUP), then the `[health]` sections too (rs3's checkers unchanged), and a
+//!    service is added over the control socket, and it must stay out; `adm -L --health` shows
+//!    why;
 //! 4. rs1's external program exits 1 (a flag file it tests).
 //!
 //! Each time the dest leaves rotation (`adm -Ln`) within delay_loop + (retry + 1) x
@@ -129,7 +130,8 @@ const DELAY_BEFORE_RETRY: f64 = 1.0;
 /// Slack for a loaded two-core machine (process start, thread scheduling, polling).
 const MARGIN: f64 = 5.0;
 
-fn health_toml(dir: &Path) -> String {
+/// The `[health]` sections; `rs1_extra` goes into rs1's real_server table.
+fn health_toml(dir: &Path, rs1_extra: &str) -> String {
     let timing = format!(
         "connect_timeout = {CONNECT_TIMEOUT:?}\nretry = {}\ndelay_before_retry = \
          {DELAY_BEFORE_RETRY:?}\nwarmup = 0.0\n",
@@ -140,10 +142,10 @@ fn health_toml(dir: &Path) -> String {
          delay_loop = {DELAY_LOOP:?}\n"
     );
     for n in 1..=3 {
-        let expire = if n == 2 {
-            "on_failure = \"expire\"\n"
-        } else {
-            ""
+        let expire = match n {
+            1 => rs1_extra,
+            2 => "on_failure = \"expire\"\n",
+            _ => "",
         };
         t.push_str(&format!(
             "\n[[health.virtual_server.real_server]]\nserver = \"-r {rip}:80 -m -w 1\"\n{expire}\
@@ -270,13 +272,15 @@ fn failed_servers_leave_rotation_and_come_back() {
     let mut lab = Cluster::build("hc");
     let dir = lab.dir();
     let sock = dir.join("ctl.sock");
-    let extra = format!(
-        "control_socket = \"{}\"\n\n{}",
-        sock.display(),
-        health_toml(&dir)
-    );
+    let toml = |rs1_extra: &str| {
+        one_arm_toml(&format!(
+            "control_socket = \"{}\"\n\n{}",
+            sock.display(),
+            health_toml(&dir, rs1_extra)
+        ))
+    };
     eprintln!("lab built after {:.1} s", begin.elapsed().as_secs_f64());
-    lab.start_router(&rules(), &one_arm_toml(&extra));
+    lab.start_router(&rules(), &toml(""));
     // The first probes run BOOTSTRAP_DELAY (1 s) after start; all up by then.
     assert!(
         wait_for(Duration::from_secs(10), || {
@@ -349,6 +353,17 @@ fn failed_servers_leave_rotation_and_come_back() {
             eprintln!("adm -L --health while rs3 answers 500:\n{out}");
             lab.reload(&rules());
             assert!(!in_rotation(&sock, 3), "rs3 back after SIGHUP");
+            // A reload that changes [health] (not rs3's checkers): rs3's verdict carries over.
+            std::fs::write(dir.join("router.toml"), toml("notify_up = \"true\"\n")).unwrap();
+            lab.reload(&rules());
+            assert!(
+                wait_for(Duration::from_secs(3), || lab
+                    .router_log()
+                    .contains("health: new configuration applied")),
+                "[health] not reloaded: {}",
+                lab.router_log()
+            );
+            assert!(!in_rotation(&sock, 3), "rs3 back after a [health] reload");
             let (ok, out) = adm(&sock, &["-A", "-t", &format!("{VIP}:8080"), "-s", "rr"]);
             assert!(ok, "adm -A: {out}");
             assert!(!in_rotation(&sock, 3), "rs3 back after adm -A");

@@ -22,16 +22,21 @@
 //! configuration does; `adm -e` on a checked dest is overridden at the next change.
 //!
 //! Checks run off the packet path: the runner thread and its probe pool never touch a worker
-//! except through [`Engine::replace`] and [`Engine::each_director`] jobs. The health sections
-//! change only on restart (a reload with different ones logs a warning).
+//! except through [`Engine::replace`] and [`Engine::each_director`] jobs.
+//!
+//! A SIGHUP with other `[health]` sections hands them to the checker thread
+//! ([`Health::reconfigure`]): checkers that did not change keep their verdicts (a dead server
+//! stays out), new ones start as keepalived's do, and the overlay is rebuilt from the new
+//! monitor's initial actions in one swap. `threads` changes only on restart, and so do the
+//! sections when `run` started without any (no checker thread runs then).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lvs_core::director::DirectorSnapshot;
-use lvs_core::health::{FailedConnPolicy, HealthAction, HealthEvent};
+use lvs_core::health::{FailedConnPolicy, HealthAction, HealthEvent, VirtualServerHealth};
 use lvs_core::ipvsadm::{Command, DestConfig, ServiceKey};
 use lvs_core::sched::SchedConfig;
 use lvs_core::service::ServiceTable;
@@ -59,7 +64,7 @@ pub(crate) struct Overlay {
 
 impl Overlay {
     /// Every dest of `configs` absent: the monitor's initial actions add the alive ones.
-    pub(crate) fn new(configs: &[lvs_core::health::VirtualServerHealth]) -> Self {
+    pub(crate) fn new(configs: &[VirtualServerHealth]) -> Self {
         let mut o = Self::default();
         for vs in configs {
             let dests = vs
@@ -158,6 +163,8 @@ fn services_after(rules: &[Command]) -> HashSet<ServiceKey> {
 pub(crate) struct Health {
     /// Taken by [`Health::run`].
     runner: Mutex<Option<HealthRunner>>,
+    /// A configuration from a reload, for the checker thread.
+    pending: Mutex<Option<Vec<VirtualServerHealth>>>,
     overlay: Arc<Mutex<Overlay>>,
     status: HealthStatus,
 }
@@ -193,6 +200,7 @@ impl Health {
         Ok(Some(Self {
             status: runner.status(),
             runner: Mutex::new(Some(runner)),
+            pending: Mutex::new(None),
             overlay: Arc::new(Mutex::new(overlay)),
         }))
     }
@@ -215,13 +223,14 @@ impl Health {
 
     /// Runs the checkers on this thread until `stop`: each command updates the overlay and
     /// re-applies the running rules with it; a dest that fails with `on_failure = "expire"`
-    /// has its connections expired on every worker after it left the tables.
+    /// has its connections expired on every worker after it left the tables. A configuration
+    /// handed over by [`Health::reconfigure`] is taken between two turns.
     pub(crate) fn run(&self, engine: &Engine, loaded: &Mutex<Loaded>, stop: &AtomicBool) {
         let Some(mut runner) = lock(&self.runner).take() else {
             return;
         };
         let overlay = Arc::clone(&self.overlay);
-        runner.run_actions(stop, |action| match action {
+        let mut on_action = |action| match action {
             HealthAction::Apply(cmd) => {
                 tracing::info!(command = %cmd, "health");
                 lock(&overlay).fold(&cmd);
@@ -231,25 +240,46 @@ impl Health {
                     tracing::error!(command = %cmd, "health: applying failed: {e}");
                 }
             }
-            HealthAction::Notify(event) => {
-                tracing::info!(?event, "health");
-                if let HealthEvent::Down {
-                    service,
-                    dest,
-                    conns: FailedConnPolicy::ExpireNow,
-                    ..
-                } = event
-                {
-                    let n: usize = engine
-                        .each_director(move |d| {
-                            d.expire_dest_conns(&service, dest.ip(), dest.port(), now())
-                        })
-                        .into_iter()
-                        .sum();
-                    tracing::info!(%service, %dest, expired = n, "health: connections expired");
+            HealthAction::Notify(event) => notified(engine, event),
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let pending = lock(&self.pending).take();
+            if let Some(configs) = pending {
+                // The new monitor's initial actions are the whole new state: fold them into
+                // a fresh overlay and swap it in at once, so no rule set in between sees a
+                // half-built one.
+                let mut fresh = Overlay::new(&configs);
+                let mut events = Vec::new();
+                runner.reconfigure(configs);
+                runner.turn(&mut |a| match a {
+                    HealthAction::Apply(cmd) => {
+                        fresh.fold(&cmd);
+                    }
+                    HealthAction::Notify(e) => events.push(e),
+                });
+                *lock(&overlay) = fresh;
+                let rules = lock(loaded);
+                match engine.replace(&rules) {
+                    Ok(()) => tracing::info!("health: new configuration applied"),
+                    Err(e) => tracing::error!("health: applying the new configuration: {e}"),
+                }
+                drop(rules);
+                for e in events {
+                    notified(engine, e);
                 }
             }
-        });
+            let wait = runner.turn(&mut on_action);
+            runner.wait(wait);
+        }
+    }
+
+    /// A reload with other `[health]` sections: the checker thread takes them between two
+    /// turns; checkers that did not change keep their verdicts
+    /// ([`lvs_core::health::HealthMonitor::reconfigured`]).
+    pub(crate) fn reconfigure(&self, loaded: &Loaded) -> Result<(), String> {
+        let configs = loaded.router.health_checks()?;
+        *lock(&self.pending) = Some(configs);
+        Ok(())
     }
 
     /// The `--health` listing as of the runner's last turn.
@@ -283,6 +313,25 @@ impl<S: MetricsSource> MetricsSource for HealthMetrics<S> {
 
     fn health(&self) -> Vec<DestHealth> {
         DestHealth::from_rows(&self.status.rows())
+    }
+}
+
+/// Logs a health event; a server down with `on_failure = "expire"` has its connections
+/// expired on every worker.
+fn notified(engine: &Engine, event: HealthEvent) {
+    tracing::info!(?event, "health");
+    if let HealthEvent::Down {
+        service,
+        dest,
+        conns: FailedConnPolicy::ExpireNow,
+        ..
+    } = event
+    {
+        let n: usize = engine
+            .each_director(move |d| d.expire_dest_conns(&service, dest.ip(), dest.port(), now()))
+            .into_iter()
+            .sum();
+        tracing::info!(%service, %dest, expired = n, "health: connections expired");
     }
 }
 

@@ -198,6 +198,7 @@ fn signal_loop(
                 engine,
                 args,
                 &mut loaded.lock().unwrap_or_else(|e| e.into_inner()),
+                health,
             );
         }
         let periodic = !every.is_zero() && last_dump.elapsed() >= every;
@@ -214,7 +215,7 @@ fn signal_loop(
     }
 }
 
-fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
+fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded, health: Option<&Health>) {
     let new = match Loaded::read(&args.rules, &args.config) {
         Ok(l) => l,
         Err(e) => {
@@ -238,11 +239,20 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
              only on restart; applying rules, timeouts and sysctls"
         );
     }
-    if r.health != old.health {
-        tracing::warn!("[health] changes only on restart; the running checkers stay");
+    let health_changed = r.health != old.health;
+    if health_changed && (health.is_none() || r.health.threads != old.health.threads) {
+        tracing::warn!(
+            "[health] threads, and sections when none ran at start, change only on restart"
+        );
     }
     match engine.replace(&new) {
         Ok(()) => {
+            if health_changed
+                && let Some(h) = health
+                && let Err(e) = h.reconfigure(&new)
+            {
+                tracing::error!("[health] not reloaded: {e}");
+            }
             tracing::info!(commands = new.commands.len(), "reloaded");
             *loaded = new;
         }

@@ -60,6 +60,7 @@ pub struct HealthRunner {
     epoch: std::time::Instant,
     children: Vec<Child>,
     status: HealthStatus,
+    seed: u64,
 }
 
 /// The runner's view as of its last turn, readable from other threads (a control socket's
@@ -129,6 +130,7 @@ impl HealthRunner {
             epoch: std::time::Instant::now(),
             children: Vec::new(),
             status: HealthStatus::default(),
+            seed: options.seed,
         }
     }
 
@@ -150,6 +152,24 @@ impl HealthRunner {
     /// A handle on the listing and rows as of each turn, for other threads.
     pub fn status(&self) -> HealthStatus {
         self.status.clone()
+    }
+
+    /// Takes a new configuration (a reload) with [`HealthMonitor::reconfigured`]: unchanged
+    /// checkers keep their verdicts. Drain the new monitor's initial actions with the next
+    /// [`turn`](Self::turn): they describe the whole new state (every alive dest added, the
+    /// sorry server without quorum).
+    pub fn reconfigure(&mut self, configs: Vec<VirtualServerHealth>) {
+        let now = self.now();
+        self.seed = self.seed.wrapping_add(1);
+        self.monitor = self.monitor.reconfigured(configs, self.seed, now);
+    }
+
+    /// Waits at most `max` for a probe to finish and feeds its result (call between turns).
+    pub fn wait(&mut self, max: Duration) {
+        if let Some((token, outcome)) = self.pool.wait_result(max) {
+            let now = self.now();
+            self.monitor.handle_result(now, token, outcome);
+        }
     }
 
     /// One turn without blocking: feeds finished probes, starts due ones, runs notify programs
@@ -194,10 +214,7 @@ impl HealthRunner {
     pub fn run_actions(&mut self, stop: &AtomicBool, mut on_action: impl FnMut(HealthAction)) {
         while !stop.load(Ordering::Relaxed) {
             let wait = self.turn(&mut on_action);
-            if let Some((token, outcome)) = self.pool.wait_result(wait) {
-                let now = self.now();
-                self.monitor.handle_result(now, token, outcome);
-            }
+            self.wait(wait);
         }
     }
 
