@@ -37,11 +37,34 @@ pub struct DestHealth {
     pub up: bool,
 }
 
+impl DestHealth {
+    /// One entry per dest of the health listing's rows (one row per checker): up while every
+    /// checker of the dest is up, as the health monitor's `alive`.
+    pub fn from_rows(rows: &[lvs_core::health::HealthRow]) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::new();
+        for r in rows {
+            let dest = SocketDisplay(r.dest.ip(), r.dest.port());
+            match out
+                .iter_mut()
+                .find(|h| h.service == r.service && h.dest == dest)
+            {
+                Some(h) => h.up &= r.up,
+                None => out.push(Self {
+                    service: r.service,
+                    dest,
+                    up: r.up,
+                }),
+            }
+        }
+        out
+    }
+}
+
 /// What a scrape reads.
 pub trait MetricsSource: Send + Sync {
     /// The director's counters, rates and drops now.
     fn snapshot(&self) -> DirectorSnapshot;
-    /// The health checker's verdicts; none by default (issue 8 fills them).
+    /// The health checkers' verdicts; none by default.
     fn health(&self) -> Vec<DestHealth> {
         Vec::new()
     }
@@ -49,6 +72,21 @@ pub trait MetricsSource: Send + Sync {
     /// default.
     fn workers(&self) -> Vec<CountersSnapshot> {
         Vec::new()
+    }
+}
+
+/// A borrowed source (a decorator such as a health overlay can wrap a reference).
+impl<T: MetricsSource + ?Sized> MetricsSource for &T {
+    fn snapshot(&self) -> DirectorSnapshot {
+        (**self).snapshot()
+    }
+
+    fn health(&self) -> Vec<DestHealth> {
+        (**self).health()
+    }
+
+    fn workers(&self) -> Vec<CountersSnapshot> {
+        (**self).workers()
     }
 }
 
@@ -462,5 +500,39 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4"));
         assert!(ok.contains("\r\n\r\n# HELP lvs_connections "));
         assert!(get("/").starts_with("HTTP/1.0 404"));
+    }
+
+    #[test]
+    fn a_dest_is_up_while_all_its_checkers_are() {
+        use lvs_core::health::HealthRow;
+        let key = director().snapshot().services[0].key;
+        let row = |dest: &str, checker, up| HealthRow {
+            service: key,
+            dest: dest.parse().unwrap(),
+            checker,
+            up,
+            last: "-".into(),
+            fails: 0,
+            since: Duration::ZERO,
+        };
+        let rows = [
+            row("10.0.0.1:80", "TCP_CHECK", true),
+            row("10.0.0.1:80", "HTTP_GET", false),
+            row("10.0.0.2:80", "TCP_CHECK", true),
+        ];
+        let h = DestHealth::from_rows(&rows);
+        assert_eq!(
+            h.iter()
+                .map(|h| (h.dest.to_string(), h.up))
+                .collect::<Vec<_>>(),
+            [
+                ("10.0.0.1:80".to_owned(), false),
+                ("10.0.0.2:80".to_owned(), true)
+            ]
+        );
+        assert!(
+            render(&director().snapshot(), &h)
+                .contains("lvs_dest_up{service=\"tcp/192.0.2.1:80\",dest=\"10.0.0.2:80\"} 1\n")
+        );
     }
 }

@@ -133,3 +133,49 @@ fn a_panicking_prober_still_answers() {
     assert_eq!(got, token);
     assert!(matches!(outcome, CheckOutcome::Down { reason } if reason.contains("panicked")));
 }
+
+/// One probe thread, seven checkers whose probes take 0.6 s of their 1 s timeout: the last one
+/// waits 3.6 s in the queue, longer than the monitor's lost-result grace (2 x timeout + 1 s).
+/// Waiting for a thread is not a failure: no server goes down.
+#[test]
+fn a_probe_queued_behind_slow_ones_is_not_a_failure() {
+    use lvs_core::health::{CheckOutcome, HealthAction, HealthEvent};
+    let mut toml =
+        String::from("[[virtual_server]]\nservice = \"-t 192.0.2.1:80\"\ndelay_loop = 0.5\n");
+    for i in 1..=7 {
+        toml += &format!(
+            "[[virtual_server.real_server]]\nserver = \"-r 10.0.0.{i}:80 -m\"\n\
+             [[virtual_server.real_server.check]]\ntype = \"tcp\"\nconnect_timeout = 1\n\
+             retry = 0\nwarmup = 0\n"
+        );
+    }
+    let file: HealthFile = toml::from_str(&toml).unwrap();
+    let options = RunnerOptions {
+        threads: 1,
+        seed: 1,
+    };
+    let slow: lvs_net::health::Prober = Arc::new(|_| {
+        std::thread::sleep(Duration::from_millis(600));
+        CheckOutcome::Up { weight: None }
+    });
+    let runner = HealthRunner::with_prober(file.to_core().unwrap(), options, slow).unwrap();
+    let downs = Arc::new(Mutex::new(Vec::new()));
+    let d = Arc::clone(&downs);
+    let handle = runner
+        .spawn_actions(move |a| {
+            if let HealthAction::Notify(HealthEvent::Down { dest, .. }) = a {
+                d.lock().unwrap().push(dest);
+            }
+        })
+        .unwrap();
+    // Bootstrap (1 s) plus a round of seven 0.6 s probes on one thread, and some slack.
+    std::thread::sleep(Duration::from_millis(1000 + 7 * 600 + 500));
+    let rows = handle.rows();
+    handle.stop();
+    assert!(
+        downs.lock().unwrap().is_empty(),
+        "{:?}",
+        downs.lock().unwrap()
+    );
+    assert!(rows.iter().all(|r| r.up && r.last == "ok"), "{rows:?}");
+}

@@ -4,6 +4,8 @@
 //! Parsing, listing and saving are `lvs_core::ipvsadm`'s; this file only moves words and text.
 //! Options of our own are taken out before ipvsadm sees the words: `--socket PATH` (default
 //! `$LVS_ROUTER_SOCKET`, then `/run/lvs-router.sock`), `--json` (listings as JSON) and
+//! `--health` (with or without `-L`/`-n`: the health checkers' listing, one line per checker;
+//! `lvs-router run` with `[[health.virtual_server]]` sections), and
 //! `--state FILE`, which runs without a router against a director of its own loaded from FILE
 //! (`ipvsadm -S` lines; a missing file is an empty table) and writes changes back in the same
 //! form (so, as with `ipvsadm -S`, thresholds and `--set` timeouts are not kept).
@@ -65,11 +67,15 @@ pub(crate) fn run(program: &str, mut args: Vec<String>) -> ExitCode {
     let mut socket = std::env::var_os("LVS_ROUTER_SOCKET")
         .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from);
     let mut json = false;
+    let mut health = false;
     let mut state_file = None;
     let mut i = 0;
     while i < args.len() {
         if args[i] == "--json" {
             json = true;
+            args.remove(i);
+        } else if args[i] == "--health" {
+            health = true;
             args.remove(i);
         } else if args[i] == "--socket" && i + 1 < args.len() {
             socket = PathBuf::from(args.remove(i + 1));
@@ -88,6 +94,7 @@ pub(crate) fn run(program: &str, mut args: Vec<String>) -> ExitCode {
         program,
         socket,
         json,
+        health,
         state_file,
     };
     let out = ctx.invoke(&args);
@@ -100,6 +107,7 @@ struct Ctx<'a> {
     program: &'a str,
     socket: PathBuf,
     json: bool,
+    health: bool,
     state_file: Option<PathBuf>,
 }
 
@@ -117,6 +125,12 @@ impl Ctx<'_> {
                 Err(e) => return Outcome::fail(e.stderr_text(self.program), e.exit_code()),
             }
         };
+        if self.health {
+            return match cmd {
+                AdmCommand::List { .. } => self.health_listing(),
+                _ => Outcome::fail(format!("{}: --health goes with -L only\n", self.program), 2),
+            };
+        }
         match cmd {
             AdmCommand::Help => Outcome::ok(usage(self.program)),
             AdmCommand::Version => Outcome::ok(VERSION_TEXT.to_owned()),
@@ -185,6 +199,18 @@ impl Ctx<'_> {
                 _ => Outcome::ok(list_all(state, format, res)),
             }
         })
+    }
+
+    /// `--health`: the router's health listing, as text or (`--json`) a JSON string.
+    fn health_listing(&self) -> Outcome {
+        match self.call(RequestBody::Health) {
+            Ok(ResponseBody::Health(text)) if self.json => json(&text),
+            Ok(ResponseBody::Health(text)) => Outcome::ok(text),
+            Ok(other) => {
+                Outcome::fail(format!("unexpected answer from the router: {other:?}\n"), 2)
+            }
+            Err(out) => out,
+        }
     }
 
     fn with_state(&self, conns: bool, f: impl FnOnce(&AdmState) -> Outcome) -> Outcome {

@@ -132,8 +132,21 @@ pub(crate) struct SysctlsConfig {
     pub(crate) amemthresh: Option<usize>,
 }
 
+/// `[health]`: the health checkers (`crate::health`); keepalived's `virtual_server` blocks
+/// in lvs_net's TOML form.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealthConfig {
+    /// Probe threads: the most probes that run at once (default 4).
+    pub(crate) threads: Option<usize>,
+    /// The checked virtual servers.
+    #[serde(default)]
+    pub(crate) virtual_server: Vec<lvs_net::health::VirtualServerSection>,
+}
+
 /// The TOML file.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+// Not Eq: the health section's durations are floats (keepalived takes fractions of seconds).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RouterConfig {
     /// Balanced interfaces, in port order.
@@ -177,6 +190,9 @@ pub(crate) struct RouterConfig {
     pub(crate) vrrp: Option<VrrpSection>,
     /// IPVS connection sync (`crate::ha`).
     pub(crate) sync: Option<SyncSection>,
+    /// Health checks.
+    #[serde(default)]
+    pub(crate) health: HealthConfig,
 }
 
 /// `[vrrp]`: one VRRP instance (keepalived's `vrrp_instance`). While it is master the workers
@@ -345,6 +361,10 @@ impl RouterConfig {
         {
             return Err("[sync] daemon: with [vrrp] the sync role follows the VRRP state".into());
         }
+        if cfg.health.threads == Some(0) {
+            return Err("health.threads must be at least 1".into());
+        }
+        cfg.health_checks()?;
         for r in &cfg.routes {
             parse_prefix(&r.to)?;
             if !cfg.interfaces.iter().any(|i| i.name == r.interface) {
@@ -352,6 +372,17 @@ impl RouterConfig {
             }
         }
         Ok(cfg)
+    }
+
+    /// The health sections as the core's configuration.
+    pub(crate) fn health_checks(
+        &self,
+    ) -> Result<Vec<lvs_core::health::VirtualServerHealth>, String> {
+        self.health
+            .virtual_server
+            .iter()
+            .map(|v| v.to_core().map_err(|e| format!("[health]: {e}")))
+            .collect()
     }
 
     /// The timeouts (unset keys keep the kernel defaults).
@@ -496,6 +527,9 @@ mod tests {
         let (vips, rips) = service_addrs(&l.commands);
         assert_eq!(vips.len(), 1);
         assert_eq!(rips.len(), 3);
+        let health = l.router.health_checks().unwrap();
+        assert_eq!(health.len(), 1);
+        assert_eq!(health[0].real_servers.len(), 2);
     }
 
     #[test]
@@ -517,6 +551,21 @@ mod tests {
             Some("127.0.0.1:9642".parse().unwrap())
         );
         assert!(RouterConfig::parse(&format!("metrics_listen = \"localhost\"\n{base}")).is_err());
+        assert!(RouterConfig::parse(&format!("{base}[health]\nthreads = 0\n")).is_err());
+        let vs = "[[health.virtual_server]]\nservice = \"-t 192.0.2.1:80\"\n\
+                  [[health.virtual_server.real_server]]\nserver = \"-r 10.0.0.1:80\"\n\
+                  [[health.virtual_server.real_server.check]]\ntype = \"misc\"\n";
+        let err = RouterConfig::parse(&format!("{base}{vs}")).unwrap_err();
+        assert!(err.starts_with("[health]: "), "{err}");
+        let ok = format!("{base}{vs}program = \"true\"\n");
+        assert_eq!(
+            RouterConfig::parse(&ok)
+                .unwrap()
+                .health_checks()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(
             parse_prefix("2001:db8::/32"),
             Ok(("2001:db8::".parse().unwrap(), 32))

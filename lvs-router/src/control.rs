@@ -38,6 +38,7 @@ use lvs_net::ctl::ControlTarget;
 use crate::config::Loaded;
 use crate::engine::Engine;
 use crate::ha::SyncDaemons;
+use crate::health::Health;
 
 /// The running engine and the configuration it was loaded with (shared with `run`'s SIGHUP
 /// reload, which replaces it).
@@ -46,6 +47,8 @@ pub(crate) struct RunTarget<'a> {
     pub(crate) loaded: &'a Mutex<Loaded>,
     /// The sync daemons (`--start-daemon`, `--stop-daemon`, `-L --daemon`; `crate::ha`).
     pub(crate) sync: &'a SyncDaemons,
+    /// The health checkers, for `adm -L --health`.
+    pub(crate) health: Option<&'a Health>,
 }
 
 impl ControlTarget for RunTarget<'_> {
@@ -145,5 +148,11 @@ impl ControlTarget for RunTarget<'_> {
 
     fn stop_daemon(&self, master: bool) -> Result<(), String> {
         self.sync.stop(self.engine, master)
+    }
+
+    fn health(&self) -> Result<String, String> {
+        self.health
+            .map(Health::listing)
+            .ok_or_else(|| "no health checks are configured ([health] in the config)".into())
     }
 }

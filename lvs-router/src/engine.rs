@@ -45,6 +45,10 @@ const TURN: Duration = Duration::from_millis(20);
 /// The data-plane worker every job runs on.
 pub(crate) type RunningWorker = Worker<DirectorHandler>;
 
+/// Rewrites every rule set before it reaches the workers (the health overlay,
+/// `crate::health`): rules in, effective rules out.
+pub(crate) type Overlay = Arc<dyn Fn(&[Command]) -> Vec<Command> + Send + Sync>;
+
 /// A job for one worker, run between two turns of its loop.
 type Job = Box<dyn FnOnce(&mut RunningWorker) + Send>;
 
@@ -67,6 +71,8 @@ pub(crate) struct Engine {
     /// The addresses the workers answer ARP/ND for when they own the VIPs: the VIPs and the
     /// FULLNAT local addresses. With `[vrrp]` they start owning none (`crate::ha`).
     owned: Vec<IpAddr>,
+    /// Applied by [`Engine::replace`] to every rule set.
+    overlay: Mutex<Option<Overlay>>,
 }
 
 /// Why the engine did not start.
@@ -199,6 +205,7 @@ impl Engine {
             host: Mutex::new(host),
             scratch: Mutex::new(scratch),
             owned,
+            overlay: Mutex::new(None),
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
         for i in 0..workers {
@@ -299,13 +306,24 @@ impl Engine {
         self.each(move |w| job(&mut w.handler_mut().0))
     }
 
+    /// From now on [`Engine::replace`] installs `overlay(rules)` instead of the rules.
+    pub(crate) fn set_overlay(&self, overlay: Overlay) {
+        *self.overlay.lock().unwrap_or_else(|e| e.into_inner()) = Some(overlay);
+    }
+
     /// Diff-applies a new rules set and settings to every worker, after checking it on the
-    /// scratch director (on error nothing changed anywhere).
+    /// scratch director (on error nothing changed anywhere). The overlay, if one is set, is
+    /// applied to the rules first.
     pub(crate) fn replace(&self, cfg: &Loaded) -> Result<(), String> {
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        s.replace_config(&cfg.commands, now())
+        let effective = match &*self.overlay.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(overlay) => overlay(&cfg.commands),
+            None => cfg.commands.clone(),
+        };
+        s.replace_config(&effective, now())
             .map_err(|e| e.to_string())?;
-        let commands: Arc<[Command]> = cfg.commands.clone().into();
+        let (_, rips) = service_addrs(&effective);
+        let commands: Arc<[Command]> = effective.into();
         let (timeouts, sysctls): (Timeouts, Sysctls) =
             (cfg.router.timeouts(), cfg.router.sysctls());
         // The scratch director is what listings read the timeouts from (`-L --timeout`).
@@ -326,7 +344,6 @@ impl Engine {
         if applied.len() != self.workers.len() {
             return Err("a worker did not confirm the reload".to_owned());
         }
-        let (_, rips) = service_addrs(&cfg.commands);
         let mut host = self.host.lock().unwrap_or_else(|e| e.into_inner());
         host.refresh(rips)
             .map_err(|e| format!("rules applied, but the nftables refresh failed: {e}"))

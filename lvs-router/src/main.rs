@@ -12,6 +12,7 @@ mod control;
 mod demo;
 mod engine;
 mod ha;
+mod health;
 mod host;
 mod listing;
 mod realserver;

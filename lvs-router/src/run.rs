@@ -24,6 +24,9 @@
 //! With `metrics_listen = "ADDR:PORT"` it serves Prometheus metrics (`GET /metrics`,
 //! `lvs_net::metrics`) from another thread: the workers' merged snapshots and their data-plane
 //! counters. The listener closes at exit; exit code 2 when it cannot bind.
+//! With `[[health.virtual_server]]` sections the checkers run on a thread of their own
+//! (`crate::health`): failed real servers leave rotation, on every worker and across reloads;
+//! `adm -L --health` lists them.
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -33,11 +36,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lvs_net::ctl::ControlServer;
-use lvs_net::metrics::MetricsServer;
+use lvs_net::metrics::{MetricsServer, MetricsSource};
 
 use crate::config::Loaded;
 use crate::control::RunTarget;
 use crate::engine::Engine;
+use crate::health::{Health, HealthMetrics};
 use crate::{ha, listing};
 
 /// Arguments of `run`.
@@ -49,7 +53,8 @@ pub(crate) struct Args {
     /// Interfaces, addresses, workers, timeouts (see examples/lvs-router.toml).
     #[arg(long, value_name = "CONFIG.toml")]
     config: PathBuf,
-    /// Print the `ipvsadm -Ln --stats` table every N seconds (0: never; also on SIGUSR1).
+    /// Print the `ipvsadm -Ln --stats` table (and the health listing) every N seconds (0:
+    /// never; also on SIGUSR1).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     stats_every: u64,
 }
@@ -94,7 +99,18 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engine = match Engine::start(&loaded, None) {
+    let health = match Health::start(&loaded) {
+        Ok(h) => h,
+        // The sections were checked with the TOML: what fails here is starting the probe pool.
+        Err(e) => {
+            tracing::error!("cannot start the health checks: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = health
+        .as_ref()
+        .map_or_else(|| loaded.clone(), |h| h.effective(&loaded));
+    let engine = match Engine::start(&started, None) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!("cannot start the data plane: {e}");
@@ -108,6 +124,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(h) = &health {
+        h.install(&engine);
+    }
     let server = match &loaded.router.control_socket {
         None => None,
         Some(path) => match ControlServer::bind(path) {
@@ -143,6 +162,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 engine: &engine,
                 loaded: &loaded,
                 sync: &daemons,
+                health: health.as_ref(),
             };
             let done = &done;
             scope.spawn(move || {
@@ -163,9 +183,17 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         if let (Some(m), Some(addr)) = (&metrics, metrics_addr) {
             tracing::info!(%addr, "metrics listening");
             let (engine, done) = (&engine, &done);
+            // With health checks the scrape also carries their verdicts (`lvs_dest_up`).
+            let source: Box<dyn MetricsSource + Send + Sync + '_> = match &health {
+                Some(h) => Box::new(HealthMetrics {
+                    source: engine,
+                    status: h.status(),
+                }),
+                None => Box::new(engine),
+            };
             scope.spawn(move || {
                 while !done.load(Ordering::Relaxed) {
-                    if let Err(e) = m.serve_one(engine)
+                    if let Err(e) = m.serve_one(&*source)
                         && !matches!(
                             e.kind(),
                             std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionAborted
@@ -177,7 +205,18 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 }
             });
         }
-        signal_loop(&engine, args, &loaded, &signals);
+        if let Some(h) = &health {
+            let (engine, loaded, done) = (&engine, &loaded, &done);
+            match std::thread::Builder::new()
+                .name("lvs-health".into())
+                .spawn_scoped(scope, move || h.run(engine, loaded, done))
+            {
+                Ok(_) => tracing::info!("health checks running"),
+                // The data plane runs on with the rules as they were at start.
+                Err(e) => tracing::error!("cannot start the health-check thread: {e}"),
+            }
+        }
+        signal_loop(&engine, args, &loaded, &signals, health.as_ref());
         done.store(true, Ordering::Relaxed);
         if let Some(server) = &server {
             // Wakes the control thread out of accept so it sees `done`.
@@ -207,7 +246,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &Signals) {
+fn signal_loop(
+    engine: &Engine,
+    args: &Args,
+    loaded: &Mutex<Loaded>,
+    signals: &Signals,
+    health: Option<&Health>,
+) {
     let every = Duration::from_secs(args.stats_every);
     let mut last_dump = std::time::Instant::now();
     while !signals.stop.load(Ordering::Relaxed) {
@@ -217,6 +262,7 @@ fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &S
                 engine,
                 args,
                 &mut loaded.lock().unwrap_or_else(|e| e.into_inner()),
+                health,
             );
         }
         let periodic = !every.is_zero() && last_dump.elapsed() >= every;
@@ -225,12 +271,15 @@ fn signal_loop(engine: &Engine, args: &Args, loaded: &Mutex<Loaded>, signals: &S
             if let Some(s) = listing::merge(engine.snapshots()) {
                 println!("{}\n{}", listing::conns_table(&s), listing::stats_table(&s));
             }
+            if let Some(h) = health {
+                println!("{}", h.listing());
+            }
             tracing::debug!(counters = ?engine.counters(), "data plane counters");
         }
     }
 }
 
-fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
+fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded, health: Option<&Health>) {
     let new = match Loaded::read(&args.rules, &args.config) {
         Ok(l) => l,
         Err(e) => {
@@ -259,8 +308,20 @@ fn reload(engine: &Engine, args: &Args, loaded: &mut Loaded) {
              applying rules, timeouts and sysctls"
         );
     }
+    let health_changed = r.health != old.health;
+    if health_changed && (health.is_none() || r.health.threads != old.health.threads) {
+        tracing::warn!(
+            "[health] threads, and sections when none ran at start, change only on restart"
+        );
+    }
     match engine.replace(&new) {
         Ok(()) => {
+            if health_changed
+                && let Some(h) = health
+                && let Err(e) = h.reconfigure(&new)
+            {
+                tracing::error!("[health] not reloaded: {e}");
+            }
             tracing::info!(commands = new.commands.len(), "reloaded");
             *loaded = new;
         }

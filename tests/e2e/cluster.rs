@@ -134,27 +134,7 @@ impl Cluster {
                 fs::hard_link(www.join(f), root.join(f)).unwrap();
             }
             fs::write(root.join("id"), format!("rs{n}")).unwrap();
-            let log = format!("rs{n}.log");
-            let name = format!("rs{n}");
-            s.spawn(
-                &[
-                    "python3",
-                    script.to_str().unwrap(),
-                    &name,
-                    root.to_str().unwrap(),
-                    VIP,
-                    VIP6,
-                ],
-                &log,
-            );
-            let p = dir.join(&log);
-            assert!(
-                wait_for(Duration::from_secs(10), || fs::read_to_string(&p)
-                    .unwrap_or_default()
-                    .contains("ready")),
-                "server rs{n} did not start: {}",
-                fs::read_to_string(&p).unwrap_or_default()
-            );
+            spawn_server(s, n, &dir, &script);
         }
         Self {
             client,
@@ -164,6 +144,21 @@ impl Cluster {
             router: None,
             scratch,
         }
+    }
+
+    /// Starts rs`n`'s server again (after it was killed); its pid, once it listens.
+    pub fn restart_server(&mut self, n: usize) -> u32 {
+        let dir = self.dir();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
+        spawn_server(&mut self.servers[n - 1], n, &dir, &script)
+    }
+
+    /// The pid of rs`n`'s server (the last one started).
+    pub fn server_pid(&self, n: usize) -> u32 {
+        *self.servers[n - 1]
+            .pids()
+            .last()
+            .expect("a server was started")
     }
 
     /// The scratch directory.
@@ -250,6 +245,34 @@ impl Cluster {
     pub fn served(&self, name: &str) -> Vec<u8> {
         fs::read(self.dir().join("www").join(name)).unwrap()
     }
+}
+
+/// Starts server.py for rs`n` (files in `DIR/www{n}`, log `DIR/rs{n}.log`, truncated) and
+/// waits for its "ready".
+fn spawn_server(s: &mut Node, n: usize, dir: &std::path::Path, script: &std::path::Path) -> u32 {
+    let root = dir.join(format!("www{n}"));
+    let log = format!("rs{n}.log");
+    let name = format!("rs{n}");
+    let pid = s.spawn(
+        &[
+            "python3",
+            script.to_str().unwrap(),
+            &name,
+            root.to_str().unwrap(),
+            VIP,
+            VIP6,
+        ],
+        &log,
+    );
+    let p = dir.join(&log);
+    assert!(
+        wait_for(Duration::from_secs(10), || fs::read_to_string(&p)
+            .unwrap_or_default()
+            .contains("ready")),
+        "server rs{n} did not start: {}",
+        fs::read_to_string(&p).unwrap_or_default()
+    );
+    pid
 }
 
 /// The director's TOML for the two-arm lab: client side `d1`, server side `d0`, and routes so

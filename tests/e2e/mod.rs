@@ -197,6 +197,11 @@ impl Node {
         pid
     }
 
+    /// The pids of the background processes started with [`Node::spawn`], in start order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// Waits for a background process `pid` to exit, at most `limit`; its exit code.
     pub fn wait(&mut self, pid: u32, limit: Duration) -> Option<i32> {
         let c = self.children.iter_mut().find(|c| c.id() == pid)?;

@@ -2,7 +2,8 @@
 """A real server for the end-to-end tests, on kernel sockets (IPv4 and IPv6, dual stack).
 
 usage: server.py NAME DIR [VIP...]
-  TCP 80 and 8080  HTTP/1.0 GET of files in DIR (the body of /id is NAME)
+  TCP 80 and 8080  HTTP/1.0 GET of files in DIR (the body of /id is NAME); GET /health
+                   answers 200 "ok", or 500 while the file DIR/fail500 exists (health checks)
   TCP 9000         reads to EOF, answers "NAME SHA256HEX\n" (uploads checked by digest)
   TCP 9002         answers "NAME PEER-IP\n", then echoes until the client closes
                    (long-lived connections: quiesce, FULLNAT's source address)
@@ -29,6 +30,16 @@ class Http(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def do_GET(self):
+        if self.path != "/health":
+            return super().do_GET()
+        failing = os.path.exists(os.path.join(ROOT, "fail500"))
+        body = b"failing\n" if failing else b"ok\n"
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):

@@ -71,6 +71,27 @@ impl Checker {
         }
     }
 
+    /// The last probe number used.
+    pub(super) fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// Numbers this checker's probes from `base + 1` on.
+    pub(super) fn set_seq(&mut self, base: u32) {
+        self.seq = base;
+    }
+
+    /// Takes over `old`'s verdict (a reload): up/down, retries spent, last result, fails and
+    /// since; not its schedule or the probe it may have in flight.
+    pub(super) fn carry(&mut self, old: &Self) {
+        self.is_up = old.is_up;
+        self.has_run = old.has_run;
+        self.retry_it = old.retry_it;
+        self.last = old.last.clone();
+        self.fails = old.fails;
+        self.since = old.since;
+    }
+
     /// Marks a probe as sent and returns its token; with `lost_results_fail` a missing result
     /// counts as a failure after twice the timeout plus a second.
     pub(super) fn start(

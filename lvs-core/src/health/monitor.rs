@@ -57,6 +57,32 @@ impl HealthMonitor {
     /// random share drawn from `seed`. The initial actions add the alive dests (and the
     /// inhibited dead ones with weight 0) and, without quorum, the sorry server.
     pub fn new(configs: Vec<VirtualServerHealth>, seed: u64, now: Instant) -> Self {
+        Self::build(configs, seed, now, None)
+    }
+
+    /// A monitor for a new configuration (a reload) that keeps this one's verdicts: a checker
+    /// with the same configuration on the same real server (service, address and port) starts
+    /// in the state its predecessor is in (up or down, retries spent, last result, fails,
+    /// since) rather than up (or down with `alpha`), so a dead server stays out of the initial
+    /// actions. Quorum is worked out afresh from those states (a lost one is announced again).
+    /// Results of this monitor's probes still in flight are ignored by the new one.
+    pub fn reconfigured(&self, configs: Vec<VirtualServerHealth>, seed: u64, now: Instant) -> Self {
+        let mut m = Self::build(configs, seed, now, Some(self));
+        m.lost_results_fail = self.lost_results_fail;
+        m
+    }
+
+    fn build(
+        configs: Vec<VirtualServerHealth>,
+        seed: u64,
+        now: Instant,
+        previous: Option<&Self>,
+    ) -> Self {
+        // Probe numbers above any of the old monitor's: its late results match nothing here.
+        let seq_base = previous.map_or(0, |p| {
+            p.checkers.iter().map(Checker::seq).max().unwrap_or(0)
+        });
+        let mut used = vec![false; previous.map_or(0, |p| p.checkers.len())];
         // Warmup needs spread, not quality; a seeded StdRng keeps tests deterministic.
         let mut rng = StdRng::seed_from_u64(seed);
         let mut checkers = Vec::new();
@@ -71,9 +97,24 @@ impl HealthMonitor {
                     let delay =
                         core::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
                     let first = now + BOOTSTRAP_DELAY + delay;
-                    checkers.push(Checker::new(ck.clone(), v, r, !cfg.alpha, first, now));
+                    let mut c = Checker::new(ck.clone(), v, r, !cfg.alpha, first, now);
+                    c.set_seq(seq_base);
+                    let dest = SocketAddr::new(rs.dest.addr, rs.dest.port);
+                    if let Some(p) = previous
+                        && let Some(i) = p.checkers.iter().enumerate().position(|(i, o)| {
+                            !used[i]
+                                && o.cfg == *ck
+                                && p.vss[o.vs].cfg.service == cfg.service
+                                && p.dest_of(o) == dest
+                        })
+                    {
+                        used[i] = true;
+                        c.carry(&p.checkers[i]);
+                    }
+                    checkers.push(c);
                 }
-                let failed = if cfg.alpha { rs.checkers.len() } else { 0 };
+                let first = checkers.len() - rs.checkers.len();
+                let failed = checkers[first..].iter().filter(|c| !c.is_up).count();
                 rss.push(Rs {
                     alive: failed == 0,
                     in_table: false,
@@ -107,6 +148,12 @@ impl HealthMonitor {
             m.update_quorum(v);
         }
         m
+    }
+
+    /// The real server a checker probes for, as its `addr:port`.
+    fn dest_of(&self, c: &Checker) -> SocketAddr {
+        let d = &self.vss[c.vs].cfg.real_servers[c.rs].dest;
+        SocketAddr::new(d.addr, d.port)
     }
 
     /// Whether a probe whose result never comes back counts as failed, once twice its timeout

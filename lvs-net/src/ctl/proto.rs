@@ -6,6 +6,8 @@
 //! {"version":1,"result":{"Ok":"Applied"}}
 //! {"version":1,"body":{"Get":{"conns":false}}}
 //! {"version":1,"result":{"Ok":{"State":{"table_size":4096,"services":[...],...}}}}
+//! {"version":1,"body":"Health"}
+//! {"version":1,"result":{"Ok":{"Health":"Service  RemoteAddress:Port ...\n"}}}
 //! {"version":1,"result":{"Err":{"message":"Service already exists","index":0,"exit_code":255}}}
 //! ```
 //!
@@ -53,6 +55,8 @@ pub enum RequestBody {
     StartDaemon(DaemonConfig),
     /// `--stop-daemon`; `true` for master.
     StopDaemon(bool),
+    /// `-L --health`: the health checkers' listing.
+    Health,
 }
 
 /// A response.
@@ -72,6 +76,8 @@ pub enum ResponseBody {
     Applied,
     /// The state.
     State(Box<AdmState>),
+    /// The health listing text (`lvs_core::health::HealthMonitor::listing`).
+    Health(String),
 }
 
 /// A refusal: ipvsadm's message and exit status.

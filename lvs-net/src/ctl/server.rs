@@ -47,6 +47,11 @@ pub trait ControlTarget {
     fn stop_daemon(&self, _master: bool) -> Result<(), String> {
         Err("No daemon is running".into())
     }
+
+    /// `-L --health`: the health listing. The default refuses: no checkers run.
+    fn health(&self) -> Result<String, String> {
+        Err("no health checks are configured".into())
+    }
 }
 
 /// [`ControlTarget`] for a single director behind a mutex; `now` reads the router's clock.
@@ -266,5 +271,9 @@ fn dispatch(body: RequestBody, target: &dyn ControlTarget) -> Result<ResponseBod
             .stop_daemon(master)
             .map(|()| ResponseBody::Applied)
             .map_err(|m| failure(m, None, KERNEL_REFUSAL)),
+        RequestBody::Health => target
+            .health()
+            .map(ResponseBody::Health)
+            .map_err(|m| failure(m, None, 1)),
     }
 }

@@ -163,3 +163,37 @@ fn workers_get_every_batch_and_listings_add_up() {
     assert_eq!(state.table_size, 3 * (1 << 20));
     assert_eq!(state.services[0].dests.len(), 1);
 }
+
+/// A target with health checks: answers `Health` with its listing.
+struct WithHealth;
+
+impl ControlTarget for WithHealth {
+    fn apply(
+        &self,
+        _: &[lvs_core::ipvsadm::AdmCommand],
+    ) -> Result<(), lvs_core::ipvsadm::BatchError> {
+        Ok(())
+    }
+
+    fn state(&self, _: bool) -> AdmState {
+        AdmState::default()
+    }
+
+    fn health(&self) -> Result<String, String> {
+        Ok("listing\n".into())
+    }
+}
+
+#[test]
+fn health_listing_is_the_targets_or_refused_without_checkers() {
+    let (rs, _) = exchange("health", vec![req(RequestBody::Health)]);
+    let err = rs[0].result.clone().unwrap_err();
+    assert_eq!(
+        (err.message.as_str(), err.exit_code),
+        ("no health checks are configured", 1)
+    );
+    assert_eq!(
+        respond(req(RequestBody::Health), &WithHealth).result,
+        Ok(ResponseBody::Health("listing\n".into()))
+    );
+}

@@ -9,7 +9,9 @@
 //! before `sch_handle_ingress`/`nf_ingress`, so the socket has its copy before the rule drops
 //! the original (the baseline's `afp_mode.sh` relies on the same order). A `bypass` list drops
 //! frames from real-server addresses too: NAT replies (RIP -> CIP) that the host would
-//! otherwise forward a second time when `ip_forward` is on.
+//! otherwise forward a second time when `ip_forward` is on; only those not addressed to the
+//! host itself (`fib daddr type != local`), so that the director's own connections to its real
+//! servers (health checks, management) get their answers.
 //!
 //! ARP and ND are not dropped: the host still resolves its own neighbours, and the rule never
 //! touches traffic to the director's own addresses (management, health checks).
@@ -52,11 +54,17 @@ pub fn ruleset(ifname: &str, vips: &[IpAddr], bypass: &[IpAddr]) -> String {
 /// One `counter drop` rule per address family and field with addresses.
 fn drop_rules(vips: &[IpAddr], bypass: &[IpAddr]) -> String {
     let mut s = String::new();
-    for (field, list) in [("daddr", vips), ("saddr", bypass)] {
+    // A real server's packets to the host's own addresses are the host's (health probes).
+    for (field, list, unless) in [
+        ("daddr", vips, ""),
+        ("saddr", bypass, " fib daddr type != local"),
+    ] {
         for (fam, v6) in [("ip", false), ("ip6", true)] {
             let e = set_elems(list, v6);
             if !e.is_empty() {
-                s.push_str(&format!("    {fam} {field} {{ {e} }} counter drop\n"));
+                s.push_str(&format!(
+                    "    {fam} {field} {{ {e} }}{unless} counter drop\n"
+                ));
             }
         }
     }
@@ -209,7 +217,7 @@ mod tests {
         assert!(s.contains("hook ingress device \"veth-lb0\""));
         assert!(s.contains("ip daddr { 192.0.2.100 } counter drop"));
         assert!(s.contains("ip6 daddr { 2001:db8::100 } counter drop"));
-        assert!(s.contains("ip saddr { 198.51.100.10 } counter drop"));
+        assert!(s.contains("ip saddr { 198.51.100.10 } fib daddr type != local counter drop"));
         assert!(!s.contains("ip6 saddr"));
     }
 }

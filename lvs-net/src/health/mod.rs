@@ -36,7 +36,7 @@ use std::net::SocketAddr;
 pub use config::{HealthConfigError, HealthFile, RealServerSection, VirtualServerSection};
 pub use pool::{ProbePool, Prober};
 pub use probe::run_probe;
-pub use runner::{HealthRunner, RunnerHandle, RunnerOptions};
+pub use runner::{HealthRunner, HealthStatus, RunnerHandle, RunnerOptions};
 
 /// Errors of the health-check machinery itself (not probe failures, which are results).
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! The runner: the core's [`HealthMonitor`] on a real clock, probes on a [`ProbePool`], actions
 //! handed to the router.
 //!
-//! Wiring in the router (the services exist before the runner starts; the health-managed dests
-//! are added by the runner's first actions, not by the router):
+//! Wiring with one director (the services exist before the runner starts; the health-managed
+//! dests are added by the runner's first actions, not by the router; `lvs-router run` instead
+//! folds the commands into an overlay over its rules, see lvs-router/src/health.rs):
 //!
 //! ```text
 //! let runner = HealthRunner::new(health_file.to_core()?, RunnerOptions::default())?;
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lvs_core::health::{HealthAction, HealthEvent, HealthMonitor, VirtualServerHealth};
+use lvs_core::health::{HealthAction, HealthEvent, HealthMonitor, HealthRow, VirtualServerHealth};
 use lvs_core::ipvsadm::Command;
 use lvs_core::time::Instant;
 
@@ -58,7 +59,38 @@ pub struct HealthRunner {
     pool: ProbePool,
     epoch: std::time::Instant,
     children: Vec<Child>,
-    listing: Arc<Mutex<String>>,
+    status: HealthStatus,
+    seed: u64,
+}
+
+/// The runner's view as of its last turn, readable from other threads (a control socket's
+/// `--health` listing, a metrics scrape) while the runner owns the monitor.
+#[derive(Clone, Debug, Default)]
+pub struct HealthStatus(Arc<Mutex<StatusInner>>);
+
+#[derive(Debug, Default)]
+struct StatusInner {
+    listing: String,
+    rows: Vec<HealthRow>,
+}
+
+impl HealthStatus {
+    /// The `--health` listing text.
+    pub fn listing(&self) -> String {
+        self.0.lock().map(|s| s.listing.clone()).unwrap_or_default()
+    }
+
+    /// The listing's rows (one per checker).
+    pub fn rows(&self) -> Vec<HealthRow> {
+        self.0.lock().map(|s| s.rows.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, monitor: &HealthMonitor, now: Instant) {
+        if let Ok(mut s) = self.0.lock() {
+            s.listing = monitor.listing(now);
+            s.rows = monitor.rows(now);
+        }
+    }
 }
 
 impl HealthRunner {
@@ -92,12 +124,17 @@ impl HealthRunner {
         options: RunnerOptions,
         pool: ProbePool,
     ) -> Self {
+        let mut monitor = HealthMonitor::new(configs, options.seed, Instant::ZERO);
+        // The pool answers every probe (a panic is a failure), each within its timeout once a
+        // thread takes it: time spent queued behind slow probes is not a dead server.
+        monitor.set_lost_results_fail(false);
         Self {
-            monitor: HealthMonitor::new(configs, options.seed, Instant::ZERO),
+            monitor,
             pool,
             epoch: std::time::Instant::now(),
             children: Vec::new(),
-            listing: Arc::default(),
+            status: HealthStatus::default(),
+            seed: options.seed,
         }
     }
 
@@ -114,6 +151,29 @@ impl HealthRunner {
     /// The `--health` listing as of now.
     pub fn listing(&self) -> String {
         self.monitor.listing(self.now())
+    }
+
+    /// A handle on the listing and rows as of each turn, for other threads.
+    pub fn status(&self) -> HealthStatus {
+        self.status.clone()
+    }
+
+    /// Takes a new configuration (a reload) with [`HealthMonitor::reconfigured`]: unchanged
+    /// checkers keep their verdicts. Drain the new monitor's initial actions with the next
+    /// [`turn`](Self::turn): they describe the whole new state (every alive dest added, the
+    /// sorry server without quorum).
+    pub fn reconfigure(&mut self, configs: Vec<VirtualServerHealth>) {
+        let now = self.now();
+        self.seed = self.seed.wrapping_add(1);
+        self.monitor = self.monitor.reconfigured(configs, self.seed, now);
+    }
+
+    /// Waits at most `max` for a probe to finish and feeds its result (call between turns).
+    pub fn wait(&mut self, max: Duration) {
+        if let Some((token, outcome)) = self.pool.wait_result(max) {
+            let now = self.now();
+            self.monitor.handle_result(now, token, outcome);
+        }
     }
 
     /// One turn without blocking: feeds finished probes, starts due ones, runs notify programs
@@ -136,9 +196,7 @@ impl HealthRunner {
         }
         self.children
             .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
-        if let Ok(mut l) = self.listing.lock() {
-            *l = self.monitor.listing(now);
-        }
+        self.status.set(&self.monitor, now);
         self.monitor
             .poll_timeout()
             .map_or(MAX_WAIT, |t| t.saturating_duration_since(self.now()))
@@ -160,10 +218,7 @@ impl HealthRunner {
     pub fn run_actions(&mut self, stop: &AtomicBool, mut on_action: impl FnMut(HealthAction)) {
         while !stop.load(Ordering::Relaxed) {
             let wait = self.turn(&mut on_action);
-            if let Some((token, outcome)) = self.pool.wait_result(wait) {
-                let now = self.now();
-                self.monitor.handle_result(now, token, outcome);
-            }
+            self.wait(wait);
         }
     }
 
@@ -184,7 +239,7 @@ impl HealthRunner {
         on_action: impl FnMut(HealthAction) + Send + 'static,
     ) -> Result<RunnerHandle, HealthError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let listing = Arc::clone(&self.listing);
+        let status = self.status();
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("lvs-health".into())
@@ -193,7 +248,7 @@ impl HealthRunner {
         Ok(RunnerHandle {
             stop,
             thread: Some(thread),
-            listing,
+            status,
         })
     }
 
@@ -229,13 +284,18 @@ impl HealthRunner {
 pub struct RunnerHandle {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    listing: Arc<Mutex<String>>,
+    status: HealthStatus,
 }
 
 impl RunnerHandle {
     /// The `--health` listing as of the runner's last turn.
     pub fn listing(&self) -> String {
-        self.listing.lock().map(|l| l.clone()).unwrap_or_default()
+        self.status.listing()
+    }
+
+    /// The rows as of the runner's last turn.
+    pub fn rows(&self) -> Vec<HealthRow> {
+        self.status.rows()
     }
 
     /// Stops the runner and waits for it (at most one probe timeout).
