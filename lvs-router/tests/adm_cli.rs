@@ -267,14 +267,24 @@ fn the_socket_refuses_other_users() {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let as_nobody = |socket: &Path| {
-        Command::new(&bin)
-            .args(["adm", "--socket"])
-            .arg(socket)
-            .arg("-Ln")
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap()
+        // ETXTBSY: a test thread forking at the moment of the copy holds the written file
+        // open until its child execs (rust-lang/rust#114554); it goes away at once.
+        for _ in 0..50 {
+            match Command::new(&bin)
+                .args(["adm", "--socket"])
+                .arg(socket)
+                .arg("-Ln")
+                .uid(65534)
+                .gid(65534)
+                .output()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{} stayed busy", bin.display());
     };
     // Mode 0600 keeps nobody out at connect(2).
     let o = as_nobody(&s);
