@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Instant as WallClock;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use lvs_core::director::{Director, DirectorConfig, PREFETCH_BATCH, Verdict};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
@@ -226,5 +226,70 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The established-packet loop the instruction count covers (callgrind `--toggle-collect`).
+#[inline(never)]
+fn ir_established(d: &mut Director, n: usize, ops: u64, now: Instant, buf: &mut [u8]) {
+    let ack = template(0x10);
+    for k in 0..ops {
+        client(buf, &ack, (k * 0x9e37) % n as u64);
+        black_box(feed(d, now, buf));
+    }
+}
+
+/// The batched established-packet loop (prefetch + handle, as a worker does).
+#[inline(never)]
+fn ir_batched(d: &mut Director, n: usize, ops: u64, now: Instant, bufs: &mut [Vec<u8>]) {
+    let ack = template(0x10);
+    for b in 0..ops / PREFETCH_BATCH as u64 {
+        for (k, buf) in bufs.iter_mut().enumerate() {
+            let i = (b * PREFETCH_BATCH as u64 + k as u64) * 0x9e37;
+            client(buf, &ack, i % n as u64);
+        }
+        let frames: [&[u8]; PREFETCH_BATCH] = core::array::from_fn(|k| &bufs[k][64..64 + 54]);
+        d.prefetch(&frames);
+        for buf in bufs.iter_mut() {
+            black_box(feed(d, now, buf));
+        }
+    }
+}
+
+/// The new-connection loop.
+#[inline(never)]
+fn ir_new_conn(d: &mut Director, nc: &mut NewConns, ops: u64, buf: &mut [u8]) {
+    for _ in 0..ops {
+        black_box(nc.one(d, buf));
+    }
+}
+
+/// `DIRECTOR_BENCH_IR=1`: no criterion; fixed loops for an instruction count. Run under
+/// `valgrind --tool=callgrind --toggle-collect='*ir_*'` and divide each function's inclusive
+/// count by the operations printed here.
+fn ir_mode() {
+    const OPS: u64 = 1 << 16;
+    for n in sizes() {
+        let mut d = build(n);
+        let mut nc = NewConns::new(n);
+        let now = nc.now;
+        let mut buf = vec![0u8; 256];
+        let mut bufs = vec![vec![0u8; 256]; PREFETCH_BATCH];
+        ir_established(&mut d, n, OPS, now, &mut buf);
+        ir_batched(&mut d, n, OPS, now, &mut bufs);
+        ir_new_conn(&mut d, &mut nc, OPS / 4, &mut buf);
+        eprintln!(
+            "director n={n}: ir_established {OPS} packets, ir_batched {OPS} packets, \
+             ir_new_conn {} connections",
+            OPS / 4
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("DIRECTOR_BENCH_IR").is_some() {
+        ir_mode();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -11,10 +11,9 @@
 //! no tombstones. The index stores no hashes: growth re-hashes each slot through a callback
 //! that reads the key from the slab.
 
-use core::hint::black_box;
 use core::mem::size_of;
 
-const SLOTS: usize = 12;
+pub(super) const SLOTS: usize = 12;
 /// Grow above 7/8 full.
 const LOAD_NUM: usize = 7;
 const LOAD_DEN: usize = 8;
@@ -86,36 +85,59 @@ impl LineIndex {
     /// The first slot whose tag matches and for which `eq` holds.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut found = None;
+        self.probe(hash, |slot| {
+            let hit = eq(slot);
+            if hit {
+                found = Some(slot);
+            }
+            hit
+        });
+        found
+    }
+
+    /// Hands `visit` every slot whose tag matches, in probe order, until it returns `true` or
+    /// the probe ends.
+    #[inline]
+    pub(super) fn probe(&self, hash: u64, mut visit: impl FnMut(u32) -> bool) {
         if self.chunks.is_empty() {
-            return None;
+            return;
         }
         let tag = tag_of(hash);
+        let mask = self.mask();
         let mut i = self.home(hash);
         for _ in 0..self.chunks.len() {
             let c = &self.chunks[i];
             let mut hits = match_tags(&c.ctrl, tag);
             while hits != 0 {
                 let k = (hits.trailing_zeros() / 8) as usize % SLOTS;
-                let slot = c.slots[k];
-                if eq(slot) {
-                    return Some(slot);
+                if visit(c.slots[k]) {
+                    return;
                 }
                 hits &= hits - 1;
             }
             if c.overflow() == 0 {
-                return None;
+                return;
             }
-            i = (i + 1) & self.mask();
+            i = (i + 1) & mask;
         }
-        None
     }
 
-    /// Loads the home chunk of `hash` (the batch warm-up's first pass).
+    /// The tag-match mask of `hash`'s home chunk (0x80 in each matching byte) and the chunk's
+    /// slots, for the batch warm-up: the first pass loads the line, the second picks the
+    /// candidate entries from it.
     #[inline]
-    pub(super) fn warm(&self, hash: u64) {
-        if !self.chunks.is_empty() {
-            black_box(self.chunks[self.home(hash)].ctrl[0]);
+    pub(super) fn home_matches(&self, hash: u64) -> (u128, Option<&[u32; SLOTS]>) {
+        match self.chunks.get(self.home(hash)) {
+            Some(c) => (match_tags(&c.ctrl, tag_of(hash)), Some(&c.slots)),
+            None => (0, None),
         }
+    }
+
+    /// The first control byte of `hash`'s home chunk: a load of the line.
+    #[inline]
+    pub(super) fn home_byte(&self, hash: u64) -> u8 {
+        self.chunks.get(self.home(hash)).map_or(0, |c| c.ctrl[0])
     }
 
     /// Adds `slot` under `hash` (duplicates allowed). `rehash` gives the hash of any stored

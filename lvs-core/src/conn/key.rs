@@ -177,11 +177,11 @@ impl Family for Ipv6Addr {
     }
 }
 
-/// Hash kinds: connections and templates share the in index but never match each other
-/// (the kernel's `IP_VS_CONN_F_TEMPLATE` test in `ip_vs_conn_in_get` / `ip_vs_ct_in_get`).
+/// Hash kinds: connections (both their in and out entries: a packet's own tuple) and templates
+/// share the index but never match each other (the kernel's `IP_VS_CONN_F_TEMPLATE` test in
+/// `ip_vs_conn_in_get` / `ip_vs_ct_in_get`).
 pub(super) const KIND_CONN: u8 = 0;
 pub(super) const KIND_TEMPLATE: u8 = 1;
-pub(super) const KIND_OUT: u8 = 2;
 
 /// Everything but the addresses: 44 bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -277,7 +277,7 @@ impl<A: Family> Entry<A> {
         let (b, bp) = self.out_dst();
         A::hash(
             state,
-            KIND_OUT,
+            KIND_CONN,
             self.meta.proto,
             self.daddr,
             self.meta.dport,

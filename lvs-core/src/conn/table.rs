@@ -1,5 +1,6 @@
 //! The connection table.
 
+use core::hint::black_box;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use foldhash::fast::FixedState;
@@ -11,6 +12,7 @@ use super::timer::{Action, Wheel};
 use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
 use crate::time::Instant;
 use crate::wire::IpProtocol;
+use crate::wire::flow::FlowKey;
 
 /// A handle to a connection: a slot and the slot's generation, so a handle kept past the
 /// connection's removal is detected (every accessor returns `None` for it).
@@ -42,6 +44,17 @@ pub enum ConnError {
     /// The controlling template handle is stale.
     #[error("no such template")]
     NoSuchTemplate,
+}
+
+/// Keys warmed together: the most misses worth having in flight at once.
+const WARM_BATCH: usize = 32;
+
+/// The family of a warmed key (`None`: mixed families, never in the table).
+#[derive(Clone, Copy)]
+enum Fam {
+    V4,
+    V6,
+    None,
 }
 
 /// Rounds a deadline up to whole seconds so nothing expires early.
@@ -229,43 +242,90 @@ impl ConnTable {
     }
 
     /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
-    /// shorter of the two lengths is used).
-    ///
-    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
-    /// One at a time they serialise; here every key's index chunk is loaded first, then every
-    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
-    /// overlap. The core forbids `unsafe`, so the warm-up uses
-    /// plain loads kept alive with `black_box` instead of prefetch instructions.
+    /// shorter of the two lengths is used), after [`warm`](Self::warm)ing their lines.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for level in 0..2 {
-            for key in keys {
-                self.warm_in(key, level);
+        for chunk in keys.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::None); WARM_BATCH];
+            for (slot, key) in hashes.iter_mut().zip(chunk) {
+                *slot = self.packet_hash(key.proto, key.caddr, key.cport, key.vaddr, key.vport);
             }
+            self.warm_hashes(&hashes[..chunk.len()]);
         }
         for (key, out) in keys.iter().zip(out) {
             *out = self.lookup_in(key);
         }
     }
 
-    #[inline]
-    fn warm_in(&self, key: &ConnKey, level: u8) {
-        let h = &self.hasher;
-        let p = u8::from(key.proto);
-        match (key.caddr, key.vaddr) {
-            (IpAddr::V4(c), IpAddr::V4(v)) => {
-                self.v4.warm_in(
-                    Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    level,
-                );
+    /// Loads the cache lines the lookups of these packets will read (index line, candidate
+    /// entries), for packets about to be looked up with [`lookup_flow`](Self::lookup_flow).
+    ///
+    /// At millions of entries a lookup is two dependent cache misses (index line, entry).
+    /// One at a time they serialise; here every packet's index line is loaded first, then
+    /// every candidate entry, so the misses of a batch overlap. The core forbids `unsafe`, so
+    /// plain loads stand in for prefetch instructions: each pass is a short loop over
+    /// precomputed hashes, so the reorder buffer holds many of its misses at once.
+    pub fn warm(&self, flows: &[FlowKey]) {
+        for chunk in flows.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::None); WARM_BATCH];
+            for (slot, f) in hashes.iter_mut().zip(chunk) {
+                *slot = self.packet_hash(f.proto, f.src_addr, f.src_port, f.dst_addr, f.dst_port);
             }
-            (IpAddr::V6(c), IpAddr::V6(v)) => {
-                self.v6.warm_in(
-                    Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    level,
-                );
-            }
-            _ => {}
+            self.warm_hashes(&hashes[..chunk.len()]);
         }
+    }
+
+    #[inline]
+    fn packet_hash(&self, proto: IpProtocol, src: IpAddr, sp: u16, dst: IpAddr, dp: u16) -> (u64, Fam) {
+        let h = &self.hasher;
+        let p = u8::from(proto);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (Ipv4Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V4),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (Ipv6Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V6),
+            _ => (0, Fam::None),
+        }
+    }
+
+    fn warm_hashes(&self, hashes: &[(u64, Fam)]) {
+        let mut acc = 0u8;
+        for &(hash, fam) in hashes {
+            acc ^= match fam {
+                Fam::V4 => self.v4.warm_index(hash),
+                Fam::V6 => self.v6.warm_index(hash),
+                Fam::None => 0,
+            };
+        }
+        for &(hash, fam) in hashes {
+            acc ^= match fam {
+                Fam::V4 => self.v4.warm_entries(hash),
+                Fam::V6 => self.v6.warm_entries(hash),
+                Fam::None => 0,
+            };
+        }
+        black_box(acc);
+    }
+
+    /// The connection a packet belongs to, from the packet's own tuple: a client packet's in
+    /// key ([`Direction::In`]) or a real-server reply's out key ([`Direction::Out`]), found
+    /// with one hash and one index probe. When a tuple is both (a client that is also a real
+    /// server), the in match wins, as [`lookup_in`](Self::lookup_in) before
+    /// [`lookup_out`](Self::lookup_out) would have it.
+    #[inline]
+    pub fn lookup_flow(&self, flow: &FlowKey) -> Option<(ConnId, Direction)> {
+        let (hash, fam) =
+            self.packet_hash(flow.proto, flow.src_addr, flow.src_port, flow.dst_addr, flow.dst_port);
+        let p = u8::from(flow.proto);
+        let (id, out) = match (fam, flow.src_addr, flow.dst_addr) {
+            (Fam::V4, IpAddr::V4(s), IpAddr::V4(d)) => {
+                let (slot, out) = self.v4.find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                (self.v4_id(slot)?, out)
+            }
+            (Fam::V6, IpAddr::V6(s), IpAddr::V6(d)) => {
+                let (slot, out) = self.v6.find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                (self.v6_id(slot)?, out)
+            }
+            _ => return None,
+        };
+        Some((id, if out { Direction::Out } else { Direction::In }))
     }
 
     /// The persistence template with this key (`ip_vs_ct_in_get`).

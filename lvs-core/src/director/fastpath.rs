@@ -6,9 +6,17 @@
 
 use core::net::{IpAddr, Ipv4Addr};
 
-use crate::conn::{ConnKey, OutKey};
 use crate::wire::flow::{FlowKey, Fragment, FrameInfo};
 use crate::wire::{IpProtocol, IpVersion};
+
+/// A placeholder key for fixed-size arrays of keys.
+pub(super) const NO_FLOW: FlowKey = FlowKey {
+    proto: IpProtocol::Tcp,
+    src_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    src_port: 0,
+    dst_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    dst_port: 0,
+};
 
 #[inline(always)]
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -74,30 +82,33 @@ fn v4_at(frame: &[u8], at: usize) -> IpAddr {
     ])))
 }
 
-/// The in key of a frame [`extract_v4`] accepted, read from the bytes: copying the addresses
-/// out of the `FrameInfo` just written would load 16 bytes over smaller stores, a
+/// The flow key of a frame [`extract_v4`] accepted, read from the bytes: copying the
+/// addresses out of the `FrameInfo` just written would load 16 bytes over smaller stores, a
 /// store-forwarding stall on every packet.
 #[inline(always)]
-pub(super) fn in_key(frame: &[u8], proto: IpProtocol) -> ConnKey {
-    ConnKey {
+pub(super) fn flow_key(frame: &[u8], proto: IpProtocol) -> FlowKey {
+    FlowKey {
         proto,
-        caddr: v4_at(frame, 26),
-        cport: be16(frame, 34),
-        vaddr: v4_at(frame, 30),
-        vport: be16(frame, 36),
+        src_addr: v4_at(frame, 26),
+        src_port: be16(frame, 34),
+        dst_addr: v4_at(frame, 30),
+        dst_port: be16(frame, 36),
     }
 }
 
-/// The out key of a frame [`extract_v4`] accepted (see [`in_key`]).
+/// The flow key of an IPv4 TCP or UDP frame without options, for the batch warm-up: a hint,
+/// so only the bytes it reads are checked, not the lengths of the packet.
 #[inline(always)]
-pub(super) fn out_key(frame: &[u8], proto: IpProtocol) -> OutKey {
-    OutKey {
-        proto,
-        daddr: v4_at(frame, 26),
-        dport: be16(frame, 34),
-        addr: v4_at(frame, 30),
-        port: be16(frame, 36),
+pub(super) fn peek_flow(frame: &[u8]) -> Option<FlowKey> {
+    if frame.len() < 38 || be16(frame, 12) != 0x0800 || frame[14] != 0x45 {
+        return None;
     }
+    let proto = match frame[23] {
+        6 => IpProtocol::Tcp,
+        17 => IpProtocol::Udp,
+        _ => return None,
+    };
+    Some(flow_key(frame, proto))
 }
 
 #[cfg(test)]
@@ -138,8 +149,8 @@ mod tests {
             f.truncate(cut.max(1).min(f.len()));
             if let Some(fast) = extract_v4(&f) {
                 prop_assert_eq!(Ok(fast), flow::extract(&f));
-                prop_assert_eq!(in_key(&f, fast.flow.proto), ConnKey::from_flow(&fast.flow));
-                prop_assert_eq!(out_key(&f, fast.flow.proto), OutKey::from_flow(&fast.flow));
+                prop_assert_eq!(flow_key(&f, fast.flow.proto), fast.flow);
+                prop_assert_eq!(peek_flow(&f), Some(fast.flow));
             }
         }
     }

@@ -91,7 +91,7 @@ pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
 pub use sync::{SyncCounters, SyncImport};
 pub use verdict::{DropCounters, DropReason, NextHop, Verdict};
 
-use crate::conn::{Conn, ConnId, ConnKey, ConnTable, Timeouts};
+use crate::conn::{Conn, ConnId, ConnTable, Timeouts};
 use crate::ipvsadm::ServiceKey;
 use crate::rewrite::PacketBuf;
 use crate::sched::SchedConfig;
@@ -257,28 +257,19 @@ impl Director {
     /// At millions of connections a lookup is a few dependent DRAM misses; handled one at a
     /// time they serialise. Call this with the next up to [`PREFETCH_BATCH`] frames (more are
     /// ignored) right before their `handle_packet` calls: their connection lookups run
-    /// together here ([`ConnTable::lookup_in_batch`]) so the misses overlap, and the per-frame
+    /// together here ([`ConnTable::warm`]) so the misses overlap, and the per-frame
     /// lookups then hit warm lines. Purely a performance hint: no state changes. Only IPv4
     /// TCP/UDP frames are looked at.
     pub fn prefetch(&self, frames: &[&[u8]]) {
-        let dummy = ConnKey {
-            proto: crate::wire::IpProtocol::Tcp,
-            caddr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            cport: 0,
-            vaddr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            vport: 0,
-        };
-        let mut keys = [dummy; PREFETCH_BATCH];
+        let mut flows = [fastpath::NO_FLOW; PREFETCH_BATCH];
         let mut n = 0;
         for f in frames.iter().take(PREFETCH_BATCH) {
-            if let Some(info) = fastpath::extract_v4(f) {
-                keys[n] = ConnKey::from_flow(&info.flow);
+            if let Some(flow) = fastpath::peek_flow(f) {
+                flows[n] = flow;
                 n += 1;
             }
         }
-        let mut out = [None; PREFETCH_BATCH];
-        self.conns.lookup_in_batch(&keys[..n], &mut out[..n]);
-        core::hint::black_box(&out);
+        self.conns.warm(&flows[..n]);
     }
 
     /// Runs every timer due at `now`: connection and template expiry, scheduler timers, the

@@ -9,8 +9,7 @@ use super::stats::Stats;
 use super::{Director, DropReason, Verdict};
 use crate::conn::tcp::flags as tcpf;
 use crate::conn::{
-    Conn, ConnFlags, ConnId, ConnKey, ConnRef, CounterChange, Direction, ForwardMethod, OutKey,
-    TcpState,
+    Conn, ConnFlags, ConnId, ConnRef, CounterChange, Direction, ForwardMethod, TcpState,
 };
 use crate::rewrite::{self, ConnAddrs, Layout, PacketBuf, toa};
 use crate::sched::{ConnKind, DestId};
@@ -87,21 +86,15 @@ impl Director {
                 Verdict::Pass
             };
         }
-        let key = if is_fast {
-            super::fastpath::in_key(pkt.frame(), info.flow.proto)
+        let flow = if is_fast {
+            super::fastpath::flow_key(pkt.frame(), info.flow.proto)
         } else {
-            ConnKey::from_flow(&info.flow)
+            info.flow
         };
-        if let Some(id) = self.conns.lookup_in(&key) {
-            return self.conn_in(now, pkt, &info, id);
-        }
-        let key = if is_fast {
-            super::fastpath::out_key(pkt.frame(), info.flow.proto)
-        } else {
-            OutKey::from_flow(&info.flow)
-        };
-        if let Some(id) = self.conns.lookup_out(&key) {
-            return self.conn_out(now, pkt, &info, id);
+        match self.conns.lookup_flow(&flow) {
+            Some((id, Direction::Out)) => return self.conn_out(now, pkt, &info, id),
+            Some((id, _)) => return self.conn_in(now, pkt, &info, id),
+            None => {}
         }
         self.new_conn(now, pkt, &info)
     }
