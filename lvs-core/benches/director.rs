@@ -285,9 +285,22 @@ fn ir_mode() {
 
 criterion_group!(benches, bench);
 
+/// `DIRECTOR_BENCH_CPU=1`: no criterion; only the CPU-time probe of each size.
+fn cpu_mode() {
+    for n in sizes() {
+        let mut d = build(n);
+        let mut nc = NewConns::new(n);
+        cpu_probe(&mut d, n, &mut nc);
+    }
+}
+
 fn main() {
     if std::env::var_os("DIRECTOR_BENCH_IR").is_some() {
         ir_mode();
+        return;
+    }
+    if std::env::var_os("DIRECTOR_BENCH_CPU").is_some() {
+        cpu_mode();
         return;
     }
     benches();

@@ -64,6 +64,19 @@ fn deadline(now: Instant, timeout_secs: u32) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
+/// Stores a new deadline; `true` when it moved before the queued one, so the wheel needs an
+/// entry at it.
+#[inline]
+fn rearm(meta: &mut Meta, expires: u32) -> bool {
+    meta.expires = expires;
+    if expires < meta.queued {
+        meta.queued = expires;
+        true
+    } else {
+        false
+    }
+}
+
 /// The connection table of one worker (module doc of [`super`]).
 pub struct ConnTable {
     hasher: FixedState,
@@ -275,12 +288,23 @@ impl ConnTable {
     }
 
     #[inline]
-    fn packet_hash(&self, proto: IpProtocol, src: IpAddr, sp: u16, dst: IpAddr, dp: u16) -> (u64, Fam) {
+    fn packet_hash(
+        &self,
+        proto: IpProtocol,
+        src: IpAddr,
+        sp: u16,
+        dst: IpAddr,
+        dp: u16,
+    ) -> (u64, Fam) {
         let h = &self.hasher;
         let p = u8::from(proto);
         match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => (Ipv4Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V4),
-            (IpAddr::V6(s), IpAddr::V6(d)) => (Ipv6Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V6),
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                (Ipv4Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V4)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                (Ipv6Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V6)
+            }
             _ => (0, Fam::None),
         }
     }
@@ -311,16 +335,25 @@ impl ConnTable {
     /// [`lookup_out`](Self::lookup_out) would have it.
     #[inline]
     pub fn lookup_flow(&self, flow: &FlowKey) -> Option<(ConnId, Direction)> {
-        let (hash, fam) =
-            self.packet_hash(flow.proto, flow.src_addr, flow.src_port, flow.dst_addr, flow.dst_port);
+        let (hash, fam) = self.packet_hash(
+            flow.proto,
+            flow.src_addr,
+            flow.src_port,
+            flow.dst_addr,
+            flow.dst_port,
+        );
         let p = u8::from(flow.proto);
         let (id, out) = match (fam, flow.src_addr, flow.dst_addr) {
             (Fam::V4, IpAddr::V4(s), IpAddr::V4(d)) => {
-                let (slot, out) = self.v4.find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                let (slot, out) =
+                    self.v4
+                        .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
                 (self.v4_id(slot)?, out)
             }
             (Fam::V6, IpAddr::V6(s), IpAddr::V6(d)) => {
-                let (slot, out) = self.v6.find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                let (slot, out) =
+                    self.v6
+                        .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
                 (self.v6_id(slot)?, out)
             }
             _ => return None,
@@ -409,9 +442,7 @@ impl ConnTable {
         let Some(meta) = self.meta_mut(id) else {
             return false;
         };
-        meta.expires = expires;
-        if expires < meta.queued {
-            meta.queued = expires;
+        if rearm(meta, expires) {
             self.wheel.schedule(id.slot, expires);
         }
         true
@@ -440,7 +471,10 @@ impl ConnTable {
             tcp_flags,
         );
         meta.state = t.state as u8;
-        self.touch(id, now, timeouts.tcp(t.state));
+        let expires = deadline(now, timeouts.tcp(t.state));
+        if rearm(meta, expires) {
+            self.wheel.schedule(id.slot, expires);
+        }
         Some(t.counters)
     }
 
