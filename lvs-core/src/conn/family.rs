@@ -7,11 +7,9 @@
 //! packet of unknown direction is found with one hash and one probe ([`Tables::find_packet`]).
 //! Templates hash with their own kind and never match a packet.
 
-use foldhash::fast::FixedState;
-
 use super::ConnFlags;
 use super::index::LineIndex;
-use super::key::{Entry, Family, KIND_CONN};
+use super::key::{Entry, Family, KIND_CONN, KeyHasher};
 use super::slab::{MAX_SLOTS, Slab};
 use super::table::ConnError;
 
@@ -36,7 +34,7 @@ impl<A: Family> Tables<A> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn find_in(
         &self,
-        h: &FixedState,
+        h: &KeyHasher,
         kind: u8,
         p: u8,
         c: A,
@@ -57,7 +55,7 @@ impl<A: Family> Tables<A> {
     #[inline]
     pub(super) fn find_out(
         &self,
-        h: &FixedState,
+        h: &KeyHasher,
         p: u8,
         d: A,
         dp: u16,
@@ -126,14 +124,14 @@ impl<A: Family> Tables<A> {
         };
         let mut acc = 0;
         while hits != 0 {
-            let k = (hits.trailing_zeros() / 8) as usize % super::index::SLOTS;
+            let k = hits.trailing_zeros() as usize % super::index::SLOTS;
             acc ^= self.slab.get(slots[k] & !OUT).map_or(0, |e| e.meta.proto);
             hits &= hits - 1;
         }
         acc
     }
 
-    pub(super) fn insert(&mut self, h: &FixedState, entry: Entry<A>) -> Result<u32, ConnError> {
+    pub(super) fn insert(&mut self, h: &KeyHasher, entry: Entry<A>) -> Result<u32, ConnError> {
         let m = &entry.meta;
         if self
             .find_in(
@@ -169,7 +167,7 @@ impl<A: Family> Tables<A> {
     }
 
     /// Unlinks and frees a live slot, returning its entry.
-    pub(super) fn remove(&mut self, h: &FixedState, slot: u32) -> Option<Entry<A>> {
+    pub(super) fn remove(&mut self, h: &KeyHasher, slot: u32) -> Option<Entry<A>> {
         let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
         self.index.remove(entry.in_hash(h), slot);
         if has_out(&entry) {
@@ -180,7 +178,7 @@ impl<A: Family> Tables<A> {
     }
 
     /// Room for `additional` more connections with both entries.
-    pub(super) fn reserve(&mut self, h: &FixedState, additional: usize) {
+    pub(super) fn reserve(&mut self, h: &KeyHasher, additional: usize) {
         let Self { slab, index } = self;
         index.reserve(additional.saturating_mul(2), |s| rehash(slab, h, s));
     }
@@ -192,7 +190,7 @@ impl<A: Family> Tables<A> {
 
 /// The hash an index slot is stored under (for growth).
 #[inline]
-fn rehash<A: Family>(slab: &Slab<A>, h: &FixedState, s: u32) -> u64 {
+fn rehash<A: Family>(slab: &Slab<A>, h: &KeyHasher, s: u32) -> u64 {
     slab.get(s & !OUT).map_or(0, |e| {
         if s & OUT == 0 {
             e.in_hash(h)

@@ -3,10 +3,8 @@
 use core::hint::black_box;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use foldhash::fast::FixedState;
-
 use super::family::Tables;
-use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, Meta, OutKey};
+use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, KeyHasher, Meta, OutKey};
 use super::tcp::{self, CounterChange, Direction};
 use super::timer::{Action, Wheel};
 use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
@@ -79,7 +77,7 @@ fn rearm(meta: &mut Meta, expires: u32) -> bool {
 
 /// The connection table of one worker (module doc of [`super`]).
 pub struct ConnTable {
-    hasher: FixedState,
+    hasher: KeyHasher,
     v4: Tables<Ipv4Addr>,
     v6: Tables<Ipv6Addr>,
     wheel: Wheel,
@@ -114,7 +112,7 @@ impl ConnTable {
     /// source); `budget` caps the number of entries (connections and templates).
     pub fn new(seed: u64, budget: usize) -> Self {
         Self {
-            hasher: FixedState::with_seed(seed),
+            hasher: KeyHasher::new(seed),
             v4: Tables::new(),
             v6: Tables::new(),
             wheel: Wheel::new(),
@@ -335,6 +333,36 @@ impl ConnTable {
     /// [`lookup_out`](Self::lookup_out) would have it.
     #[inline]
     pub fn lookup_flow(&self, flow: &FlowKey) -> Option<(ConnId, Direction)> {
+        self.lookup_flow_ref(flow).map(|(id, dir, _)| (id, dir))
+    }
+
+    /// [`lookup_flow_ref`](Self::lookup_flow_ref) for an IPv4 packet `src:sp -> dst:dp`
+    /// (the packet path's entry: no address enums).
+    #[inline(always)]
+    pub fn lookup_v4(
+        &self,
+        proto: IpProtocol,
+        src: Ipv4Addr,
+        sp: u16,
+        dst: Ipv4Addr,
+        dp: u16,
+    ) -> Option<(ConnId, Direction, ConnRef<'_>)> {
+        let p = u8::from(proto);
+        let hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, p, src, sp, dst, dp);
+        let (slot, out) = self.v4.find_packet(hash, p, src, sp, dst, dp)?;
+        let e = self.v4.slab.get(slot)?;
+        let id = ConnId {
+            slot,
+            generation: e.meta.generation,
+        };
+        let dir = if out { Direction::Out } else { Direction::In };
+        Some((id, dir, ConnRef::v4(e)))
+    }
+
+    /// [`lookup_flow`](Self::lookup_flow) with a view of the connection found (the packet
+    /// path reads it at once: no second trip through the handle).
+    #[inline]
+    pub fn lookup_flow_ref(&self, flow: &FlowKey) -> Option<(ConnId, Direction, ConnRef<'_>)> {
         let (hash, fam) = self.packet_hash(
             flow.proto,
             flow.src_addr,
@@ -343,22 +371,32 @@ impl ConnTable {
             flow.dst_port,
         );
         let p = u8::from(flow.proto);
-        let (id, out) = match (fam, flow.src_addr, flow.dst_addr) {
+        let dir = |out| if out { Direction::Out } else { Direction::In };
+        match (fam, flow.src_addr, flow.dst_addr) {
             (Fam::V4, IpAddr::V4(s), IpAddr::V4(d)) => {
                 let (slot, out) =
                     self.v4
                         .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
-                (self.v4_id(slot)?, out)
+                let e = self.v4.slab.get(slot)?;
+                let id = ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                };
+                Some((id, dir(out), ConnRef::v4(e)))
             }
             (Fam::V6, IpAddr::V6(s), IpAddr::V6(d)) => {
                 let (slot, out) =
                     self.v6
                         .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
-                (self.v6_id(slot)?, out)
+                let e = self.v6.slab.get(slot)?;
+                let id = ConnId {
+                    slot: V6 | slot,
+                    generation: e.meta.generation,
+                };
+                Some((id, dir(out), ConnRef::v6(e)))
             }
-            _ => return None,
-        };
-        Some((id, if out { Direction::Out } else { Direction::In }))
+            _ => None,
+        }
     }
 
     /// The persistence template with this key (`ip_vs_ct_in_get`).

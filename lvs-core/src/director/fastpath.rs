@@ -15,7 +15,7 @@ use core::net::{IpAddr, Ipv4Addr};
 
 use super::Director;
 use crate::conn::tcp::flags as tcpf;
-use crate::conn::{ConnId, Direction, ForwardMethod};
+use crate::conn::{ConnId, ConnRef, Direction, ForwardMethod};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 use crate::wire::checksum::Delta;
@@ -109,6 +109,20 @@ pub(super) fn flow_key(frame: &[u8], proto: IpProtocol) -> FlowKey {
     }
 }
 
+/// The IPv4 source and destination address and port of a frame [`extract_v4`] accepted.
+#[inline(always)]
+pub(super) fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+    let a = |at: usize| {
+        Ipv4Addr::from_bits(u32::from_be_bytes([
+            frame[at],
+            frame[at + 1],
+            frame[at + 2],
+            frame[at + 3],
+        ]))
+    };
+    (a(SADDR), be16(frame, SPORT), a(DADDR), be16(frame, DPORT))
+}
+
 /// The flow key of an IPv4 TCP or UDP frame without options, for the batch warm-up: a hint,
 /// so only the bytes it reads are checked, not the lengths of the packet.
 #[inline(always)]
@@ -146,6 +160,38 @@ thread_local! {
     pub(super) static DISABLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
+/// What the fast path needs of a connection, read at the lookup.
+#[derive(Clone, Copy)]
+pub(super) struct Hit {
+    fwd: ForwardMethod,
+    dest: u32,
+    svc: u32,
+    /// The new address and port: the real server's (in) or the virtual service's (out).
+    addr: IpAddr,
+    port: u16,
+    /// The next hop: the real server (in) or the client (out).
+    hop: IpAddr,
+}
+
+impl Hit {
+    #[inline(always)]
+    pub(super) fn of(c: &ConnRef<'_>, dir: Direction) -> Self {
+        let (addr, port, hop) = if dir == Direction::Out {
+            (c.vaddr(), c.vport(), c.caddr())
+        } else {
+            (c.daddr(), c.dport(), c.daddr())
+        };
+        Self {
+            fwd: c.fwd(),
+            dest: c.dest(),
+            svc: c.svc(),
+            addr,
+            port,
+            hop,
+        }
+    }
+}
+
 impl Director {
     /// An established packet of a frame [`extract_v4`] accepted (`info`), whose connection
     /// `id` the lookup found in direction `dir`: tracks it, rewrites the frame in place and
@@ -159,6 +205,7 @@ impl Director {
         info: &FrameInfo,
         id: ConnId,
         dir: Direction,
+        hit: &Hit,
     ) -> Option<(IpAddr, Option<MacAddr>)> {
         #[cfg(test)]
         if DISABLED.with(core::cell::Cell::get) {
@@ -171,9 +218,15 @@ impl Director {
         if flags & tcpf::SYN != 0 || frame[TTL] <= 1 {
             return None;
         }
-        let c = self.conns.get(id)?;
-        let (fwd, dest, svc) = (c.fwd(), c.dest(), c.svc());
-        let (addr, port, hop, mac) = match dir {
+        let Hit {
+            fwd,
+            dest,
+            svc,
+            addr,
+            port,
+            hop,
+        } = *hit;
+        let mac = match dir {
             Direction::In => {
                 if !matches!(
                     fwd,
@@ -185,13 +238,13 @@ impl Director {
                 if !d.live {
                     return None;
                 }
-                (c.daddr(), c.dport(), c.daddr(), d.mac)
+                d.mac
             }
             _ => {
                 if fwd != ForwardMethod::Nat {
                     return None;
                 }
-                (c.vaddr(), c.vport(), c.caddr(), None)
+                None
             }
         };
         let IpAddr::V4(addr) = addr else {

@@ -92,24 +92,37 @@ impl Director {
                 Verdict::Pass
             };
         }
-        let flow = if is_fast {
-            super::fastpath::flow_key(pkt.frame(), info.flow.proto)
-        } else {
-            info.flow
-        };
-        if let Some((id, dir)) = self.conns.lookup_flow(&flow) {
-            if is_fast
-                && let Some((hop, mac)) = self.established_v4(now, pkt.frame_mut(), info, id, dir)
-            {
-                return self.send(pkt, hop, mac);
+        if is_fast {
+            let (src, sp, dst, dp) = super::fastpath::tuple_v4(pkt.frame());
+            if let Some((id, dir, c)) = self.conns.lookup_v4(info.flow.proto, src, sp, dst, dp) {
+                let hit = super::fastpath::Hit::of(&c, dir);
+                if let Some((hop, mac)) =
+                    self.established_v4(now, pkt.frame_mut(), info, id, dir, &hit)
+                {
+                    return self.send(pkt, hop, mac);
+                }
+                return self.conn(now, pkt, info, id, dir);
             }
-            return if dir == Direction::Out {
-                self.conn_out(now, pkt, info, id)
-            } else {
-                self.conn_in(now, pkt, info, id)
-            };
+        } else if let Some((id, dir)) = self.conns.lookup_flow(&info.flow) {
+            return self.conn(now, pkt, info, id, dir);
         }
         self.new_conn(now, pkt, info)
+    }
+
+    /// A packet of a known connection, in direction `dir`.
+    fn conn<'a>(
+        &mut self,
+        now: Instant,
+        pkt: &'a mut PacketBuf<'_>,
+        info: &FrameInfo,
+        id: ConnId,
+        dir: Direction,
+    ) -> Verdict<'a> {
+        if dir == Direction::Out {
+            self.conn_out(now, pkt, info, id)
+        } else {
+            self.conn_in(now, pkt, info, id)
+        }
     }
 
     /// A client packet of a known connection.
