@@ -285,6 +285,18 @@ impl ConnTable {
         }
     }
 
+    /// [`warm`](Self::warm) for IPv4 packets `(proto, src, sport, dst, dport)`: the packet
+    /// path's form, without address enums.
+    pub fn warm_v4(&self, packets: &[(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)]) {
+        for chunk in packets.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::V4); WARM_BATCH];
+            for (slot, &(p, s, sp, d, dp)) in hashes.iter_mut().zip(chunk) {
+                slot.0 = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
+            }
+            self.warm_hashes(&hashes[..chunk.len()]);
+        }
+    }
+
     #[inline]
     fn packet_hash(
         &self,

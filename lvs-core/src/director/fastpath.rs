@@ -22,15 +22,6 @@ use crate::wire::checksum::Delta;
 use crate::wire::flow::{FlowKey, Fragment, FrameInfo};
 use crate::wire::{IpProtocol, IpVersion};
 
-/// A placeholder key for fixed-size arrays of keys.
-pub(super) const NO_FLOW: FlowKey = FlowKey {
-    proto: IpProtocol::Tcp,
-    src_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    src_port: 0,
-    dst_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    dst_port: 0,
-};
-
 #[inline(always)]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -85,30 +76,6 @@ pub(super) fn extract_v4(frame: &[u8]) -> Option<FrameInfo> {
     })
 }
 
-#[inline(always)]
-fn v4_at(frame: &[u8], at: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from_bits(u32::from_be_bytes([
-        frame[at],
-        frame[at + 1],
-        frame[at + 2],
-        frame[at + 3],
-    ])))
-}
-
-/// The flow key of a frame [`extract_v4`] accepted, read from the bytes: copying the
-/// addresses out of the `FrameInfo` just written would load 16 bytes over smaller stores, a
-/// store-forwarding stall on every packet.
-#[inline(always)]
-pub(super) fn flow_key(frame: &[u8], proto: IpProtocol) -> FlowKey {
-    FlowKey {
-        proto,
-        src_addr: v4_at(frame, 26),
-        src_port: be16(frame, 34),
-        dst_addr: v4_at(frame, 30),
-        dst_port: be16(frame, 36),
-    }
-}
-
 /// The IPv4 source and destination address and port of a frame [`extract_v4`] accepted.
 #[inline(always)]
 pub(super) fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
@@ -123,10 +90,10 @@ pub(super) fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
     (a(SADDR), be16(frame, SPORT), a(DADDR), be16(frame, DPORT))
 }
 
-/// The flow key of an IPv4 TCP or UDP frame without options, for the batch warm-up: a hint,
-/// so only the bytes it reads are checked, not the lengths of the packet.
+/// The tuple of an IPv4 TCP or UDP frame without options, for the batch warm-up: a hint, so
+/// only the bytes it reads are checked, not the lengths of the packet.
 #[inline(always)]
-pub(super) fn peek_flow(frame: &[u8]) -> Option<FlowKey> {
+pub(super) fn peek_v4(frame: &[u8]) -> Option<(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)> {
     if frame.len() < 38 || be16(frame, 12) != 0x0800 || frame[14] != 0x45 {
         return None;
     }
@@ -135,7 +102,8 @@ pub(super) fn peek_flow(frame: &[u8]) -> Option<FlowKey> {
         17 => IpProtocol::Udp,
         _ => return None,
     };
-    Some(flow_key(frame, proto))
+    let (s, sp, d, dp) = tuple_v4(frame);
+    Some((proto, s, sp, d, dp))
 }
 
 #[inline(always)]
@@ -341,8 +309,12 @@ mod tests {
             f.truncate(cut.max(1).min(f.len()));
             if let Some(fast) = extract_v4(&f) {
                 prop_assert_eq!(Ok(fast), flow::extract(&f));
-                prop_assert_eq!(flow_key(&f, fast.flow.proto), fast.flow);
-                prop_assert_eq!(peek_flow(&f), Some(fast.flow));
+                let (s, sp, d, dp) = tuple_v4(&f);
+                prop_assert_eq!(peek_v4(&f), Some((fast.flow.proto, s, sp, d, dp)));
+                prop_assert_eq!(
+                    FlowKey { proto: fast.flow.proto, src_addr: s.into(), src_port: sp, dst_addr: d.into(), dst_port: dp },
+                    fast.flow
+                );
             }
         }
     }

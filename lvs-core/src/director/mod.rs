@@ -257,19 +257,26 @@ impl Director {
     /// At millions of connections a lookup is a few dependent DRAM misses; handled one at a
     /// time they serialise. Call this with the next up to [`PREFETCH_BATCH`] frames (more are
     /// ignored) right before their `handle_packet` calls: their connection lookups run
-    /// together here ([`ConnTable::warm`]) so the misses overlap, and the per-frame
+    /// together here ([`ConnTable::warm_v4`]) so the misses overlap, and the per-frame
     /// lookups then hit warm lines. Purely a performance hint: no state changes. Only IPv4
     /// TCP/UDP frames are looked at.
     pub fn prefetch(&self, frames: &[&[u8]]) {
-        let mut flows = [fastpath::NO_FLOW; PREFETCH_BATCH];
+        let none = (
+            crate::wire::IpProtocol::Tcp,
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        );
+        let mut keys = [none; PREFETCH_BATCH];
         let mut n = 0;
         for f in frames.iter().take(PREFETCH_BATCH) {
-            if let Some(flow) = fastpath::peek_flow(f) {
-                flows[n] = flow;
+            if let Some(k) = fastpath::peek_v4(f) {
+                keys[n] = k;
                 n += 1;
             }
         }
-        self.conns.warm(&flows[..n]);
+        self.conns.warm_v4(&keys[..n]);
     }
 
     /// Runs every timer due at `now`: connection and template expiry, scheduler timers, the
