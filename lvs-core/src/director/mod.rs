@@ -45,18 +45,21 @@
 //! by the snapshot reader.
 //!
 //! **Performance** (`benches/director.rs`, NAT TCP, 16 dests, random clients; CPU time from
-//! schedstat on the shared 2-core build machine, so cache pressure from other jobs shows):
+//! schedstat on the shared 2-core build machine at load average 7-10, so cache pressure from
+//! other jobs shows; ranges over alternated runs):
 //!
 //! | connections | established packet | in prefetched batches of 32 | new connection (SYN + RST + expiry) | bytes/conn |
 //! |---|---|---|---|---|
-//! | 1k | 74 ns | 95 ns | 477 ns | (287: fixed overhead) |
-//! | 1M | 333 ns | 192 ns | 1.2 us | 89 |
-//! | 10M | 351 ns | 260 ns | 1.8 us | 91 |
+//! | 1k | 43-51 ns | 54-55 ns | 455-488 ns | (287: fixed overhead) |
+//! | 1M | 270-313 ns | 109-132 ns | 0.87-1.19 us | 89 |
+//! | 10M | 339 ns | 152 ns | 1.37 us | 91 |
 //!
-//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs; beyond
-//! cache sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
-//! overlaps them). A new connection's cost is mostly the table (insert, index, expiry) and
-//! the scheduler.
+//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
+//! TCP/UDP packets of NAT, DR and local connections take the `fastpath` module's fixed-offset
+//! path (one hash and one index probe for either direction, the entry read once); beyond cache
+//! sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
+//! overlaps them). A new connection's cost is mostly the service table (scheduling, dest
+//! counters) and the connection table (insert, index, expiry).
 //!
 //! **SCTP** is balanced with connection tracking by 5-tuple but without the SCTP state
 //! machine (the conn module has none yet): its connections use the TCP ESTABLISHED timeout.
