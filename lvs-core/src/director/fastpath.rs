@@ -13,11 +13,10 @@
 
 use core::net::{IpAddr, Ipv4Addr};
 
-use super::Director;
+use super::{Director, NextHop};
 use crate::conn::tcp::flags as tcpf;
 use crate::conn::{ConnId, ConnRef, Direction, ForwardMethod};
 use crate::time::Instant;
-use crate::wire::MacAddr;
 use crate::wire::checksum::Delta;
 use crate::wire::flow::{FlowKey, Fragment, FrameInfo};
 use crate::wire::{IpProtocol, IpVersion};
@@ -162,9 +161,9 @@ impl Hit {
 
 impl Director {
     /// An established packet of a frame [`extract_v4`] accepted (`info`), whose connection
-    /// `id` the lookup found in direction `dir`: tracks it, rewrites the frame in place and
-    /// counts it, returning the next hop for [`send`](Director::send). `None`, before any
-    /// change, for the cases the general path handles.
+    /// `id` the lookup found in direction `dir`: tracks it, rewrites the frame in place,
+    /// counts it and writes the MACs as [`send`](Director::send) does, returning the next hop.
+    /// `None`, before any change, for the cases the general path handles.
     #[inline(always)]
     pub(super) fn established_v4(
         &mut self,
@@ -174,7 +173,7 @@ impl Director {
         id: ConnId,
         dir: Direction,
         hit: &Hit,
-    ) -> Option<(IpAddr, Option<MacAddr>)> {
+    ) -> Option<NextHop> {
         #[cfg(test)]
         if DISABLED.with(core::cell::Cell::get) {
             return None;
@@ -267,7 +266,12 @@ impl Director {
         } else {
             self.count_out(svc, dest, ip_len);
         }
-        Some((hop, mac))
+        let mac = mac.or_else(|| self.neighbours.get(hop));
+        if let Some(m) = mac {
+            frame[..6].copy_from_slice(&m.0);
+        }
+        frame[6..12].copy_from_slice(&self.mac.0);
+        Some(NextHop { addr: hop, mac })
     }
 }
 
@@ -276,6 +280,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::wire::MacAddr;
     use crate::wire::flow;
 
     /// A valid TCP or UDP frame to mutate.

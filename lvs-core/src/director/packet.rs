@@ -62,22 +62,32 @@ pub(super) struct Out {
 
 impl Director {
     pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
-        // The info is borrowed where it was built: moving it out of an `Option` is a copy of
-        // a hundred-odd bytes per packet.
-        let fast = super::fastpath::extract_v4(pkt.frame());
-        let slow;
-        let info = match &fast {
-            Some(i) => i,
-            None => match flow::extract(pkt.frame()) {
-                Ok(i) => {
-                    slow = i;
-                    &slow
+        // The common frame first; its info is borrowed where it was built (moving it out of
+        // an `Option` is a copy of a hundred-odd bytes per packet).
+        let frame = pkt.frame();
+        let fast = super::fastpath::extract_v4(frame);
+        if let Some(info) = &fast {
+            let (src, sp, dst, dp) = super::fastpath::tuple_v4(frame);
+            if let Some((id, dir, c)) = self.conns.lookup_v4(info.flow.proto, src, sp, dst, dp) {
+                let hit = super::fastpath::Hit::of(&c, dir);
+                if let Some(next_hop) =
+                    self.established_v4(now, pkt.frame_mut(), info, id, dir, &hit)
+                {
+                    return Verdict::Forward {
+                        frame: pkt.frame_mut(),
+                        next_hop,
+                    };
                 }
-                Err(WireError::NotIp) => return self.handle_arp(pkt),
-                Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
-            },
+                return self.conn(now, pkt, info, id, dir);
+            }
+            return self.new_conn(now, pkt, info);
+        }
+        let info = match flow::extract(pkt.frame()) {
+            Ok(i) => i,
+            Err(WireError::NotIp) => return self.handle_arp(pkt),
+            Err(e) => return Verdict::Drop(DropReason::Malformed(e)),
         };
-        let is_fast = fast.is_some();
+        let info = &info;
         match info.flow.proto {
             IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Sctp => {}
             IpProtocol::Icmp | IpProtocol::Icmpv6 => return self.handle_icmp(now, pkt, info),
@@ -92,18 +102,7 @@ impl Director {
                 Verdict::Pass
             };
         }
-        if is_fast {
-            let (src, sp, dst, dp) = super::fastpath::tuple_v4(pkt.frame());
-            if let Some((id, dir, c)) = self.conns.lookup_v4(info.flow.proto, src, sp, dst, dp) {
-                let hit = super::fastpath::Hit::of(&c, dir);
-                if let Some((hop, mac)) =
-                    self.established_v4(now, pkt.frame_mut(), info, id, dir, &hit)
-                {
-                    return self.send(pkt, hop, mac);
-                }
-                return self.conn(now, pkt, info, id, dir);
-            }
-        } else if let Some((id, dir)) = self.conns.lookup_flow(&info.flow) {
+        if let Some((id, dir)) = self.conns.lookup_flow(&info.flow) {
             return self.conn(now, pkt, info, id, dir);
         }
         self.new_conn(now, pkt, info)
