@@ -233,7 +233,7 @@ impl Director {
     }
 
     /// The state machine and timer of one packet, and the dest counters it moves.
-    #[inline]
+    #[inline(always)]
     pub(super) fn track(
         &mut self,
         now: Instant,
