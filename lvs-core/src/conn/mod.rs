@@ -59,8 +59,10 @@
 //! # Performance and memory
 //! `benches/conn.rs` prints CPU time per operation (from `/proc/thread-self/schedstat`, so
 //! time-slicing on the shared machine does not count; cache and memory contention from the
-//! other builds still does, load average 11-17 during these runs). IPv4 NAT entries,
-//! uniformly random keys, best of 5 rounds of 2^20 operations, ranges over runs:
+//! other builds still does, load average 11-17 during these runs; measured before the index
+//! held both directions and IPv4 keys hashed with one folded multiply, so these are upper
+//! bounds). IPv4 NAT entries, uniformly random keys, best of 5 rounds of 2^20 operations,
+//! ranges over runs:
 //!
 //! | entries | lookup_in + touch | batched x32, per packet | insert + remove |
 //! |---|---|---|---|

@@ -45,14 +45,14 @@
 //! by the snapshot reader.
 //!
 //! **Performance** (`benches/director.rs`, NAT TCP, 16 dests, random clients; CPU time from
-//! schedstat on the shared 2-core build machine at load average 7-10, so cache pressure from
+//! schedstat on the shared 2-core build machine at load average 6-7, so cache pressure from
 //! other jobs shows; ranges over alternated runs):
 //!
 //! | connections | established packet | in prefetched batches of 32 | new connection (SYN + RST + expiry) | bytes/conn |
 //! |---|---|---|---|---|
-//! | 1k | 43-51 ns | 54-55 ns | 455-488 ns | (287: fixed overhead) |
-//! | 1M | 270-313 ns | 109-132 ns | 0.87-1.19 us | 89 |
-//! | 10M | 339 ns | 152 ns | 1.37 us | 91 |
+//! | 1k | 38-42 ns | 46 ns | 0.49-0.55 us | (287: fixed overhead) |
+//! | 1M | 325-356 ns | 102-117 ns | 0.87-0.98 us | 89 |
+//! | 10M | 329 ns | 129 ns | 1.41 us | 91 |
 //!
 //! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
 //! TCP/UDP packets of NAT, DR and local connections take the `fastpath` module's fixed-offset
