@@ -48,11 +48,11 @@
 //! schedstat on the shared 2-core build machine at load average 6-7, so cache pressure from
 //! other jobs shows; ranges over alternated runs):
 //!
-//! | connections | established packet | in prefetched batches of 32 | new connection (SYN + RST + expiry) | bytes/conn |
-//! |---|---|---|---|---|
-//! | 1k | 38-42 ns | 46 ns | 0.49-0.55 us | (287: fixed overhead) |
-//! | 1M | 325-356 ns | 102-117 ns | 0.87-0.98 us | 89 |
-//! | 10M | 329 ns | 129 ns | 1.41 us | 91 |
+//! | connections | established packet | in prefetched batches of 32 | client + reply pairs | new connection (SYN + RST + expiry) | bytes/conn |
+//! |---|---|---|---|---|---|
+//! | 1k | 38-46 ns | 45-61 ns | 48 ns | 0.49-0.55 us | (287: fixed overhead) |
+//! | 1M | 325-385 ns | 102-117 ns | 266-268 ns | 0.87-0.98 us | 89 |
+//! | 10M | 329-379 ns | 129-155 ns | 384 ns | 1.41 us | 91 |
 //!
 //! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
 //! TCP/UDP packets of NAT, DR and local connections take the `fastpath` module's fixed-offset
