@@ -698,3 +698,145 @@ impl ConnTable {
         Action::Drop
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::conn::ForwardMethod;
+
+    /// Addresses and ports from a tiny space, so in keys of some connections are out keys of
+    /// others (a client that is also a real server), both families.
+    fn addr(k: u8, v6: bool) -> IpAddr {
+        if v6 {
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(k)).into()
+        } else {
+            Ipv4Addr::new(10, 0, 0, k).into()
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct Spec {
+        c: u8,
+        cp: u16,
+        v: u8,
+        vp: u16,
+        d: u8,
+        dp: u16,
+        fwd: ForwardMethod,
+        template: bool,
+        v6: bool,
+        udp: bool,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        let small = || 0u8..3;
+        let port = || prop::sample::select(vec![80u16, 1000, 8080]);
+        (
+            (small(), port(), small(), port(), small(), port()),
+            prop::sample::select(vec![
+                ForwardMethod::Nat,
+                ForwardMethod::FullNat,
+                ForwardMethod::Dr,
+                ForwardMethod::Tun,
+            ]),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.2),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|((c, cp, v, vp, d, dp), fwd, template, v6, udp)| Spec {
+                c,
+                cp,
+                v,
+                vp,
+                d,
+                dp,
+                fwd,
+                template,
+                v6,
+                udp,
+            })
+    }
+
+    fn conn(s: &Spec) -> Conn {
+        Conn {
+            proto: if s.udp {
+                IpProtocol::Udp
+            } else {
+                IpProtocol::Tcp
+            },
+            fwd: s.fwd,
+            caddr: addr(s.c, s.v6),
+            cport: s.cp,
+            vaddr: addr(s.v, s.v6),
+            vport: s.vp,
+            daddr: addr(s.d, s.v6),
+            dport: s.dp,
+            laddr: addr(s.v, s.v6),
+            lport: s.cp ^ 1,
+            state: 0,
+            flags: if s.template {
+                ConnFlags::TEMPLATE
+            } else {
+                ConnFlags::empty()
+            },
+            svc: 0,
+            dest: 0,
+            control: None,
+            expires: Instant::ZERO,
+        }
+    }
+
+    proptest! {
+        /// One probe for both directions answers as the in lookup, then the out lookup,
+        /// would: for every tuple of the space, after random inserts and removals.
+        #[test]
+        fn lookup_flow_is_lookup_in_then_lookup_out(
+            ops in proptest::collection::vec((spec(), any::<bool>()), 1..40),
+        ) {
+            let mut t = ConnTable::new(3, usize::MAX);
+            let mut ids = Vec::new();
+            for (s, remove) in &ops {
+                if *remove && !ids.is_empty() {
+                    let id: ConnId = ids.swap_remove(usize::from(s.c) % ids.len());
+                    prop_assert!(t.remove(id).is_some());
+                } else if let Ok(id) = t.insert(&conn(s), Instant::ZERO, 60) {
+                    ids.push(id);
+                }
+            }
+            for v6 in [false, true] {
+                for udp in [false, true] {
+                    let proto = if udp { IpProtocol::Udp } else { IpProtocol::Tcp };
+                    for (a, ap, b, bp) in tuples() {
+                        let (src, dst) = (addr(a, v6), addr(b, v6));
+                        let flow = FlowKey { proto, src_addr: src, src_port: ap, dst_addr: dst, dst_port: bp };
+                        let by_in = t.lookup_in(&ConnKey { proto, caddr: src, cport: ap, vaddr: dst, vport: bp });
+                        let by_out = t.lookup_out(&OutKey { proto, daddr: src, dport: ap, addr: dst, port: bp });
+                        let want = by_in
+                            .map(|id| (id, Direction::In))
+                            .or(by_out.map(|id| (id, Direction::Out)));
+                        prop_assert_eq!(t.lookup_flow(&flow), want);
+                        if let (IpAddr::V4(s4), IpAddr::V4(d4)) = (src, dst) {
+                            let v4 = t.lookup_v4(proto, s4, ap, d4, bp).map(|(id, dir, c)| {
+                                assert_eq!(t.get(id).map(|r| r.to_conn()), Some(c.to_conn()));
+                                (id, dir)
+                            });
+                            prop_assert_eq!(v4, want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every (address, port, address, port) of the test space.
+    fn tuples() -> impl Iterator<Item = (u8, u16, u8, u16)> {
+        let ports = [80u16, 1000, 1001, 8080];
+        (0u8..3).flat_map(move |a| {
+            ports.into_iter().flat_map(move |ap| {
+                (0u8..3).flat_map(move |b| ports.into_iter().map(move |bp| (a, ap, b, bp)))
+            })
+        })
+    }
+}
