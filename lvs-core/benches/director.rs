@@ -4,11 +4,20 @@
 //!
 //! Run briefly: `cargo bench -p lvs-core --bench director -- --warm-up-time 1
 //! --measurement-time 3 --sample-size 10`. `DIRECTOR_BENCH_SIZES=1000,1000000` picks sizes.
+//!
+//! Two modes without criterion, for a shared machine:
+//! - `DIRECTOR_BENCH_CPU=1`: only the CPU-time probe (schedstat) of each size.
+//! - `DIRECTOR_BENCH_IR=1`: fixed loops for an instruction count, e.g.
+//!   `DIRECTOR_BENCH_IR=1 DIRECTOR_BENCH_SIZES=1000 valgrind --tool=callgrind
+//!   --toggle-collect='*ir_*' target/release/deps/director-<hash>`, then
+//!   `callgrind_annotate --inclusive=yes` and divide `ir_established` and `ir_batched` by 65536
+//!   packets, `ir_new_conn` by 16384 connections (each includes about 57 instructions of frame
+//!   setup per packet).
 
 use std::hint::black_box;
 use std::time::Instant as WallClock;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use lvs_core::director::{Director, DirectorConfig, PREFETCH_BATCH, Verdict};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
@@ -47,6 +56,19 @@ fn client(buf: &mut [u8], tpl: &[u8; 54], i: u64) {
     f.copy_from_slice(tpl);
     f[26..30].copy_from_slice(&(h as u32).to_be_bytes());
     f[34..36].copy_from_slice(&((h >> 32) as u16 | 1024).to_be_bytes());
+}
+
+/// Writes into `out[64..]` the real server's reply to client `i`, whose forwarded frame is in
+/// `fwd[64..]` (its destination is the real server the director chose).
+#[inline]
+fn reply_to(out: &mut [u8], fwd: &[u8], tpl: &[u8; 54], i: u64) {
+    client(out, tpl, i);
+    let f = &mut out[64..64 + 54];
+    let (caddr, cport) = ([f[26], f[27], f[28], f[29]], [f[34], f[35]]);
+    f[26..30].copy_from_slice(&fwd[64 + 30..64 + 34]);
+    f[30..34].copy_from_slice(&caddr);
+    f[34..36].copy_from_slice(&8080u16.to_be_bytes());
+    f[36..38].copy_from_slice(&cport);
 }
 
 fn director(budget: usize) -> Director {
@@ -159,9 +181,23 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     let ack = template(0x10);
     let mut buf = vec![0u8; 256];
     let mut bufs = vec![vec![0u8; 256]; PREFETCH_BATCH];
-    let (mut est, mut batched, mut new) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut reply = vec![0u8; 256];
+    let (mut est, mut batched, mut new, mut pair) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     for round in 0..5u64 {
         let now = nc.now;
+        // NAT traffic both ways: a client packet, then the real server's reply to it (built
+        // from the forwarded frame's real-server address).
+        let t0 = cpu_nanos();
+        let mut forwarded = true;
+        for k in 0..OPS / 2 {
+            let i = (round * OPS + k * 0x9e37) % n as u64;
+            client(&mut buf, &ack, i);
+            forwarded &= feed(d, now, &mut buf);
+            reply_to(&mut reply, &buf, &ack, i);
+            forwarded &= feed(d, now, &mut reply);
+        }
+        pair = pair.min((cpu_nanos() - t0) as f64 / OPS as f64);
+        assert!(forwarded, "every client packet and reply is forwarded");
         let t0 = cpu_nanos();
         for k in 0..OPS {
             client(&mut buf, &ack, (round * OPS + k * 0x9e37) % n as u64);
@@ -189,8 +225,8 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     }
     eprintln!(
         "director n={n}: CPU time {est:.1} ns per established packet ({batched:.1} ns in \
-         prefetched batches of {PREFETCH_BATCH}), {new:.1} ns per new connection (SYN + RST + \
-         expiry); {} connections",
+         prefetched batches of {PREFETCH_BATCH}, {pair:.1} ns per packet of client + reply \
+         pairs), {new:.1} ns per new connection (SYN + RST + expiry); {} connections",
         d.conn_count()
     );
 }
@@ -226,5 +262,88 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The established-packet loop the instruction count covers (callgrind `--toggle-collect`).
+#[inline(never)]
+fn ir_established(d: &mut Director, n: usize, ops: u64, now: Instant, buf: &mut [u8]) {
+    let ack = template(0x10);
+    for k in 0..ops {
+        client(buf, &ack, (k * 0x9e37) % n as u64);
+        black_box(feed(d, now, buf));
+    }
+}
+
+/// The batched established-packet loop (prefetch + handle, as a worker does).
+#[inline(never)]
+fn ir_batched(d: &mut Director, n: usize, ops: u64, now: Instant, bufs: &mut [Vec<u8>]) {
+    let ack = template(0x10);
+    for b in 0..ops / PREFETCH_BATCH as u64 {
+        for (k, buf) in bufs.iter_mut().enumerate() {
+            let i = (b * PREFETCH_BATCH as u64 + k as u64) * 0x9e37;
+            client(buf, &ack, i % n as u64);
+        }
+        let frames: [&[u8]; PREFETCH_BATCH] = core::array::from_fn(|k| &bufs[k][64..64 + 54]);
+        d.prefetch(&frames);
+        for buf in bufs.iter_mut() {
+            black_box(feed(d, now, buf));
+        }
+    }
+}
+
+/// The new-connection loop.
+#[inline(never)]
+fn ir_new_conn(d: &mut Director, nc: &mut NewConns, ops: u64, buf: &mut [u8]) {
+    for _ in 0..ops {
+        black_box(nc.one(d, buf));
+    }
+}
+
+/// `DIRECTOR_BENCH_IR=1`: no criterion; fixed loops for an instruction count. Run under
+/// `valgrind --tool=callgrind --toggle-collect='*ir_*'` and divide each function's inclusive
+/// count by the operations printed here.
+fn ir_mode() {
+    const OPS: u64 = 1 << 16;
+    for n in sizes() {
+        let mut d = build(n);
+        let mut nc = NewConns::new(n);
+        let now = nc.now;
+        let mut buf = vec![0u8; 256];
+        let mut bufs = vec![vec![0u8; 256]; PREFETCH_BATCH];
+        ir_established(&mut d, n, OPS, now, &mut buf);
+        ir_batched(&mut d, n, OPS, now, &mut bufs);
+        // Closed connections expire 10 s (40000 connections) later: reach that steady state
+        // first, so the counted loop pays for expiry too.
+        for _ in 0..60_000 {
+            black_box(nc.one(&mut d, &mut buf));
+        }
+        ir_new_conn(&mut d, &mut nc, OPS / 4, &mut buf);
+        eprintln!(
+            "director n={n}: ir_established {OPS} packets, ir_batched {OPS} packets, \
+             ir_new_conn {} connections",
+            OPS / 4
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `DIRECTOR_BENCH_CPU=1`: no criterion; only the CPU-time probe of each size.
+fn cpu_mode() {
+    for n in sizes() {
+        let mut d = build(n);
+        let mut nc = NewConns::new(n);
+        cpu_probe(&mut d, n, &mut nc);
+    }
+}
+
+fn main() {
+    if std::env::var_os("DIRECTOR_BENCH_IR").is_some() {
+        ir_mode();
+        return;
+    }
+    if std::env::var_os("DIRECTOR_BENCH_CPU").is_some() {
+        cpu_mode();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,28 +1,32 @@
-//! The slab and the two indexes of one address family.
-
-use core::hint::black_box;
-
-use foldhash::fast::FixedState;
+//! The slab and the index of one address family.
+//!
+//! One index holds both directions: a connection's in entry under the hash of its client
+//! packets' tuple `(proto, caddr, cport, vaddr, vport)`, and (NAT, FULLNAT) its out entry,
+//! flagged with [`OUT`], under the hash of its replies' tuple `(proto, daddr, dport, caddr or
+//! laddr, cport or lport)`. Both are hashed as "a packet's own (source, destination)", so a
+//! packet of unknown direction is found with one hash and one probe ([`Tables::find_packet`]).
+//! Templates hash with their own kind and never match a packet.
 
 use super::ConnFlags;
 use super::index::LineIndex;
-use super::key::{Entry, Family, KIND_OUT};
+use super::key::{Entry, Family, KIND_CONN, KeyHasher};
 use super::slab::{MAX_SLOTS, Slab};
 use super::table::ConnError;
 
-/// The addresses and indexes of one family.
+/// The index-slot flag of an out entry (slab slots are below 2^31).
+const OUT: u32 = 1 << 31;
+
+/// The addresses and index of one family.
 pub(super) struct Tables<A> {
     pub(super) slab: Slab<A>,
-    by_in: LineIndex,
-    by_out: LineIndex,
+    index: LineIndex,
 }
 
 impl<A: Family> Tables<A> {
     pub(super) fn new() -> Self {
         Self {
             slab: Slab::new(),
-            by_in: LineIndex::new(),
-            by_out: LineIndex::new(),
+            index: LineIndex::new(),
         }
     }
 
@@ -30,7 +34,7 @@ impl<A: Family> Tables<A> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn find_in(
         &self,
-        h: &FixedState,
+        h: &KeyHasher,
         kind: u8,
         p: u8,
         c: A,
@@ -40,45 +44,94 @@ impl<A: Family> Tables<A> {
     ) -> Option<u32> {
         let hash = A::hash(h, kind, p, c, cp, v, vp);
         let slab = &self.slab;
-        self.by_in.find(hash, |s| {
-            slab.get(s)
-                .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
+        self.index.find(hash, |s| {
+            s & OUT == 0
+                && slab
+                    .get(s)
+                    .is_some_and(|e| e.matches_in(kind, p, c, cp, v, vp))
         })
-    }
-
-    /// Loads one level of `hash`'s probe without comparing keys: 0 the index chunk, 1 the
-    /// candidates' entries.
-    #[inline]
-    pub(super) fn warm_in(&self, hash: u64, level: u8) {
-        let slab = &self.slab;
-        if level == 0 {
-            self.by_in.warm(hash);
-        } else {
-            black_box(self.by_in.find(hash, |s| {
-                black_box(slab.get(s).map(|e| e.meta.proto));
-                false
-            }));
-        }
     }
 
     #[inline]
     pub(super) fn find_out(
         &self,
-        h: &FixedState,
+        h: &KeyHasher,
         p: u8,
         d: A,
         dp: u16,
         b: A,
         bp: u16,
     ) -> Option<u32> {
-        let hash = A::hash(h, KIND_OUT, p, d, dp, b, bp);
+        let hash = A::hash(h, KIND_CONN, p, d, dp, b, bp);
         let slab = &self.slab;
-        self.by_out.find(hash, |s| {
-            slab.get(s).is_some_and(|e| e.matches_out(p, d, dp, b, bp))
-        })
+        self.index
+            .find(hash, |s| {
+                s & OUT != 0
+                    && slab
+                        .get(s & !OUT)
+                        .is_some_and(|e| e.matches_out(p, d, dp, b, bp))
+            })
+            .map(|s| s & !OUT)
     }
 
-    pub(super) fn insert(&mut self, h: &FixedState, entry: Entry<A>) -> Result<u32, ConnError> {
+    /// The connection of a packet `src:sp -> dst:dp`, either direction, in one probe: the
+    /// connection whose in key it is (a client packet) wins over one whose out key it is (a
+    /// reply), as a lookup of the in key before the out key would have it. `true` = out.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn find_packet(
+        &self,
+        hash: u64,
+        p: u8,
+        src: A,
+        sp: u16,
+        dst: A,
+        dp: u16,
+    ) -> Option<(u32, bool)> {
+        let slab = &self.slab;
+        let mut found = None;
+        let mut reply = None;
+        self.index.probe(hash, |s| {
+            let Some(e) = slab.get(s & !OUT) else {
+                return false;
+            };
+            if s & OUT == 0 {
+                if e.matches_in(KIND_CONN, p, src, sp, dst, dp) {
+                    found = Some((s, false));
+                    return true;
+                }
+            } else if reply.is_none() && e.matches_out(p, src, sp, dst, dp) {
+                reply = Some((s & !OUT, true));
+            }
+            false
+        });
+        found.or(reply)
+    }
+
+    /// Loads the home index line of `hash` (the batch warm-up's first pass).
+    #[inline]
+    pub(super) fn warm_index(&self, hash: u64) -> u8 {
+        self.index.home_byte(hash)
+    }
+
+    /// Loads the entries of the home line's candidates for `hash` (the second pass): one byte
+    /// of each, without comparing keys.
+    #[inline]
+    pub(super) fn warm_entries(&self, hash: u64) -> u8 {
+        let (mut hits, slots) = self.index.home_matches(hash);
+        let Some(slots) = slots else {
+            return 0;
+        };
+        let mut acc = 0;
+        while hits != 0 {
+            let k = hits.trailing_zeros() as usize % super::index::SLOTS;
+            acc ^= self.slab.get(slots[k] & !OUT).map_or(0, |e| e.meta.proto);
+            hits &= hits - 1;
+        }
+        acc
+    }
+
+    pub(super) fn insert(&mut self, h: &KeyHasher, entry: Entry<A>) -> Result<u32, ConnError> {
         let m = &entry.meta;
         if self
             .find_in(
@@ -100,48 +153,51 @@ impl<A: Family> Tables<A> {
             });
         };
         let generation = self.slab.get(slot).map_or(0, |e| e.meta.generation);
-        let Self {
-            slab,
-            by_in,
-            by_out,
-        } = self;
+        let Self { slab, index } = self;
         if let Some(e) = slab.get_mut(slot) {
             *e = entry;
             e.meta.generation = generation;
         }
-        let rehash_in = |s: u32| slab.get(s).map_or(0, |e| e.in_hash(h));
-        by_in.insert(entry.in_hash(h), slot, rehash_in);
+        let rehash = |s: u32| rehash(slab, h, s);
+        index.insert(entry.in_hash(h), slot, rehash);
         if has_out(&entry) {
-            let rehash_out = |s: u32| slab.get(s).map_or(0, |e| e.out_hash(h));
-            by_out.insert(entry.out_hash(h), slot, rehash_out);
+            index.insert(entry.out_hash(h), slot | OUT, rehash);
         }
         Ok(slot)
     }
 
     /// Unlinks and frees a live slot, returning its entry.
-    pub(super) fn remove(&mut self, h: &FixedState, slot: u32) -> Option<Entry<A>> {
+    pub(super) fn remove(&mut self, h: &KeyHasher, slot: u32) -> Option<Entry<A>> {
         let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
-        self.by_in.remove(entry.in_hash(h), slot);
+        self.index.remove(entry.in_hash(h), slot);
         if has_out(&entry) {
-            self.by_out.remove(entry.out_hash(h), slot);
+            self.index.remove(entry.out_hash(h), slot | OUT);
         }
         self.slab.free(slot);
         Some(entry)
     }
 
-    pub(super) fn reserve(&mut self, h: &FixedState, additional: usize) {
-        let Self {
-            slab,
-            by_in,
-            by_out,
-        } = self;
-        by_in.reserve(additional, |s| slab.get(s).map_or(0, |e| e.in_hash(h)));
-        by_out.reserve(additional, |s| slab.get(s).map_or(0, |e| e.out_hash(h)));
+    /// Room for `additional` more connections with both entries.
+    pub(super) fn reserve(&mut self, h: &KeyHasher, additional: usize) {
+        let Self { slab, index } = self;
+        index.reserve(additional.saturating_mul(2), |s| rehash(slab, h, s));
     }
 
     pub(super) fn allocation_size(&self) -> usize {
-        self.slab.allocation_size() + self.by_in.allocation_size() + self.by_out.allocation_size()
+        self.slab.allocation_size() + self.index.allocation_size()
     }
+}
+
+/// The hash an index slot is stored under (for growth).
+#[inline]
+fn rehash<A: Family>(slab: &Slab<A>, h: &KeyHasher, s: u32) -> u64 {
+    slab.get(s & !OUT).map_or(0, |e| {
+        if s & OUT == 0 {
+            e.in_hash(h)
+        } else {
+            e.out_hash(h)
+        }
+    })
 }
 
 fn has_out<A>(entry: &Entry<A>) -> bool {

@@ -11,10 +11,9 @@
 //! no tombstones. The index stores no hashes: growth re-hashes each slot through a callback
 //! that reads the key from the slab.
 
-use core::hint::black_box;
 use core::mem::size_of;
 
-const SLOTS: usize = 12;
+pub(super) const SLOTS: usize = 12;
 /// Grow above 7/8 full.
 const LOAD_NUM: usize = 7;
 const LOAD_DEN: usize = 8;
@@ -46,18 +45,33 @@ const fn tag_of(hash: u64) -> u8 {
     (hash >> 57) as u8 | 0x80
 }
 
-const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
-const LOW7: u128 = ONES * 0x7f;
-/// The high bit of each of the 12 tag bytes.
-const TAG_BYTES: u128 = (1 << (8 * SLOTS)) - 1;
-const HIGH12: u128 = (ONES * 0x80) & TAG_BYTES;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = ONES * 0x7f;
+const HIGH: u64 = ONES * 0x80;
 
-/// A byte mask (0x80 in each byte) of the slots whose tag is `tag`, without branches: the
-/// exact SWAR zero-byte test on `tags ^ broadcast(tag)`; the overflow bytes are masked off.
-#[inline]
-fn match_tags(ctrl: &[u8; 16], tag: u8) -> u128 {
-    let x = u128::from_le_bytes(*ctrl) ^ u128::from_le_bytes([tag; 16]);
-    !(((x & LOW7) + LOW7) | x | LOW7) & HIGH12
+/// 0x80 in each byte of `x` that is zero, exactly (the SWAR test without the false positives
+/// of the shorter `(x - ONES) & !x` form).
+#[inline(always)]
+const fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// The high bits of the bytes of `m` (each 0x80 or 0) gathered into the low 8 bits.
+#[inline(always)]
+const fn gather(m: u64) -> u32 {
+    ((m & HIGH).wrapping_mul(0x0002_0408_1020_4081) >> 56) as u32
+}
+
+/// A bit mask (bit k for slot k) of the slots whose tag is `tag`, without branches; the
+/// overflow bytes are not looked at.
+#[inline(always)]
+fn match_tags(ctrl: &[u8; 16], tag: u8) -> u32 {
+    let b = ONES * u64::from(tag);
+    let lo = u64::from_le_bytes([
+        ctrl[0], ctrl[1], ctrl[2], ctrl[3], ctrl[4], ctrl[5], ctrl[6], ctrl[7],
+    ]);
+    let hi = u64::from(u32::from_le_bytes([ctrl[8], ctrl[9], ctrl[10], ctrl[11]]));
+    gather(zero_bytes(lo ^ b)) | (gather(zero_bytes(hi ^ b) & 0x8080_8080) << 8)
 }
 
 pub(super) struct LineIndex {
@@ -86,36 +100,59 @@ impl LineIndex {
     /// The first slot whose tag matches and for which `eq` holds.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut found = None;
+        self.probe(hash, |slot| {
+            let hit = eq(slot);
+            if hit {
+                found = Some(slot);
+            }
+            hit
+        });
+        found
+    }
+
+    /// Hands `visit` every slot whose tag matches, in probe order, until it returns `true` or
+    /// the probe ends.
+    #[inline(always)]
+    pub(super) fn probe(&self, hash: u64, mut visit: impl FnMut(u32) -> bool) {
         if self.chunks.is_empty() {
-            return None;
+            return;
         }
         let tag = tag_of(hash);
+        let mask = self.mask();
         let mut i = self.home(hash);
         for _ in 0..self.chunks.len() {
             let c = &self.chunks[i];
             let mut hits = match_tags(&c.ctrl, tag);
             while hits != 0 {
-                let k = (hits.trailing_zeros() / 8) as usize % SLOTS;
-                let slot = c.slots[k];
-                if eq(slot) {
-                    return Some(slot);
+                let k = hits.trailing_zeros() as usize % SLOTS;
+                if visit(c.slots[k]) {
+                    return;
                 }
                 hits &= hits - 1;
             }
             if c.overflow() == 0 {
-                return None;
+                return;
             }
-            i = (i + 1) & self.mask();
+            i = (i + 1) & mask;
         }
-        None
     }
 
-    /// Loads the home chunk of `hash` (the batch warm-up's first pass).
+    /// The tag-match mask of `hash`'s home chunk (bit k for slot k) and the chunk's
+    /// slots, for the batch warm-up: the first pass loads the line, the second picks the
+    /// candidate entries from it.
     #[inline]
-    pub(super) fn warm(&self, hash: u64) {
-        if !self.chunks.is_empty() {
-            black_box(self.chunks[self.home(hash)].ctrl[0]);
+    pub(super) fn home_matches(&self, hash: u64) -> (u32, Option<&[u32; SLOTS]>) {
+        match self.chunks.get(self.home(hash)) {
+            Some(c) => (match_tags(&c.ctrl, tag_of(hash)), Some(&c.slots)),
+            None => (0, None),
         }
+    }
+
+    /// The first control byte of `hash`'s home chunk: a load of the line.
+    #[inline]
+    pub(super) fn home_byte(&self, hash: u64) -> u8 {
+        self.chunks.get(self.home(hash)).map_or(0, |c| c.ctrl[0])
     }
 
     /// Adds `slot` under `hash` (duplicates allowed). `rehash` gives the hash of any stored
@@ -219,11 +256,7 @@ mod tests {
         tags[4] = 0x80;
         tags[11] = 0xff;
         // 0x81 next to 0x80: the inexact zero-byte trick would flag a neighbour.
-        let bits = |m: u128| {
-            (0..SLOTS)
-                .filter(|k| m >> (8 * k + 7) & 1 == 1)
-                .collect::<Vec<_>>()
-        };
+        let bits = |m: u32| (0..SLOTS).filter(|k| m >> k & 1 == 1).collect::<Vec<_>>();
         assert_eq!(bits(match_tags(&tags, 0x80)), [0, 4]);
         assert_eq!(bits(match_tags(&tags, 0x81)), [3]);
         assert_eq!(bits(match_tags(&tags, 0xff)), [11]);

@@ -125,12 +125,37 @@ impl Conn {
     }
 }
 
+/// The table's keyed hash: one 64x64 -> 128-bit folded multiply for an IPv4 tuple (the
+/// packet path's hash), seeded foldhash for IPv6.
+pub(super) struct KeyHasher {
+    fixed: FixedState,
+    k0: u64,
+    k1: u64,
+}
+
+impl KeyHasher {
+    pub(super) fn new(seed: u64) -> Self {
+        let fixed = FixedState::with_seed(seed);
+        // Two keys from the seed (foldhash's own mixing, so related seeds give unrelated keys).
+        let k0 = fixed.hash_one(0x243f_6a88_85a3_08d3_u64) | 1;
+        let k1 = fixed.hash_one(0x1319_8a2e_0370_7344_u64) | 1;
+        Self { fixed, k0, k1 }
+    }
+}
+
+/// The folded multiply (foldhash's and wyhash's core): the xor of the product's halves.
+#[inline(always)]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
 /// An address family the table stores compactly.
 pub(super) trait Family: Copy + Eq + Into<IpAddr> {
     /// The unspecified address (free slots, no FULLNAT local address).
     const UNSPECIFIED: Self;
     /// Hashes `(kind, proto, a, ap, b, bp)`.
-    fn hash(state: &FixedState, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64;
+    fn hash(state: &KeyHasher, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64;
     /// The address if it is of this family.
     fn from_ip(ip: IpAddr) -> Option<Self>;
 }
@@ -139,13 +164,13 @@ impl Family for Ipv4Addr {
     const UNSPECIFIED: Self = Self::UNSPECIFIED;
 
     #[inline]
-    fn hash(state: &FixedState, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64 {
+    fn hash(state: &KeyHasher, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64 {
         let addrs = (u64::from(a.to_bits()) << 32) | u64::from(b.to_bits());
         let rest = (u64::from(ap) << 32)
             | (u64::from(bp) << 16)
             | (u64::from(proto) << 8)
             | u64::from(kind);
-        state.hash_one((addrs, rest))
+        folded_multiply(addrs ^ state.k0, rest ^ state.k1)
     }
 
     #[inline]
@@ -161,12 +186,12 @@ impl Family for Ipv6Addr {
     const UNSPECIFIED: Self = Self::UNSPECIFIED;
 
     #[inline]
-    fn hash(state: &FixedState, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64 {
+    fn hash(state: &KeyHasher, kind: u8, proto: u8, a: Self, ap: u16, b: Self, bp: u16) -> u64 {
         let rest = (u64::from(ap) << 32)
             | (u64::from(bp) << 16)
             | (u64::from(proto) << 8)
             | u64::from(kind);
-        state.hash_one((a.to_bits(), b.to_bits(), rest))
+        state.fixed.hash_one((a.to_bits(), b.to_bits(), rest))
     }
 
     #[inline]
@@ -178,11 +203,11 @@ impl Family for Ipv6Addr {
     }
 }
 
-/// Hash kinds: connections and templates share the in index but never match each other
-/// (the kernel's `IP_VS_CONN_F_TEMPLATE` test in `ip_vs_conn_in_get` / `ip_vs_ct_in_get`).
+/// Hash kinds: connections (both their in and out entries: a packet's own tuple) and templates
+/// share the index but never match each other (the kernel's `IP_VS_CONN_F_TEMPLATE` test in
+/// `ip_vs_conn_in_get` / `ip_vs_ct_in_get`).
 pub(super) const KIND_CONN: u8 = 0;
 pub(super) const KIND_TEMPLATE: u8 = 1;
-pub(super) const KIND_OUT: u8 = 2;
 
 /// Everything but the addresses: 45 bytes (48 with padding).
 #[derive(Clone, Copy, Debug, Default)]
@@ -253,7 +278,7 @@ impl<A: Family> Entry<A> {
     }
 
     #[inline]
-    pub(super) fn in_hash(&self, state: &FixedState) -> u64 {
+    pub(super) fn in_hash(&self, state: &KeyHasher) -> u64 {
         let m = &self.meta;
         A::hash(
             state,
@@ -277,11 +302,11 @@ impl<A: Family> Entry<A> {
     }
 
     #[inline]
-    pub(super) fn out_hash(&self, state: &FixedState) -> u64 {
+    pub(super) fn out_hash(&self, state: &KeyHasher) -> u64 {
         let (b, bp) = self.out_dst();
         A::hash(
             state,
-            KIND_OUT,
+            KIND_CONN,
             self.meta.proto,
             self.daddr,
             self.meta.dport,

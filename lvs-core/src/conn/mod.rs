@@ -2,9 +2,12 @@
 //!
 //! ```text
 //!   ConnTable (one per worker, single-threaded)
-//!     in index   LineIndex  (proto, caddr, cport, vaddr, vport) + template bit -> slot
-//!     out index  LineIndex  (proto, daddr, dport, caddr|laddr, cport|lport)   -> slot
-//!                (cache-line chunks of 12 tags + 12 slots, F14-style; seeded foldhash)
+//!     index      LineIndex, one per family, both directions:
+//!                  in entry   (proto, caddr, cport, vaddr, vport) + template kind -> slot
+//!                  out entry  (proto, daddr, dport, caddr|laddr, cport|lport)     -> slot|OUT
+//!                (cache-line chunks of 12 tags + 12 slots, F14-style; keyed folded-multiply
+//!                hash for IPv4, seeded foldhash for IPv6; a packet's own tuple hashes the
+//!                same way in either direction, so one probe finds it: `lookup_flow`)
 //!     slabs      chunked Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>>, ConnId = slot + generation
 //!     wheel      1024 one-second slots of (slot, deadline), re-armed lazily
 //!   tcp          const state tables (normal, secure_tcp), flag classes, counter changes
@@ -14,6 +17,8 @@
 //! ```
 //!
 //! # How a caller drives it
+//! 0. A packet of unknown direction: [`ConnTable::lookup_flow`] (or [`ConnTable::lookup_v4`])
+//!    finds its connection and direction with one hash and one probe; then as below.
 //! 1. A client packet: [`ConnTable::lookup_in`] with the packet's key. A hit: call
 //!    [`ConnTable::track_tcp`] ([`ConnTable::track_sctp`] for SCTP, [`ConnTable::touch`] with
 //!    [`Timeouts::udp`] for UDP) and
@@ -57,8 +62,10 @@
 //! # Performance and memory
 //! `benches/conn.rs` prints CPU time per operation (from `/proc/thread-self/schedstat`, so
 //! time-slicing on the shared machine does not count; cache and memory contention from the
-//! other builds still does, load average 11-17 during these runs). IPv4 NAT entries,
-//! uniformly random keys, best of 5 rounds of 2^20 operations, ranges over runs:
+//! other builds still does, load average 11-17 during these runs; measured before the index
+//! held both directions and IPv4 keys hashed with one folded multiply, so these are upper
+//! bounds). IPv4 NAT entries, uniformly random keys, best of 5 rounds of 2^20 operations,
+//! ranges over runs:
 //!
 //! | entries | lookup_in + touch | batched x32, per packet | insert + remove |
 //! |---|---|---|---|
@@ -69,13 +76,14 @@
 //! At 1M+ entries a lookup costs two dependent DRAM misses (index chunk, entry: the
 //! `index` module layout; hashbrown's separate control and slot arrays made it three, 15-25%
 //! slower at 1M in A/B runs, 4 ns faster at 1k), so uniformly random single lookups cannot
-//! approach in-cache speed; [`ConnTable::lookup_in_batch`] overlaps the misses of a batch.
+//! approach in-cache speed; [`ConnTable::warm`] / [`ConnTable::warm_v4`] (and
+//! [`ConnTable::lookup_in_batch`]) overlap the misses of a batch.
 //! Real traffic is skewed towards hot flows that stay in cache.
 //!
 //! Memory from capacity arithmetic ([`ConnTable::allocation_size`]) for NAT connections
 //! (in and out entries): 94 B per connection at 1M, 91 B at 10M (RSS growth 85-92 B): a
-//! 64-byte cache-line entry (IPv6: 128), 5.3 B per index slot at a load of 0.44-0.875, 8 B per
-//! timer-wheel entry. DR/TUN connections have no out entry.
+//! 64-byte cache-line entry (IPv6: 128), 5.3 B per index slot at a load of 0.44-0.875 (two
+//! slots per NAT connection, one for DR/TUN, in the one index), 8 B per timer-wheel entry.
 
 pub mod dropentry;
 mod family;

@@ -1,16 +1,16 @@
 //! The connection table.
 
+use core::hint::black_box;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use foldhash::fast::FixedState;
-
 use super::family::Tables;
-use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, Meta, OutKey};
+use super::key::{Conn, ConnKey, Entry, Family, KIND_CONN, KIND_TEMPLATE, KeyHasher, Meta, OutKey};
 use super::tcp::{self, CounterChange, Direction};
 use super::timer::{Action, Wheel};
 use super::{ConnFlags, ConnMut, ConnRef, TcpState, Timeouts};
 use crate::time::Instant;
 use crate::wire::IpProtocol;
+use crate::wire::flow::FlowKey;
 
 /// A handle to a connection: a slot and the slot's generation, so a handle kept past the
 /// connection's removal is detected (every accessor returns `None` for it).
@@ -44,6 +44,17 @@ pub enum ConnError {
     NoSuchTemplate,
 }
 
+/// Keys warmed together: the most misses worth having in flight at once.
+const WARM_BATCH: usize = 32;
+
+/// The family of a warmed key (`None`: mixed families, never in the table).
+#[derive(Clone, Copy)]
+enum Fam {
+    V4,
+    V6,
+    None,
+}
+
 /// Rounds a deadline up to whole seconds so nothing expires early.
 #[inline]
 fn deadline(now: Instant, timeout_secs: u32) -> u32 {
@@ -51,9 +62,22 @@ fn deadline(now: Instant, timeout_secs: u32) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
+/// Stores a new deadline; `true` when it moved before the queued one, so the wheel needs an
+/// entry at it.
+#[inline]
+fn rearm(meta: &mut Meta, expires: u32) -> bool {
+    meta.expires = expires;
+    if expires < meta.queued {
+        meta.queued = expires;
+        true
+    } else {
+        false
+    }
+}
+
 /// The connection table of one worker (module doc of [`super`]).
 pub struct ConnTable {
-    hasher: FixedState,
+    hasher: KeyHasher,
     v4: Tables<Ipv4Addr>,
     v6: Tables<Ipv6Addr>,
     wheel: Wheel,
@@ -88,7 +112,7 @@ impl ConnTable {
     /// source); `budget` caps the number of entries (connections and templates).
     pub fn new(seed: u64, budget: usize) -> Self {
         Self {
-            hasher: FixedState::with_seed(seed),
+            hasher: KeyHasher::new(seed),
             v4: Tables::new(),
             v6: Tables::new(),
             wheel: Wheel::new(),
@@ -230,42 +254,161 @@ impl ConnTable {
     }
 
     /// [`lookup_in`](Self::lookup_in) for a batch of packets: `out[i]` for `keys[i]` (the
-    /// shorter of the two lengths is used).
-    ///
-    /// At millions of entries a lookup is two dependent cache misses (index chunk, entry).
-    /// One at a time they serialise; here every key's index chunk is loaded first, then every
-    /// candidate entry, and the real probes run on warm lines, so the misses of a batch
-    /// overlap. The core forbids `unsafe`, so the warm-up uses
-    /// plain loads kept alive with `black_box` instead of prefetch instructions.
+    /// shorter of the two lengths is used), after [`warm`](Self::warm)ing their lines.
     pub fn lookup_in_batch(&self, keys: &[ConnKey], out: &mut [Option<ConnId>]) {
-        for level in 0..2 {
-            for key in keys {
-                self.warm_in(key, level);
+        for chunk in keys.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::None); WARM_BATCH];
+            for (slot, key) in hashes.iter_mut().zip(chunk) {
+                *slot = self.packet_hash(key.proto, key.caddr, key.cport, key.vaddr, key.vport);
             }
+            self.warm_hashes(&hashes[..chunk.len()]);
         }
         for (key, out) in keys.iter().zip(out) {
             *out = self.lookup_in(key);
         }
     }
 
+    /// Loads the cache lines the lookups of these packets will read (index line, candidate
+    /// entries), for packets about to be looked up with [`lookup_flow`](Self::lookup_flow).
+    ///
+    /// At millions of entries a lookup is two dependent cache misses (index line, entry).
+    /// One at a time they serialise; here every packet's index line is loaded first, then
+    /// every candidate entry, so the misses of a batch overlap. The core forbids `unsafe`, so
+    /// plain loads stand in for prefetch instructions: each pass is a short loop over
+    /// precomputed hashes, so the reorder buffer holds many of its misses at once.
+    pub fn warm(&self, flows: &[FlowKey]) {
+        for chunk in flows.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::None); WARM_BATCH];
+            for (slot, f) in hashes.iter_mut().zip(chunk) {
+                *slot = self.packet_hash(f.proto, f.src_addr, f.src_port, f.dst_addr, f.dst_port);
+            }
+            self.warm_hashes(&hashes[..chunk.len()]);
+        }
+    }
+
+    /// [`warm`](Self::warm) for IPv4 packets `(proto, src, sport, dst, dport)`: the packet
+    /// path's form, without address enums.
+    pub fn warm_v4(&self, packets: &[(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)]) {
+        for chunk in packets.chunks(WARM_BATCH) {
+            let mut hashes = [(0, Fam::V4); WARM_BATCH];
+            for (slot, &(p, s, sp, d, dp)) in hashes.iter_mut().zip(chunk) {
+                slot.0 = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
+            }
+            self.warm_hashes(&hashes[..chunk.len()]);
+        }
+    }
+
     #[inline]
-    fn warm_in(&self, key: &ConnKey, level: u8) {
+    fn packet_hash(
+        &self,
+        proto: IpProtocol,
+        src: IpAddr,
+        sp: u16,
+        dst: IpAddr,
+        dp: u16,
+    ) -> (u64, Fam) {
         let h = &self.hasher;
-        let p = u8::from(key.proto);
-        match (key.caddr, key.vaddr) {
-            (IpAddr::V4(c), IpAddr::V4(v)) => {
-                self.v4.warm_in(
-                    Ipv4Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    level,
-                );
+        let p = u8::from(proto);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                (Ipv4Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V4)
             }
-            (IpAddr::V6(c), IpAddr::V6(v)) => {
-                self.v6.warm_in(
-                    Ipv6Addr::hash(h, KIND_CONN, p, c, key.cport, v, key.vport),
-                    level,
-                );
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                (Ipv6Addr::hash(h, KIND_CONN, p, s, sp, d, dp), Fam::V6)
             }
-            _ => {}
+            _ => (0, Fam::None),
+        }
+    }
+
+    fn warm_hashes(&self, hashes: &[(u64, Fam)]) {
+        let mut acc = 0u8;
+        for &(hash, fam) in hashes {
+            acc ^= match fam {
+                Fam::V4 => self.v4.warm_index(hash),
+                Fam::V6 => self.v6.warm_index(hash),
+                Fam::None => 0,
+            };
+        }
+        for &(hash, fam) in hashes {
+            acc ^= match fam {
+                Fam::V4 => self.v4.warm_entries(hash),
+                Fam::V6 => self.v6.warm_entries(hash),
+                Fam::None => 0,
+            };
+        }
+        black_box(acc);
+    }
+
+    /// The connection a packet belongs to, from the packet's own tuple: a client packet's in
+    /// key ([`Direction::In`]) or a real-server reply's out key ([`Direction::Out`]), found
+    /// with one hash and one index probe. When a tuple is both (a client that is also a real
+    /// server), the in match wins, as [`lookup_in`](Self::lookup_in) before
+    /// [`lookup_out`](Self::lookup_out) would have it.
+    #[inline]
+    pub fn lookup_flow(&self, flow: &FlowKey) -> Option<(ConnId, Direction)> {
+        self.lookup_flow_ref(flow).map(|(id, dir, _)| (id, dir))
+    }
+
+    /// [`lookup_flow_ref`](Self::lookup_flow_ref) for an IPv4 packet `src:sp -> dst:dp`
+    /// (the packet path's entry: no address enums).
+    #[inline(always)]
+    pub fn lookup_v4(
+        &self,
+        proto: IpProtocol,
+        src: Ipv4Addr,
+        sp: u16,
+        dst: Ipv4Addr,
+        dp: u16,
+    ) -> Option<(ConnId, Direction, ConnRef<'_>)> {
+        let p = u8::from(proto);
+        let hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, p, src, sp, dst, dp);
+        let (slot, out) = self.v4.find_packet(hash, p, src, sp, dst, dp)?;
+        let e = self.v4.slab.get(slot)?;
+        let id = ConnId {
+            slot,
+            generation: e.meta.generation,
+        };
+        let dir = if out { Direction::Out } else { Direction::In };
+        Some((id, dir, ConnRef::v4(e)))
+    }
+
+    /// [`lookup_flow`](Self::lookup_flow) with a view of the connection found (the packet
+    /// path reads it at once: no second trip through the handle).
+    #[inline]
+    pub fn lookup_flow_ref(&self, flow: &FlowKey) -> Option<(ConnId, Direction, ConnRef<'_>)> {
+        let (hash, fam) = self.packet_hash(
+            flow.proto,
+            flow.src_addr,
+            flow.src_port,
+            flow.dst_addr,
+            flow.dst_port,
+        );
+        let p = u8::from(flow.proto);
+        let dir = |out| if out { Direction::Out } else { Direction::In };
+        match (fam, flow.src_addr, flow.dst_addr) {
+            (Fam::V4, IpAddr::V4(s), IpAddr::V4(d)) => {
+                let (slot, out) =
+                    self.v4
+                        .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                let e = self.v4.slab.get(slot)?;
+                let id = ConnId {
+                    slot,
+                    generation: e.meta.generation,
+                };
+                Some((id, dir(out), ConnRef::v4(e)))
+            }
+            (Fam::V6, IpAddr::V6(s), IpAddr::V6(d)) => {
+                let (slot, out) =
+                    self.v6
+                        .find_packet(hash, p, s, flow.src_port, d, flow.dst_port)?;
+                let e = self.v6.slab.get(slot)?;
+                let id = ConnId {
+                    slot: V6 | slot,
+                    generation: e.meta.generation,
+                };
+                Some((id, dir(out), ConnRef::v6(e)))
+            }
+            _ => None,
         }
     }
 
@@ -350,9 +493,7 @@ impl ConnTable {
         let Some(meta) = self.meta_mut(id) else {
             return false;
         };
-        meta.expires = expires;
-        if expires < meta.queued {
-            meta.queued = expires;
+        if rearm(meta, expires) {
             self.wheel.schedule(id.slot, expires);
         }
         true
@@ -381,7 +522,10 @@ impl ConnTable {
             tcp_flags,
         );
         meta.state = t.state as u8;
-        self.touch(id, now, timeouts.tcp(t.state));
+        let expires = deadline(now, timeouts.tcp(t.state));
+        if rearm(meta, expires) {
+            self.wheel.schedule(id.slot, expires);
+        }
         Some(t.counters)
     }
 
@@ -595,5 +739,147 @@ impl ConnTable {
             out.push((id, conn));
         }
         Action::Drop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::conn::ForwardMethod;
+
+    /// Addresses and ports from a tiny space, so in keys of some connections are out keys of
+    /// others (a client that is also a real server), both families.
+    fn addr(k: u8, v6: bool) -> IpAddr {
+        if v6 {
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(k)).into()
+        } else {
+            Ipv4Addr::new(10, 0, 0, k).into()
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    struct Spec {
+        c: u8,
+        cp: u16,
+        v: u8,
+        vp: u16,
+        d: u8,
+        dp: u16,
+        fwd: ForwardMethod,
+        template: bool,
+        v6: bool,
+        udp: bool,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        let small = || 0u8..3;
+        let port = || prop::sample::select(vec![80u16, 1000, 8080]);
+        (
+            (small(), port(), small(), port(), small(), port()),
+            prop::sample::select(vec![
+                ForwardMethod::Nat,
+                ForwardMethod::FullNat,
+                ForwardMethod::Dr,
+                ForwardMethod::Tun,
+            ]),
+            prop::bool::weighted(0.1),
+            prop::bool::weighted(0.2),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|((c, cp, v, vp, d, dp), fwd, template, v6, udp)| Spec {
+                c,
+                cp,
+                v,
+                vp,
+                d,
+                dp,
+                fwd,
+                template,
+                v6,
+                udp,
+            })
+    }
+
+    fn conn(s: &Spec) -> Conn {
+        Conn {
+            proto: if s.udp {
+                IpProtocol::Udp
+            } else {
+                IpProtocol::Tcp
+            },
+            fwd: s.fwd,
+            caddr: addr(s.c, s.v6),
+            cport: s.cp,
+            vaddr: addr(s.v, s.v6),
+            vport: s.vp,
+            daddr: addr(s.d, s.v6),
+            dport: s.dp,
+            laddr: addr(s.v, s.v6),
+            lport: s.cp ^ 1,
+            state: 0,
+            flags: if s.template {
+                ConnFlags::TEMPLATE
+            } else {
+                ConnFlags::empty()
+            },
+            svc: 0,
+            dest: 0,
+            control: None,
+            expires: Instant::ZERO,
+        }
+    }
+
+    proptest! {
+        /// One probe for both directions answers as the in lookup, then the out lookup,
+        /// would: for every tuple of the space, after random inserts and removals.
+        #[test]
+        fn lookup_flow_is_lookup_in_then_lookup_out(
+            ops in proptest::collection::vec((spec(), any::<bool>()), 1..40),
+        ) {
+            let mut t = ConnTable::new(3, usize::MAX);
+            let mut ids = Vec::new();
+            for (s, remove) in &ops {
+                if *remove && !ids.is_empty() {
+                    let id: ConnId = ids.swap_remove(usize::from(s.c) % ids.len());
+                    prop_assert!(t.remove(id).is_some());
+                } else if let Ok(id) = t.insert(&conn(s), Instant::ZERO, 60) {
+                    ids.push(id);
+                }
+            }
+            for v6 in [false, true] {
+                for udp in [false, true] {
+                    let proto = if udp { IpProtocol::Udp } else { IpProtocol::Tcp };
+                    for (a, ap, b, bp) in tuples() {
+                        let (src, dst) = (addr(a, v6), addr(b, v6));
+                        let flow = FlowKey { proto, src_addr: src, src_port: ap, dst_addr: dst, dst_port: bp };
+                        let by_in = t.lookup_in(&ConnKey { proto, caddr: src, cport: ap, vaddr: dst, vport: bp });
+                        let by_out = t.lookup_out(&OutKey { proto, daddr: src, dport: ap, addr: dst, port: bp });
+                        let want = by_in
+                            .map(|id| (id, Direction::In))
+                            .or(by_out.map(|id| (id, Direction::Out)));
+                        prop_assert_eq!(t.lookup_flow(&flow), want);
+                        if let (IpAddr::V4(s4), IpAddr::V4(d4)) = (src, dst) {
+                            let v4 = t.lookup_v4(proto, s4, ap, d4, bp).map(|(id, dir, c)| {
+                                assert_eq!(t.get(id).map(|r| r.to_conn()), Some(c.to_conn()));
+                                (id, dir)
+                            });
+                            prop_assert_eq!(v4, want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every (address, port, address, port) of the test space.
+    fn tuples() -> impl Iterator<Item = (u8, u16, u8, u16)> {
+        let ports = [80u16, 1000, 1001, 8080];
+        (0u8..3).flat_map(move |a| {
+            ports.into_iter().flat_map(move |ap| {
+                (0u8..3).flat_map(move |b| ports.into_iter().map(move |bp| (a, ap, b, bp)))
+            })
+        })
     }
 }

@@ -256,6 +256,7 @@ pub enum CounterChange {
 /// flag (which says which counter holds it now) and the new state. As in `set_tcp_state`, only
 /// a real change of state moves counters, so a connection that went inactive while its state
 /// stayed put is not touched. Updates the flag.
+#[inline]
 pub fn counter_change(flags: &mut ConnFlags, old: TcpState, new: TcpState) -> CounterChange {
     if old == new {
         return CounterChange::None;
@@ -286,6 +287,7 @@ pub struct Transition {
 /// `direction` is the packet's direction, [`Direction::In`] or [`Direction::Out`]. While the
 /// connection has [`ConnFlags::NO_OUTPUT`] an IN segment uses the INPUT-ONLY rows; the first
 /// OUT segment clears the flag for good (and itself uses the OUT rows).
+#[inline]
 pub fn track(
     table: &StateTable,
     state: TcpState,

@@ -46,18 +46,21 @@
 //! by the snapshot reader.
 //!
 //! **Performance** (`benches/director.rs`, NAT TCP, 16 dests, random clients; CPU time from
-//! schedstat on the shared 2-core build machine, so cache pressure from other jobs shows):
+//! schedstat on the shared 2-core build machine at load average 6-7, so cache pressure from
+//! other jobs shows; ranges over alternated runs):
 //!
-//! | connections | established packet | in prefetched batches of 32 | new connection (SYN + RST + expiry) | bytes/conn |
-//! |---|---|---|---|---|
-//! | 1k | 74 ns | 95 ns | 477 ns | (287: fixed overhead) |
-//! | 1M | 333 ns | 192 ns | 1.2 us | 89 |
-//! | 10M | 351 ns | 260 ns | 1.8 us | 91 |
+//! | connections | established packet | in prefetched batches of 32 | client + reply pairs | new connection (SYN + RST + expiry) | bytes/conn |
+//! |---|---|---|---|---|---|
+//! | 1k | 38-46 ns | 45-61 ns | 48 ns | 0.49-0.55 us | (287: fixed overhead) |
+//! | 1M | 325-385 ns | 102-117 ns | 266-268 ns | 0.87-0.98 us | 89 |
+//! | 10M | 329-379 ns | 129-155 ns | 384 ns | 1.41 us | 91 |
 //!
-//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs; beyond
-//! cache sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
-//! overlaps them). A new connection's cost is mostly the table (insert, index, expiry) and
-//! the scheduler.
+//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
+//! TCP/UDP packets of NAT, DR and local connections take the `fastpath` module's fixed-offset
+//! path (one hash and one index probe for either direction, the entry read once); beyond cache
+//! sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
+//! overlaps them). A new connection's cost is mostly the service table (scheduling, dest
+//! counters) and the connection table (insert, index, expiry).
 //!
 //! **SCTP** associations are tracked with the kernel's SCTP state table
 //! ([`crate::conn::sctp`]): the first chunk of each packet (an ABORT bundled after a COOKIE
@@ -99,7 +102,7 @@ pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
 pub use sync::{SyncCounters, SyncImport};
 pub use verdict::{DropCounters, DropReason, NextHop, Verdict};
 
-use crate::conn::{Conn, ConnId, ConnKey, ConnTable, Timeouts};
+use crate::conn::{Conn, ConnId, ConnTable, Timeouts};
 use crate::ipvsadm::ServiceKey;
 use crate::rewrite::PacketBuf;
 use crate::sched::SchedConfig;
@@ -267,28 +270,26 @@ impl Director {
     /// At millions of connections a lookup is a few dependent DRAM misses; handled one at a
     /// time they serialise. Call this with the next up to [`PREFETCH_BATCH`] frames (more are
     /// ignored) right before their `handle_packet` calls: their connection lookups run
-    /// together here ([`ConnTable::lookup_in_batch`]) so the misses overlap, and the per-frame
+    /// together here ([`ConnTable::warm_v4`]) so the misses overlap, and the per-frame
     /// lookups then hit warm lines. Purely a performance hint: no state changes. Only IPv4
     /// TCP/UDP frames are looked at.
     pub fn prefetch(&self, frames: &[&[u8]]) {
-        let dummy = ConnKey {
-            proto: crate::wire::IpProtocol::Tcp,
-            caddr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            cport: 0,
-            vaddr: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            vport: 0,
-        };
-        let mut keys = [dummy; PREFETCH_BATCH];
+        let none = (
+            crate::wire::IpProtocol::Tcp,
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        );
+        let mut keys = [none; PREFETCH_BATCH];
         let mut n = 0;
         for f in frames.iter().take(PREFETCH_BATCH) {
-            if let Some(info) = fastpath::extract_v4(f) {
-                keys[n] = ConnKey::from_flow(&info.flow);
+            if let Some(k) = fastpath::peek_v4(f) {
+                keys[n] = k;
                 n += 1;
             }
         }
-        let mut out = [None; PREFETCH_BATCH];
-        self.conns.lookup_in_batch(&keys[..n], &mut out[..n]);
-        core::hint::black_box(&out);
+        self.conns.warm_v4(&keys[..n]);
     }
 
     /// Runs every timer due at `now`: connection and template expiry, scheduler timers, the
