@@ -13,10 +13,9 @@
 //!
 //! 4. `--stop-daemon` / `--start-daemon` over the control socket, with ipvsadm's errors.
 //!
-//! The lab is tests/failover/mod.rs. Everything is bounded in time (about 40 s in all).
+//! The lab is tests/e2e/failover.rs. Everything is bounded in time (about 40 s in all).
 
 mod e2e;
-mod failover;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use e2e::client::Held;
-use failover::{Lab, PREEMPT_DELAY_MS, VIP_DR, VIP_NAT, master_down_interval};
+use e2e::failover::{Lab, PREEMPT_DELAY_MS, VIP_DR, VIP_NAT, master_down_interval};
 
 /// What a long-lived stream saw: echo times since the test's start.
 #[derive(Default)]

@@ -24,7 +24,6 @@ mod e2e;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,14 +105,8 @@ impl Load {
 
 /// `lvs-router adm --socket SOCK ARGS`: (success, stdout + stderr).
 fn adm(sock: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(e2e::router_bin())
-        .args(["adm", "--socket", sock.to_str().unwrap()])
-        .args(args)
-        .output()
-        .expect("lvs-router adm");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (ok, out, err) = e2e::adm(sock, args);
+    (ok, out + &err)
 }
 
 /// Whether rs`n` is a dest of the VIP:80 service in the running tables.
