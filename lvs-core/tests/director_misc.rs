@@ -14,20 +14,13 @@ fn ipv6_nat_round_trip() {
          -a -t [2001:db8::10]:443 -r [fd00::12]:8443 -m",
     );
     let c = ("2001:db8:1::7", 50000);
-    let syn = tcp((MAC_GW, MAC_DIR), c, ("2001:db8::10", 443), 64, SYN, b"");
+    let syn = tcp_in(c, ("2001:db8::10", 443), SYN, b"");
     let out = s.send(&syn);
-    let want = tcp((MAC_DIR, MAC_RS2), c, ("fd00::12", 8443), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS2, c, ("fd00::12", 8443), SYN, b"");
     assert_frame("v6 syn", out.frame(), &want);
-    let synack = tcp((MAC_RS2, MAC_DIR), ("fd00::12", 8443), c, 64, SYNACK, b"");
+    let synack = tcp_from_rs(MAC_RS2, ("fd00::12", 8443), c, SYNACK, b"");
     let out = s.send(&synack);
-    let want = tcp(
-        (MAC_DIR, MAC_DIR),
-        ("2001:db8::10", 443),
-        c,
-        63,
-        SYNACK,
-        b"",
-    );
+    let want = tcp_out(("2001:db8::10", 443), c, SYNACK, b"");
     assert_frame("v6 synack", out.frame(), &want);
     assert_eq!(s.counters(0, "fd00::12"), (1, 0));
 }
@@ -53,18 +46,18 @@ fn fwmark_rules_pick_the_service() {
          -a -f 5 -r 10.0.0.11 -g",
     );
     let c = ("198.51.100.7", 40000);
-    let syn = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, SYN, b"");
+    let syn = tcp_in(c, ("192.0.2.20", 8080), SYN, b"");
     let out = s.send(&syn);
     // DR: the packet is unchanged but for MACs and TTL.
-    let want = tcp((MAC_DIR, MAC_RS1), c, ("192.0.2.20", 8080), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS1, c, ("192.0.2.20", 8080), SYN, b"");
     assert_frame("fwmark dr", out.frame(), &want);
     // The connection is keyed by its 5-tuple: later packets need no mark.
-    let ack = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, ACK, b"");
+    let ack = tcp_in(c, ("192.0.2.20", 8080), ACK, b"");
     assert_eq!(s.send(&ack).next_hop().addr, ip("10.0.0.11"));
     // Outside the rule: not ours.
-    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 9000), 64, SYN, b"");
+    let other = tcp_in(c, ("192.0.2.20", 9000), SYN, b"");
     assert_eq!(s.send(&other), Out::Pass);
-    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.3.20", 8080), 64, SYN, b"");
+    let other = tcp_in(c, ("192.0.3.20", 8080), SYN, b"");
     assert_eq!(s.send(&other), Out::Pass);
 }
 
@@ -168,50 +161,15 @@ fn port_zero_persistent_service_takes_every_port() {
     );
     let c = "198.51.100.7";
     // NAT to a port-0 dest keeps the packet's port; one template (vport 0) pins the client.
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (c, 40000),
-        ("192.0.2.10", 8080),
-        64,
-        SYN,
-        b"",
-    ));
-    let want = tcp(
-        (MAC_DIR, MAC_RS2),
-        (c, 40000),
-        ("10.0.0.12", 8080),
-        63,
-        SYN,
-        b"",
-    );
+    let out = s.send(&tcp_in((c, 40000), ("192.0.2.10", 8080), SYN, b""));
+    let want = tcp_to_rs(MAC_RS2, (c, 40000), ("10.0.0.12", 8080), SYN, b"");
     assert_frame("port 0, 8080", out.frame(), &want);
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (c, 40001),
-        ("192.0.2.10", 9090),
-        64,
-        SYN,
-        b"",
-    ));
-    let want = tcp(
-        (MAC_DIR, MAC_RS2),
-        (c, 40001),
-        ("10.0.0.12", 9090),
-        63,
-        SYN,
-        b"",
-    );
+    let out = s.send(&tcp_in((c, 40001), ("192.0.2.10", 9090), SYN, b""));
+    let want = tcp_to_rs(MAC_RS2, (c, 40001), ("10.0.0.12", 9090), SYN, b"");
     assert_frame("port 0, 9090", out.frame(), &want);
     assert_eq!(s.d.snapshot().templates, 1);
     // Another client lands on the other dest.
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.8", 1),
-        ("192.0.2.10", 22),
-        64,
-        SYN,
-        b"",
-    ));
+    let out = s.send(&tcp_in(("198.51.100.8", 1), ("192.0.2.10", 22), SYN, b""));
     assert_eq!(out.next_hop().addr, ip("10.0.0.11"));
 }
 

@@ -227,6 +227,39 @@ pub fn tcp(
     out
 }
 
+/// A client's TCP segment as the gateway hands it to the director (TTL 64).
+pub fn tcp_in(src: (&str, u16), dst: (&str, u16), f: Flags, payload: &[u8]) -> Vec<u8> {
+    tcp((MAC_GW, MAC_DIR), src, dst, 64, f, payload)
+}
+
+/// A TCP segment as the director forwards it to the real server with MAC `rs` (TTL 63).
+pub fn tcp_to_rs(
+    rs: [u8; 6],
+    src: (&str, u16),
+    dst: (&str, u16),
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    tcp((MAC_DIR, rs), src, dst, 63, f, payload)
+}
+
+/// A TCP segment the real server with MAC `rs` sends through the director (TTL 64).
+pub fn tcp_from_rs(
+    rs: [u8; 6],
+    src: (&str, u16),
+    dst: (&str, u16),
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    tcp((rs, MAC_DIR), src, dst, 64, f, payload)
+}
+
+/// A TCP segment as the director sends it back toward a client (TTL 63; the test config has
+/// no neighbour entry for clients, so both MACs are the director's).
+pub fn tcp_out(src: (&str, u16), dst: (&str, u16), f: Flags, payload: &[u8]) -> Vec<u8> {
+    tcp((MAC_DIR, MAC_DIR), src, dst, 63, f, payload)
+}
+
 /// An Ethernet + IP + UDP frame built by etherparse.
 pub fn udp(
     macs: ([u8; 6], [u8; 6]),
