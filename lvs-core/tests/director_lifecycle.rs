@@ -189,13 +189,7 @@ fn one_packet_scheduling_keeps_no_connection() {
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m
          -a -u 192.0.2.10:53 -r 10.0.0.12:53 -m",
     );
-    let q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 5353),
-        (VIP, 53),
-        64,
-        b"q",
-    );
+    let q = udp_in(("198.51.100.7", 5353), (VIP, 53), b"q");
     let picks: Vec<String> = (0..4).map(|_| dest_of(&s.send(&q))).collect();
     assert_eq!(picks, ["10.0.0.12", "10.0.0.11", "10.0.0.12", "10.0.0.11"]);
     assert_eq!(s.d.conn_count(), 0);

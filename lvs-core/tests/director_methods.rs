@@ -52,7 +52,7 @@ fn tun_ipip_wraps_with_outer_header() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11 -i",
     );
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 64, b"query");
+    let q = udp_in((CIP, 5353), (VIP, 53), b"query");
     let out = s.send(&q);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip(RIP));
@@ -131,9 +131,8 @@ fn fullnat_translates_both_ends_and_inserts_toa_once() {
     assert_eq!(only_state(&s), Some(TcpState::Established));
 }
 
-#[test]
-fn fullnat_pool_exhaustion_is_a_drop_reason() {
-    let mut s = fullnat_sim();
+/// Two connections take the pool's two ports; a third finds none (a drop, `NoLocalPort`).
+fn fill_two_port_pool(s: &mut Sim) {
     for port in [40000, 40001] {
         let syn = tcp_in((CIP, port), (VIP, 80), SYN, b"");
         s.send(&syn).frame();
@@ -143,6 +142,12 @@ fn fullnat_pool_exhaustion_is_a_drop_reason() {
         s.send(&syn),
         Out::Drop(lvs_core::director::DropReason::NoLocalPort)
     );
+}
+
+#[test]
+fn fullnat_pool_exhaustion_is_a_drop_reason() {
+    let mut s = fullnat_sim();
+    fill_two_port_pool(&mut s);
     let ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
     let mut sorted = ports.clone();
     sorted.sort_unstable();
@@ -170,15 +175,7 @@ fn fullnat_worker_share_allocates_only_its_residue_class() {
         "-A -t 192.0.2.10:80 -s rr
          -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
     );
-    for port in [40000, 40001] {
-        let syn = tcp_in((CIP, port), (VIP, 80), SYN, b"");
-        s.send(&syn).frame();
-    }
-    let syn = tcp_in((CIP, 40002), (VIP, 80), SYN, b"");
-    assert_eq!(
-        s.send(&syn),
-        Out::Drop(lvs_core::director::DropReason::NoLocalPort)
-    );
+    fill_two_port_pool(&mut s);
     let mut ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
     ports.sort_unstable();
     assert_eq!(ports, [5002, 5005]);
@@ -205,7 +202,7 @@ fn tun_gue_and_gre_follow_the_dest_settings() {
          -a -u 192.0.2.10:53 -r 10.0.0.12 -i --tun-type gre",
     );
     // rr: newest (.12, GRE) first.
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 64, b"query");
+    let q = udp_in((CIP, 5353), (VIP, 53), b"query");
     let out = s.send(&q);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip("10.0.0.12"));
@@ -215,7 +212,7 @@ fn tun_gue_and_gre_follow_the_dest_settings() {
     let inner = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 63, b"query");
     assert_eq!(&f[38..], &inner[14..]);
 
-    let q2 = udp((MAC_GW, MAC_DIR), (CIP, 5354), (VIP, 53), 64, b"query");
+    let q2 = udp_in((CIP, 5354), (VIP, 53), b"query");
     let out = s.send(&q2);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip(RIP));

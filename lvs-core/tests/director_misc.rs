@@ -71,13 +71,7 @@ fn events_and_overload() {
     assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
     assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
     for p in 0..3 {
-        let q = udp(
-            (MAC_GW, MAC_DIR),
-            ("198.51.100.7", 1000 + p),
-            ("192.0.2.10", 53),
-            64,
-            b"q",
-        );
+        let q = udp_in(("198.51.100.7", 1000 + p), ("192.0.2.10", 53), b"q");
         let _ = s.send(&q);
     }
     let mut created = 0;
@@ -114,13 +108,7 @@ fn rates_follow_the_kernel_estimator() {
     // 10 datagrams of IP length 29 per 2 s, for a minute: 5 pps, 145 B/s once converged.
     for t in 0..30u16 {
         for i in 0..10u16 {
-            let q = udp(
-                (MAC_GW, MAC_DIR),
-                ("198.51.100.7", 1000 + i),
-                ("192.0.2.10", 53),
-                64,
-                b"q",
-            );
+            let q = udp_in(("198.51.100.7", 1000 + i), ("192.0.2.10", 53), b"q");
             let _ = s.send(&q);
         }
         let _ = t;
@@ -137,13 +125,7 @@ fn fragments_to_a_vip_are_dropped() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
-    let mut q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 1000),
-        ("192.0.2.10", 53),
-        64,
-        b"qqqqqqqq",
-    );
+    let mut q = udp_in(("198.51.100.7", 1000), ("192.0.2.10", 53), b"qqqqqqqq");
     // More-fragments set: a first fragment (header checksum does not matter to the director).
     q[20] |= 0x20;
     assert_eq!(s.send(&q), Out::Drop(DropReason::Fragment));
@@ -249,13 +231,7 @@ fn prefetch_is_only_a_hint() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
-    let q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 1000),
-        ("192.0.2.10", 53),
-        64,
-        b"q",
-    );
+    let q = udp_in(("198.51.100.7", 1000), ("192.0.2.10", 53), b"q");
     s.send(&q).frame();
     let junk = [0u8; 7];
     let many: Vec<&[u8]> = std::iter::repeat_n(&q[..], 40)
@@ -275,13 +251,7 @@ fn config_changes_keep_the_counters_of_services_that_stay() {
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
     for port in [1000, 1001] {
-        let q = udp(
-            (MAC_GW, MAC_DIR),
-            ("198.51.100.7", port),
-            ("192.0.2.10", 53),
-            64,
-            b"q",
-        );
+        let q = udp_in(("198.51.100.7", port), ("192.0.2.10", 53), b"q");
         let _ = s.send(&q);
     }
     let before = s.d.snapshot().services[0].stats;

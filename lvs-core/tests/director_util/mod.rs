@@ -168,35 +168,25 @@ pub struct Flags {
     pub rst: bool,
 }
 
+const NO_FLAGS: Flags = Flags {
+    syn: false,
+    ack: false,
+    fin: false,
+    rst: false,
+};
 pub const SYN: Flags = Flags {
     syn: true,
-    ack: false,
-    fin: false,
-    rst: false,
+    ..NO_FLAGS
 };
-pub const SYNACK: Flags = Flags {
-    syn: true,
-    ack: true,
-    fin: false,
-    rst: false,
-};
+pub const SYNACK: Flags = Flags { ack: true, ..SYN };
 pub const ACK: Flags = Flags {
-    syn: false,
     ack: true,
-    fin: false,
-    rst: false,
+    ..NO_FLAGS
 };
-pub const FINACK: Flags = Flags {
-    syn: false,
-    ack: true,
-    fin: true,
-    rst: false,
-};
+pub const FINACK: Flags = Flags { fin: true, ..ACK };
 pub const RST: Flags = Flags {
-    syn: false,
-    ack: false,
-    fin: false,
     rst: true,
+    ..NO_FLAGS
 };
 
 /// An Ethernet + IP + TCP frame built by etherparse.
@@ -274,6 +264,11 @@ pub fn udp(
         .write(&mut out, payload)
         .expect("udp");
     out
+}
+
+/// A client's UDP datagram as the gateway hands it to the director (TTL 64).
+pub fn udp_in(src: (&str, u16), dst: (&str, u16), payload: &[u8]) -> Vec<u8> {
+    udp((MAC_GW, MAC_DIR), src, dst, 64, payload)
 }
 
 pub fn builder(
