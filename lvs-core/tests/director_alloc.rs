@@ -37,11 +37,7 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn established_packets_do_not_allocate() {
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
+    let mut s = Sim::one_nat_dest(config());
     let c = ("198.51.100.7", 40000);
     let v = ("192.0.2.10", 80);
     let r = ("10.0.0.11", 8080);

@@ -93,12 +93,7 @@ fn fullnat_sim() -> Sim {
         }],
         ..config()
     };
-    let mut s = Sim::new(cfg);
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
-    s
+    Sim::one_nat_dest(cfg)
 }
 
 #[test]
@@ -162,7 +157,7 @@ fn fullnat_worker_share_allocates_only_its_residue_class() {
         addr: ip(VIP),
         port: 80,
     };
-    let mut s = Sim::new(DirectorConfig {
+    let mut s = Sim::one_nat_dest(DirectorConfig {
         fullnat: vec![FullNatPool {
             service: key,
             laddrs: vec![ip("10.0.0.100")],
@@ -171,10 +166,6 @@ fn fullnat_worker_share_allocates_only_its_residue_class() {
         }],
         ..config()
     });
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
     fill_two_port_pool(&mut s);
     let mut ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
     ports.sort_unstable();

@@ -13,12 +13,7 @@ const VIP: &str = "192.0.2.10";
 const RIP: &str = "10.0.0.11";
 
 fn nat_sim() -> Sim {
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
-    s
+    Sim::one_nat_dest(config())
 }
 
 #[test]

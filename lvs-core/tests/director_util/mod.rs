@@ -88,6 +88,17 @@ impl Sim {
         }
     }
 
+    /// A director with `config` and one service, 192.0.2.10:80 rr, with one masqueraded dest,
+    /// 10.0.0.11:8080.
+    pub fn one_nat_dest(config: DirectorConfig) -> Self {
+        let mut s = Self::new(config);
+        s.ipvsadm(
+            "-A -t 192.0.2.10:80 -s rr
+             -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
+        );
+        s
+    }
+
     /// Applies ipvsadm command lines.
     #[track_caller]
     pub fn ipvsadm(&mut self, lines: &str) {
