@@ -34,13 +34,12 @@ fn skip(why: &str) {
 fn bench_quick_smoke() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("tests/bench/bench.py");
-    let dir = std::env::temp_dir().join(format!("lvs-bench-smoke-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed on drop unless the test fails.
+    let scratch = e2e::Scratch::new("bench-smoke");
+    let dir = &scratch.0;
     let (md, jsonl) = (dir.join("smoke.md"), dir.join("smoke.jsonl"));
     // Checked before building lvs-router, so a machine without the tools skips quickly.
     if Command::new("python3").arg("--version").output().is_err() {
-        let _ = std::fs::remove_dir_all(&dir);
         skip("python3 missing");
         return;
     }
@@ -69,7 +68,6 @@ fn bench_quick_smoke() {
     match out.status.code() {
         Some(0) => {}
         Some(SKIP) => {
-            let _ = std::fs::remove_dir_all(&dir);
             skip("the driver cannot run here (see its message above)");
             return;
         }
@@ -110,5 +108,4 @@ fn bench_quick_smoke() {
     }
     seen.sort();
     assert_eq!(seen, ["kfwd/conns", "kfwd/pps", "nat/conns", "nat/pps"]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,8 +12,8 @@
 mod e2e;
 
 use std::path::Path;
-use std::process::Command;
 
+use e2e::adm;
 use e2e::client::http_get;
 use e2e::cluster::{CLIENT, Cluster, one_arm_toml, rip};
 
@@ -50,20 +50,6 @@ fn stats_rows(listing: &str) -> Vec<Vec<u64>> {
                 .collect()
         })
         .collect()
-}
-
-/// `lvs-router adm --socket SOCK ARGS`: (success, stdout, stderr).
-fn adm(sock: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(e2e::router_bin())
-        .args(["adm", "--socket", sock.to_str().unwrap()])
-        .args(args)
-        .output()
-        .expect("lvs-router adm");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn listing(sock: &Path) -> String {
@@ -270,24 +256,17 @@ fn adm_over_the_control_socket() {
         assert!(ok, "adm -L --timeout: {err}");
         out
     };
+    // `-e` of a dest of the VIP:80 service (masquerading) with a new weight.
+    let edit = |dest: &str, weight: &str| {
+        let args = ["-e", "-t", "192.0.2.10:80", "-r", dest, "-m", "-w", weight];
+        let (ok, _, err) = adm(&sock, &args);
+        assert!(ok, "adm -e: {err}");
+    };
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 900 120 300\n");
     let (ok, _, err) = adm(&sock, &["--set", "100", "0", "50"]);
     assert!(ok, "adm --set: {err}\n{}", log(&lab));
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 100 120 50\n");
-    let (ok, _, err) = adm(
-        &sock,
-        &[
-            "-e",
-            "-t",
-            "192.0.2.10:80",
-            "-r",
-            "172.16.0.13:8080",
-            "-m",
-            "-w",
-            "1",
-        ],
-    );
-    assert!(ok, "adm -e: {err}");
+    edit("172.16.0.13:8080", "1");
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 100 120 50\n");
 
     // SIGHUP re-reads the rules file: the socket's change is gone, the stored rules follow
@@ -300,20 +279,7 @@ fn adm_over_the_control_socket() {
         log(&lab)
     );
     assert_eq!(timeout(&sock), "Timeout (tcp tcpfin udp): 900 120 300\n");
-    let (ok, _, err) = adm(
-        &sock,
-        &[
-            "-e",
-            "-t",
-            "192.0.2.10:80",
-            "-r",
-            "172.16.0.12:8080",
-            "-m",
-            "-w",
-            "5",
-        ],
-    );
-    assert!(ok, "adm -e: {err}");
+    edit("172.16.0.12:8080", "5");
     assert_eq!(
         config_of(&listing(&sock)),
         config_of(&loaded.replace("Masq    2 ", "Masq    5 ")),

@@ -4,7 +4,7 @@
 
 mod e2e;
 
-use e2e::checks::{direct_return, rules, transfers};
+use e2e::checks::{direct_return, rules, transfers_both};
 use e2e::cluster::{Cluster, one_arm_toml};
 
 #[test]
@@ -26,7 +26,6 @@ fn dr_end_to_end() {
     }
     direct_return(&lab);
     lab.start_router(&rules("-g", true), &one_arm_toml(""));
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_both(&lab, 1);
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }

@@ -13,10 +13,9 @@
 //!
 //! 4. `--stop-daemon` / `--start-daemon` over the control socket, with ipvsadm's errors.
 //!
-//! The lab is tests/failover/mod.rs. Everything is bounded in time (about 40 s in all).
+//! The lab is tests/e2e/failover.rs. Everything is bounded in time (about 40 s in all).
 
 mod e2e;
-mod failover;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use e2e::client::Held;
-use failover::{Lab, PREEMPT_DELAY_MS, VIP_DR, VIP_NAT, master_down_interval};
+use e2e::client::{Held, http_get_within};
+use e2e::failover::{Lab, PREEMPT_DELAY_MS, VIP_DR, VIP_NAT, master_down_interval};
 
 /// What a long-lived stream saw: echo times since the test's start.
 #[derive(Default)]
@@ -80,26 +79,17 @@ fn shorts(lab: &Lab, t0: Instant, stop: Arc<AtomicBool>, out: Shorts) -> JoinHan
             nat = !nat;
             let started = t0.elapsed();
             let addr: SocketAddr = format!("{vip}:80").parse().unwrap();
-            let r = http_get_within(addr, Duration::from_secs(3));
+            let r = get_id(addr, Duration::from_secs(3));
             out.lock().unwrap().push((started, vip, r));
             std::thread::sleep(Duration::from_millis(50));
         }
     })
 }
 
-/// `GET /id` with every step bounded by `limit`.
-fn http_get_within(addr: SocketAddr, limit: Duration) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, limit).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(limit)).map_err(|e| e.to_string())?;
-    s.write_all(b"GET /id HTTP/1.0\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&all).into_owned();
-    text.split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .ok_or_else(|| format!("no HTTP body: {text:?}"))
+/// `GET /id` with every step bounded by `limit`: the body.
+fn get_id(addr: SocketAddr, limit: Duration) -> Result<String, String> {
+    let (_, body) = http_get_within(addr, "/id", limit).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Echoes of `s` after `from`.

@@ -10,7 +10,7 @@
 
 mod e2e;
 
-use e2e::checks::{rules, transfers, transfers_with};
+use e2e::checks::{rules, transfers_both};
 use e2e::client::{Held, http_get};
 use e2e::cluster::{Cluster, one_arm_toml};
 
@@ -53,8 +53,7 @@ fn fullnat_end_to_end() {
         ));
     }
     lab.start_router(&r, &one_arm_toml(&pools()));
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_both(&lab, 1);
     let (v4, v6) = lab
         .client
         .thread(|| {
@@ -91,13 +90,7 @@ fn fullnat_two_workers() {
         pools()
     );
     lab.start_router(&rules("-m", true), &one_arm_toml(&extra));
-    assert!(
-        lab.router_log().contains("workers=2"),
-        "{}",
-        lab.router_log()
-    );
-    transfers_with(&lab, "192.0.2.10", 2);
-    transfers_with(&lab, "[2001:db8:2::10]", 2);
+    transfers_both(&lab, 2);
     let text = lab
         .director
         .thread(move || http_get(metrics.parse().unwrap(), "/metrics"))
@@ -115,16 +108,8 @@ fn fullnat_two_workers() {
     }
     // -Lnc merges both workers' tables: every HTTP connection of the rr split (150 per
     // family, plus the two downloads) is still listed (TIME_WAIT lasts 2 minutes).
-    let out = std::process::Command::new(e2e::router_bin())
-        .args(["adm", "--socket", sock.to_str().unwrap(), "-Lnc"])
-        .output()
-        .expect("lvs-router adm");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = String::from_utf8_lossy(&out.stdout);
+    let (ok, rows, err) = e2e::adm(&sock, &["-Lnc"]);
+    assert!(ok, "{err}");
     let http = rows
         .lines()
         .filter(|l| l.split_whitespace().nth(4) == Some("192.0.2.10:80"))

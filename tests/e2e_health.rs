@@ -21,14 +21,13 @@
 
 mod e2e;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use e2e::client::http_get_within;
 use e2e::cluster::{Cluster, VIP, one_arm_toml, rip};
 use e2e::{signal, wait_for};
 
@@ -44,16 +43,12 @@ struct Record {
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn get_id(addr: SocketAddr) -> Result<String, String> {
-    let mut s = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(CLIENT_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    write!(s, "GET /id HTTP/1.0\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&all).into_owned();
-    match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.0 200") => Ok(body.to_owned()),
-        _ => Err(format!("bad answer: {text:?}")),
+    let (status, body) = http_get_within(addr, "/id", CLIENT_TIMEOUT).map_err(|e| e.to_string())?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    if status.starts_with("HTTP/1.0 200") {
+        Ok(body)
+    } else {
+        Err(format!("bad answer: {status} {body:?}"))
     }
 }
 
@@ -106,14 +101,8 @@ impl Load {
 
 /// `lvs-router adm --socket SOCK ARGS`: (success, stdout + stderr).
 fn adm(sock: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(e2e::router_bin())
-        .args(["adm", "--socket", sock.to_str().unwrap()])
-        .args(args)
-        .output()
-        .expect("lvs-router adm");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (ok, out, err) = e2e::adm(sock, args);
+    (ok, out + &err)
 }
 
 /// Whether rs`n` is a dest of the VIP:80 service in the running tables.

@@ -9,7 +9,7 @@ mod e2e;
 
 use std::time::Duration;
 
-use e2e::checks::{direct_return, rules, transfers};
+use e2e::checks::{direct_return, rules, transfers, transfers_both};
 use e2e::cluster::{Cluster, one_arm_toml};
 
 fn start_decapsulators(lab: &mut Cluster, gue: Option<u16>) {
@@ -31,15 +31,7 @@ fn start_decapsulators(lab: &mut Cluster, gue: Option<u16>) {
             args.extend(["--gue-port", p]);
         }
         let log = format!("decap{i}.log");
-        s.spawn(&args, &log);
-        let path = s.dir.join(&log);
-        assert!(
-            e2e::wait_for(Duration::from_secs(20), || std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .contains("decapsulating")),
-            "realserver {i}: {}",
-            std::fs::read_to_string(&path).unwrap_or_default()
-        );
+        s.spawn_ready(&args, &log, "decapsulating", Duration::from_secs(20));
     }
     direct_return(lab);
 }
@@ -60,8 +52,7 @@ fn tun_ipip_end_to_end() {
     let mut lab = Cluster::build("tunip");
     start_decapsulators(&mut lab, None);
     lab.start_router(&rules("-i", true), &one_arm_toml(""));
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_both(&lab, 1);
     // Path MTU 1500 less the outer IPv4 (20) / IPv6 (40) header.
     assert_eq!(cached_mtu(&lab, "192.0.2.10"), Some(1480));
     assert_eq!(cached_mtu(&lab, "2001:db8:2::10"), Some(1460));
@@ -91,7 +82,6 @@ fn tun_gre_end_to_end() {
     let mut lab = Cluster::build("tungre");
     start_decapsulators(&mut lab, None);
     lab.start_router(&rules("-i --tun-type gre", true), &one_arm_toml(""));
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_both(&lab, 1);
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }

@@ -8,7 +8,7 @@ mod e2e;
 
 use std::process::Command;
 
-use e2e::checks::{rules, transfers};
+use e2e::checks::{rules, transfers_both};
 use e2e::cluster::{Cluster, one_arm_toml};
 
 const INNER: &str = "LVS_E2E_UNPRIVILEGED_INNER";
@@ -70,8 +70,7 @@ fn nat_inside_unprivileged_userns() {
     assert!(!e2e::unavailable("nat_inside_unprivileged_userns"));
     let mut lab = Cluster::build("userns");
     lab.start_router(&rules("-m", true), &one_arm_toml(""));
-    transfers(&lab, "192.0.2.10");
-    transfers(&lab, "[2001:db8:2::10]");
+    transfers_both(&lab, 1);
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
     println!("INNER-RAN");
 }

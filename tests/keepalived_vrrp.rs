@@ -3,11 +3,12 @@
 //! both roles, for VRRP v3 (IPv4, IPv6) and v2 (IPv4, simple password). keepalived must log no
 //! protocol complaint. Needs root (network namespaces) and `keepalived` installed.
 
-mod keepalived_util;
+mod e2e;
 
 use std::time::Duration;
 
-use keepalived_util::{Lab, can_run, wait_until};
+use e2e::keepalived::{Lab, can_run};
+use e2e::wait_for as wait_until;
 
 /// Bound for an election: Master_Down_Interval is under 4 s at a 1 s interval; the margin
 /// covers process start-up and a loaded machine.
@@ -58,7 +59,7 @@ impl Flavour {
 
     fn our_args(self, lab: &Lab, priority: u8) -> Vec<String> {
         let src = match self {
-            Self::V3Ipv6 => lab.link_local(&lab.ns_ours, "rs0"),
+            Self::V3Ipv6 => lab.link_local(&lab.ours.name, "rs0"),
             _ => "192.0.2.2".to_owned(),
         };
         let mut args: Vec<String> = ["--src", &src, "--vrid", "51", "--vip", self.vip()]
@@ -110,8 +111,8 @@ fn ours_preempts_then_resigns(tag: &str, flavour: Flavour) {
     let mut lab = Lab::new(tag);
     let vip = flavour.vip();
     lab.start_keepalived(&flavour.keepalived_conf(100));
-    let (ka, ours) = (lab.ns_ka.clone(), lab.ns_ours.clone());
-    let marker = lab.dir.join("notified-master");
+    let (ka, ours) = (lab.ka.name.clone(), lab.ours.name.clone());
+    let marker = lab.dir().join("notified-master");
     assert!(
         wait_until(ELECTION, || lab.has_vip(&ka, vip)),
         "keepalived alone did not become master\n{}",
@@ -161,7 +162,7 @@ fn keepalived_preempts_then_resigns(tag: &str, flavour: Flavour) {
     }
     let mut lab = Lab::new(tag);
     let vip = flavour.vip();
-    let (ka, ours) = (lab.ns_ka.clone(), lab.ns_ours.clone());
+    let (ka, ours) = (lab.ka.name.clone(), lab.ours.name.clone());
     start_ours(&mut lab, flavour, 100);
     assert!(
         wait_until(ELECTION, || lab.has_vip(&ours, vip)),

@@ -14,19 +14,17 @@
 //! Needs root and `ip netns` (skipped with a message otherwise), and then nft, tcpdump, ethtool,
 //! python3 (Debian: `netns::PACKAGES`), whose absence fails the test.
 
-#[path = "support/netns.rs"]
-mod netns;
-
-#[path = "support/compare.rs"]
-mod compare;
+mod e2e;
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
+use e2e::compare;
+use e2e::netns::{self, CLIENT, CLIENT6, Lab, RIP, RIP6, VIP, VIP6};
 use lvs_core::wire::MacAddr;
 use lvs_net::pcap::{LinkMacs, read_capture};
 use lvs_net::replay::{DEFAULT_MAC, DEFAULT_PEER_MAC, ReplayOptions, replay_files};
-use netns::{CLIENT, CLIENT6, Lab, RIP, RIP6, VIP, VIP6};
 
 /// One address family's addresses and the words that differ between them.
 struct Family {
@@ -161,26 +159,24 @@ print("client ok")
 /// The kernel's side of the exchange: `before.pcap` on r0 (client side), `after.pcap` on r1,
 /// `any-sll2.pcap` and `any-sll.pcap` on all the router's interfaces (Linux cooked v2 and v1).
 fn kernel_captures(lab: &mut Lab, family: &Family) {
-    let (client, router, server) = (lab.client.clone(), lab.router.clone(), lab.server.clone());
     let rules = lab.path("rules.nft");
     std::fs::write(&rules, family.nft_rules()).unwrap();
-    lab.exec(&router, &["nft", "-f", rules.to_str().unwrap()]);
+    lab.router.run(&["nft", "-f", rules.to_str().unwrap()]);
     let filter = family.filter;
-    lab.capture(&router, "r0", "before.pcap", None, filter);
-    lab.capture(&router, "r1", "after.pcap", None, filter);
-    lab.capture(&router, "any", "any-sll2.pcap", Some("LINUX_SLL2"), filter);
-    lab.capture(&router, "any", "any-sll.pcap", Some("LINUX_SLL"), filter);
+    lab.capture("r0", "before.pcap", None, filter);
+    lab.capture("r1", "after.pcap", None, filter);
+    lab.capture("any", "any-sll2.pcap", Some("LINUX_SLL2"), filter);
+    lab.capture("any", "any-sll.pcap", Some("LINUX_SLL"), filter);
     let server_script = family.server_script();
-    lab.spawn(
-        &server,
+    lab.server.spawn_ready(
         &["timeout", "20", "python3", "-c", &server_script],
         "server.log",
+        "ready",
+        Duration::from_secs(10),
     );
-    lab.wait_for("server.log", "ready");
-    let out = lab.exec(
-        &client,
-        &["timeout", "20", "python3", "-c", &family.client_script()],
-    );
+    let out = lab
+        .client
+        .run(&["timeout", "20", "python3", "-c", &family.client_script()]);
     assert!(out.contains("client ok"), "client: {out}");
     lab.wait_for("server.log", "served");
     lab.stop_captures();

@@ -50,19 +50,14 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn established_packets_do_not_allocate() {
     COUNTED.with(|c| c.set(true));
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
+    let mut s = Sim::one_nat_dest(config());
     let c = ("198.51.100.7", 40000);
     let v = ("192.0.2.10", 80);
     let r = ("10.0.0.11", 8080);
-    s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, SYN, b"")).frame();
-    s.send(&tcp((MAC_RS1, MAC_DIR), r, c, 64, SYNACK, b""))
-        .frame();
-    let ack = tcp((MAC_GW, MAC_DIR), c, v, 64, ACK, b"data");
-    let reply = tcp((MAC_RS1, MAC_DIR), r, c, 64, ACK, b"answer");
+    s.send(&tcp_in(c, v, SYN, b"")).frame();
+    s.send(&tcp_from_rs(MAC_RS1, r, c, SYNACK, b"")).frame();
+    let ack = tcp_in(c, v, ACK, b"data");
+    let reply = tcp_from_rs(MAC_RS1, r, c, ACK, b"answer");
     let mut buf = vec![0u8; 256];
     let mut feed = |s: &mut Sim, f: &[u8]| {
         buf[64..64 + f.len()].copy_from_slice(f);

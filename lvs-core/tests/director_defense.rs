@@ -33,11 +33,9 @@ fn flood(s: &mut Sim, secs: u32) {
         for i in 0..100u32 {
             let n = sec * 100 + i;
             let src = format!("203.0.{}.{}", n / 250, n % 250 + 1);
-            let f = tcp(
-                (MAC_GW, MAC_DIR),
+            let f = tcp_in(
                 (&src, 1024 + (n % 60000) as u16),
                 ("192.0.2.10", 80),
-                64,
                 SYN,
                 b"",
             );
@@ -114,8 +112,8 @@ fn secure_tcp_needs_the_real_servers_answer() {
         });
         // The defense decides on its 1-second tick.
         s.advance(1);
-        s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, SYN, b"")).frame();
-        s.send(&tcp((MAC_GW, MAC_DIR), c, v, 64, ACK, b"")).frame();
+        s.send(&tcp_in(c, v, SYN, b"")).frame();
+        s.send(&tcp_in(c, v, ACK, b"")).frame();
         let st: Vec<_> = s.d.conns(s.now).map(|c| c.state).collect();
         assert_eq!(st, [Some(want)], "secure_tcp {level}");
     }

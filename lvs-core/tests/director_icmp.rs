@@ -18,7 +18,7 @@ fn nat_udp() -> Sim {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:5353 -m",
     );
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 53), 64, b"q");
+    let q = udp_in((CIP, 40000), (VIP, 53), b"q");
     s.send(&q).frame();
     s
 }
@@ -177,7 +177,7 @@ fn arp_and_neighbour_solicitation_for_owned_vips_are_answered() {
 #[test]
 fn malformed_frames_are_dropped_and_counted() {
     let mut s = nat_udp();
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 53), 64, b"q");
+    let q = udp_in((CIP, 40000), (VIP, 53), b"q");
     // Cut inside the UDP header.
     assert_eq!(
         s.send(&q[..38]),

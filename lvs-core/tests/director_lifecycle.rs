@@ -12,14 +12,7 @@ const VIP: &str = "192.0.2.10";
 
 /// The client's packet from `port` to the VIP.
 fn from_client(port: u16, f: Flags, payload: &[u8]) -> Vec<u8> {
-    tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", port),
-        (VIP, 80),
-        64,
-        f,
-        payload,
-    )
+    tcp_in(("198.51.100.7", port), (VIP, 80), f, payload)
 }
 
 fn syn_from(port: u16) -> Vec<u8> {
@@ -56,14 +49,7 @@ fn rr_alternates_and_persistence_pins_a_client() {
     assert_eq!(picks, ["10.0.0.12"; 4]);
     assert_eq!(s.d.snapshot().templates, 1);
     // Another client goes to the other dest.
-    let other = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.8", 1),
-        (VIP, 80),
-        64,
-        SYN,
-        b"",
-    );
+    let other = tcp_in(("198.51.100.8", 1), (VIP, 80), SYN, b"");
     assert_eq!(dest_of(&s.send(&other)), "10.0.0.11");
     let persist: Vec<u32> = s.d.snapshot().services[0]
         .dests
@@ -134,11 +120,11 @@ fn syn_on_time_wait_is_rescheduled() {
     let mut s = two_dests("");
     let c = ("198.51.100.7", 40000);
     assert_eq!(dest_of(&s.send(&syn_from(40000))), "10.0.0.12");
-    let ack = tcp((MAC_GW, MAC_DIR), c, (VIP, 80), 64, ACK, b"");
+    let ack = tcp_in(c, (VIP, 80), ACK, b"");
     s.send(&ack).frame();
-    let fin = tcp((MAC_GW, MAC_DIR), c, (VIP, 80), 64, FINACK, b"");
+    let fin = tcp_in(c, (VIP, 80), FINACK, b"");
     s.send(&fin).frame();
-    let fin_out = tcp((MAC_RS2, MAC_DIR), ("10.0.0.12", 80), c, 64, FINACK, b"");
+    let fin_out = tcp_from_rs(MAC_RS2, ("10.0.0.12", 80), c, FINACK, b"");
     s.send(&fin_out).frame();
     let st: Vec<_> = s.d.conns(s.now).map(|c| c.state).collect();
     assert_eq!(st, [Some(TcpState::TimeWait)]);
@@ -149,7 +135,7 @@ fn syn_on_time_wait_is_rescheduled() {
     assert_eq!(s.counters(0, "10.0.0.12"), (0, 0));
     assert_eq!(s.counters(0, "10.0.0.11"), (1, 0));
     // A SYN on an ESTABLISHED connection is not a reuse.
-    let ack = tcp((MAC_GW, MAC_DIR), c, (VIP, 80), 64, ACK, b"");
+    let ack = tcp_in(c, (VIP, 80), ACK, b"");
     s.send(&ack).frame();
     assert_eq!(dest_of(&s.send(&syn_from(40000))), "10.0.0.11");
 }
@@ -203,13 +189,7 @@ fn one_packet_scheduling_keeps_no_connection() {
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m
          -a -u 192.0.2.10:53 -r 10.0.0.12:53 -m",
     );
-    let q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 5353),
-        (VIP, 53),
-        64,
-        b"q",
-    );
+    let q = udp_in(("198.51.100.7", 5353), (VIP, 53), b"q");
     let picks: Vec<String> = (0..4).map(|_| dest_of(&s.send(&q))).collect();
     assert_eq!(picks, ["10.0.0.12", "10.0.0.11", "10.0.0.12", "10.0.0.11"]);
     assert_eq!(s.d.conn_count(), 0);

@@ -20,20 +20,20 @@ fn dr_life_cycle_uses_input_only_rows() {
         "-A -t 192.0.2.10:80 -s wlc
          -a -t 192.0.2.10:80 -r 10.0.0.11 -g",
     );
-    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, SYN, b"");
+    let syn = tcp_in((CIP, 40000), (VIP, 80), SYN, b"");
     let out = s.send(&syn);
     // Only the MACs and the TTL change.
-    let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40000), (VIP, 80), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40000), (VIP, 80), SYN, b"");
     assert_frame("dr syn", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(RIP));
     assert_eq!(only_state(&s), Some(TcpState::SynRecv));
     assert!(s.d.conns(s.now).next().unwrap().input_only);
     assert_eq!(s.counters(0, RIP), (1, 0));
-    let ack = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, ACK, b"data");
+    let ack = tcp_in((CIP, 40000), (VIP, 80), ACK, b"data");
     s.send(&ack).frame();
     assert_eq!(only_state(&s), Some(TcpState::Established));
     // IO fin from ES -> FIN_WAIT (the IN row would say CLOSE_WAIT).
-    let fin = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, FINACK, b"");
+    let fin = tcp_in((CIP, 40000), (VIP, 80), FINACK, b"");
     s.send(&fin).frame();
     assert_eq!(only_state(&s), Some(TcpState::FinWait));
     assert_eq!(s.counters(0, RIP), (0, 1));
@@ -52,7 +52,7 @@ fn tun_ipip_wraps_with_outer_header() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11 -i",
     );
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 64, b"query");
+    let q = udp_in((CIP, 5353), (VIP, 53), b"query");
     let out = s.send(&q);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip(RIP));
@@ -93,50 +93,24 @@ fn fullnat_sim() -> Sim {
         }],
         ..config()
     };
-    let mut s = Sim::new(cfg);
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
-    s
+    Sim::one_nat_dest(cfg)
 }
 
 #[test]
 fn fullnat_translates_both_ends_and_inserts_toa_once() {
     let mut s = fullnat_sim();
-    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, SYN, b"");
+    let syn = tcp_in((CIP, 40000), (VIP, 80), SYN, b"");
     let out = s.send(&syn);
-    let want = tcp(
-        (MAC_DIR, MAC_RS1),
-        ("10.0.0.100", 5000),
-        (RIP, 8080),
-        63,
-        SYN,
-        b"",
-    );
+    let want = tcp_to_rs(MAC_RS1, ("10.0.0.100", 5000), (RIP, 8080), SYN, b"");
     assert_frame("fullnat syn", out.frame(), &want);
-    let synack = tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP, 8080),
-        ("10.0.0.100", 5000),
-        64,
-        SYNACK,
-        b"",
-    );
+    let synack = tcp_from_rs(MAC_RS1, (RIP, 8080), ("10.0.0.100", 5000), SYNACK, b"");
     let out = s.send(&synack);
-    let want = tcp((MAC_DIR, MAC_DIR), (VIP, 80), (CIP, 40000), 63, SYNACK, b"");
+    let want = tcp_out((VIP, 80), (CIP, 40000), SYNACK, b"");
     assert_frame("fullnat synack", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(CIP));
 
     // The first data segment carries TOA: kind 254, len 8, port 40000, address 198.51.100.7.
-    let data = tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"GET /",
-    );
+    let data = tcp_in((CIP, 40000), (VIP, 80), ACK, b"GET /");
     let out = s.send(&data);
     let p = SlicedPacket::from_ethernet(out.frame()).expect("parse");
     let Some(TransportSlice::Tcp(t)) = p.transport else {
@@ -147,30 +121,28 @@ fn fullnat_translates_both_ends_and_inserts_toa_once() {
     assert_eq!((t.source_port(), t.destination_port()), (5000, 8080));
     // The second does not.
     let out = s.send(&data);
-    let want = tcp(
-        (MAC_DIR, MAC_RS1),
-        ("10.0.0.100", 5000),
-        (RIP, 8080),
-        63,
-        ACK,
-        b"GET /",
-    );
+    let want = tcp_to_rs(MAC_RS1, ("10.0.0.100", 5000), (RIP, 8080), ACK, b"GET /");
     assert_frame("fullnat second data", out.frame(), &want);
     assert_eq!(only_state(&s), Some(TcpState::Established));
+}
+
+/// Two connections take the pool's two ports; a third finds none (a drop, `NoLocalPort`).
+fn fill_two_port_pool(s: &mut Sim) {
+    for port in [40000, 40001] {
+        let syn = tcp_in((CIP, port), (VIP, 80), SYN, b"");
+        s.send(&syn).frame();
+    }
+    let syn = tcp_in((CIP, 40002), (VIP, 80), SYN, b"");
+    assert_eq!(
+        s.send(&syn),
+        Out::Drop(lvs_core::director::DropReason::NoLocalPort)
+    );
 }
 
 #[test]
 fn fullnat_pool_exhaustion_is_a_drop_reason() {
     let mut s = fullnat_sim();
-    for port in [40000, 40001] {
-        let syn = tcp((MAC_GW, MAC_DIR), (CIP, port), (VIP, 80), 64, SYN, b"");
-        s.send(&syn).frame();
-    }
-    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40002), (VIP, 80), 64, SYN, b"");
-    assert_eq!(
-        s.send(&syn),
-        Out::Drop(lvs_core::director::DropReason::NoLocalPort)
-    );
+    fill_two_port_pool(&mut s);
     let ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
     let mut sorted = ports.clone();
     sorted.sort_unstable();
@@ -185,7 +157,7 @@ fn fullnat_worker_share_allocates_only_its_residue_class() {
         addr: ip(VIP),
         port: 80,
     };
-    let mut s = Sim::new(DirectorConfig {
+    let mut s = Sim::one_nat_dest(DirectorConfig {
         fullnat: vec![FullNatPool {
             service: key,
             laddrs: vec![ip("10.0.0.100")],
@@ -194,19 +166,7 @@ fn fullnat_worker_share_allocates_only_its_residue_class() {
         }],
         ..config()
     });
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
-    for port in [40000, 40001] {
-        let syn = tcp((MAC_GW, MAC_DIR), (CIP, port), (VIP, 80), 64, SYN, b"");
-        s.send(&syn).frame();
-    }
-    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40002), (VIP, 80), 64, SYN, b"");
-    assert_eq!(
-        s.send(&syn),
-        Out::Drop(lvs_core::director::DropReason::NoLocalPort)
-    );
+    fill_two_port_pool(&mut s);
     let mut ports: Vec<u16> = s.d.conns(s.now).map(|c| c.local.1).collect();
     ports.sort_unstable();
     assert_eq!(ports, [5002, 5005]);
@@ -233,7 +193,7 @@ fn tun_gue_and_gre_follow_the_dest_settings() {
          -a -u 192.0.2.10:53 -r 10.0.0.12 -i --tun-type gre",
     );
     // rr: newest (.12, GRE) first.
-    let q = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 64, b"query");
+    let q = udp_in((CIP, 5353), (VIP, 53), b"query");
     let out = s.send(&q);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip("10.0.0.12"));
@@ -243,7 +203,7 @@ fn tun_gue_and_gre_follow_the_dest_settings() {
     let inner = udp((MAC_GW, MAC_DIR), (CIP, 5353), (VIP, 53), 63, b"query");
     assert_eq!(&f[38..], &inner[14..]);
 
-    let q2 = udp((MAC_GW, MAC_DIR), (CIP, 5354), (VIP, 53), 64, b"query");
+    let q2 = udp_in((CIP, 5354), (VIP, 53), b"query");
     let out = s.send(&q2);
     let f = out.frame();
     assert_eq!(out.next_hop().addr, ip(RIP));

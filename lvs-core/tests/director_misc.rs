@@ -14,20 +14,13 @@ fn ipv6_nat_round_trip() {
          -a -t [2001:db8::10]:443 -r [fd00::12]:8443 -m",
     );
     let c = ("2001:db8:1::7", 50000);
-    let syn = tcp((MAC_GW, MAC_DIR), c, ("2001:db8::10", 443), 64, SYN, b"");
+    let syn = tcp_in(c, ("2001:db8::10", 443), SYN, b"");
     let out = s.send(&syn);
-    let want = tcp((MAC_DIR, MAC_RS2), c, ("fd00::12", 8443), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS2, c, ("fd00::12", 8443), SYN, b"");
     assert_frame("v6 syn", out.frame(), &want);
-    let synack = tcp((MAC_RS2, MAC_DIR), ("fd00::12", 8443), c, 64, SYNACK, b"");
+    let synack = tcp_from_rs(MAC_RS2, ("fd00::12", 8443), c, SYNACK, b"");
     let out = s.send(&synack);
-    let want = tcp(
-        (MAC_DIR, MAC_DIR),
-        ("2001:db8::10", 443),
-        c,
-        63,
-        SYNACK,
-        b"",
-    );
+    let want = tcp_out(("2001:db8::10", 443), c, SYNACK, b"");
     assert_frame("v6 synack", out.frame(), &want);
     assert_eq!(s.counters(0, "fd00::12"), (1, 0));
 }
@@ -53,18 +46,18 @@ fn fwmark_rules_pick_the_service() {
          -a -f 5 -r 10.0.0.11 -g",
     );
     let c = ("198.51.100.7", 40000);
-    let syn = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, SYN, b"");
+    let syn = tcp_in(c, ("192.0.2.20", 8080), SYN, b"");
     let out = s.send(&syn);
     // DR: the packet is unchanged but for MACs and TTL.
-    let want = tcp((MAC_DIR, MAC_RS1), c, ("192.0.2.20", 8080), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS1, c, ("192.0.2.20", 8080), SYN, b"");
     assert_frame("fwmark dr", out.frame(), &want);
     // The connection is keyed by its 5-tuple: later packets need no mark.
-    let ack = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 8080), 64, ACK, b"");
+    let ack = tcp_in(c, ("192.0.2.20", 8080), ACK, b"");
     assert_eq!(s.send(&ack).next_hop().addr, ip("10.0.0.11"));
     // Outside the rule: not ours.
-    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.2.20", 9000), 64, SYN, b"");
+    let other = tcp_in(c, ("192.0.2.20", 9000), SYN, b"");
     assert_eq!(s.send(&other), Out::Pass);
-    let other = tcp((MAC_GW, MAC_DIR), c, ("192.0.3.20", 8080), 64, SYN, b"");
+    let other = tcp_in(c, ("192.0.3.20", 8080), SYN, b"");
     assert_eq!(s.send(&other), Out::Pass);
 }
 
@@ -78,13 +71,7 @@ fn events_and_overload() {
     assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
     assert_eq!(s.d.poll_event(), Some(Event::ConfigApplied));
     for p in 0..3 {
-        let q = udp(
-            (MAC_GW, MAC_DIR),
-            ("198.51.100.7", 1000 + p),
-            ("192.0.2.10", 53),
-            64,
-            b"q",
-        );
+        let q = udp_in(("198.51.100.7", 1000 + p), ("192.0.2.10", 53), b"q");
         let _ = s.send(&q);
     }
     let mut created = 0;
@@ -121,13 +108,7 @@ fn rates_follow_the_kernel_estimator() {
     // 10 datagrams of IP length 29 per 2 s, for a minute: 5 pps, 145 B/s once converged.
     for t in 0..30u16 {
         for i in 0..10u16 {
-            let q = udp(
-                (MAC_GW, MAC_DIR),
-                ("198.51.100.7", 1000 + i),
-                ("192.0.2.10", 53),
-                64,
-                b"q",
-            );
+            let q = udp_in(("198.51.100.7", 1000 + i), ("192.0.2.10", 53), b"q");
             let _ = s.send(&q);
         }
         let _ = t;
@@ -144,13 +125,7 @@ fn fragments_to_a_vip_are_dropped() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
-    let mut q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 1000),
-        ("192.0.2.10", 53),
-        64,
-        b"qqqqqqqq",
-    );
+    let mut q = udp_in(("198.51.100.7", 1000), ("192.0.2.10", 53), b"qqqqqqqq");
     // More-fragments set: a first fragment (header checksum does not matter to the director).
     q[20] |= 0x20;
     assert_eq!(s.send(&q), Out::Drop(DropReason::Fragment));
@@ -168,50 +143,15 @@ fn port_zero_persistent_service_takes_every_port() {
     );
     let c = "198.51.100.7";
     // NAT to a port-0 dest keeps the packet's port; one template (vport 0) pins the client.
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (c, 40000),
-        ("192.0.2.10", 8080),
-        64,
-        SYN,
-        b"",
-    ));
-    let want = tcp(
-        (MAC_DIR, MAC_RS2),
-        (c, 40000),
-        ("10.0.0.12", 8080),
-        63,
-        SYN,
-        b"",
-    );
+    let out = s.send(&tcp_in((c, 40000), ("192.0.2.10", 8080), SYN, b""));
+    let want = tcp_to_rs(MAC_RS2, (c, 40000), ("10.0.0.12", 8080), SYN, b"");
     assert_frame("port 0, 8080", out.frame(), &want);
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (c, 40001),
-        ("192.0.2.10", 9090),
-        64,
-        SYN,
-        b"",
-    ));
-    let want = tcp(
-        (MAC_DIR, MAC_RS2),
-        (c, 40001),
-        ("10.0.0.12", 9090),
-        63,
-        SYN,
-        b"",
-    );
+    let out = s.send(&tcp_in((c, 40001), ("192.0.2.10", 9090), SYN, b""));
+    let want = tcp_to_rs(MAC_RS2, (c, 40001), ("10.0.0.12", 9090), SYN, b"");
     assert_frame("port 0, 9090", out.frame(), &want);
     assert_eq!(s.d.snapshot().templates, 1);
     // Another client lands on the other dest.
-    let out = s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.8", 1),
-        ("192.0.2.10", 22),
-        64,
-        SYN,
-        b"",
-    ));
+    let out = s.send(&tcp_in(("198.51.100.8", 1), ("192.0.2.10", 22), SYN, b""));
     assert_eq!(out.next_hop().addr, ip("10.0.0.11"));
 }
 
@@ -291,13 +231,7 @@ fn prefetch_is_only_a_hint() {
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
-    let q = udp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 1000),
-        ("192.0.2.10", 53),
-        64,
-        b"q",
-    );
+    let q = udp_in(("198.51.100.7", 1000), ("192.0.2.10", 53), b"q");
     s.send(&q).frame();
     let junk = [0u8; 7];
     let many: Vec<&[u8]> = std::iter::repeat_n(&q[..], 40)
@@ -317,13 +251,7 @@ fn config_changes_keep_the_counters_of_services_that_stay() {
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
     );
     for port in [1000, 1001] {
-        let q = udp(
-            (MAC_GW, MAC_DIR),
-            ("198.51.100.7", port),
-            ("192.0.2.10", 53),
-            64,
-            b"q",
-        );
+        let q = udp_in(("198.51.100.7", port), ("192.0.2.10", 53), b"q");
         let _ = s.send(&q);
     }
     let before = s.d.snapshot().services[0].stats;

@@ -13,21 +13,16 @@ const VIP: &str = "192.0.2.10";
 const RIP: &str = "10.0.0.11";
 
 fn nat_sim() -> Sim {
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -s rr
-         -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
-    );
-    s
+    Sim::one_nat_dest(config())
 }
 
 #[test]
 fn tcp_life_cycle() {
     let mut s = nat_sim();
     // Client SYN -> RS with dst rewritten, TTL - 1, MACs director -> RS.
-    let syn = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, SYN, b"");
+    let syn = tcp_in((CIP, 40000), (VIP, 80), SYN, b"");
     let out = s.send(&syn);
-    let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40000), (RIP, 8080), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40000), (RIP, 8080), SYN, b"");
     assert_frame("syn", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(RIP));
     assert_eq!(out.next_hop().mac.map(|m| m.0), Some(MAC_RS1));
@@ -36,38 +31,17 @@ fn tcp_life_cycle() {
 
     // RS SYN-ACK -> client with src rewritten back to the VIP.
     s.advance(1);
-    let synack = tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP, 8080),
-        (CIP, 40000),
-        64,
-        SYNACK,
-        b"",
-    );
+    let synack = tcp_from_rs(MAC_RS1, (RIP, 8080), (CIP, 40000), SYNACK, b"");
     let out = s.send(&synack);
-    let want = tcp((MAC_DIR, MAC_DIR), (VIP, 80), (CIP, 40000), 63, SYNACK, b"");
+    let want = tcp_out((VIP, 80), (CIP, 40000), SYNACK, b"");
     assert_frame("synack", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(CIP));
     assert_eq!(out.next_hop().mac, None);
     assert_eq!(only_state(&s), Some(TcpState::SynRecv));
 
-    let ack = tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40000),
-        (VIP, 80),
-        64,
-        ACK,
-        b"GET /",
-    );
+    let ack = tcp_in((CIP, 40000), (VIP, 80), ACK, b"GET /");
     let out = s.send(&ack);
-    let want = tcp(
-        (MAC_DIR, MAC_RS1),
-        (CIP, 40000),
-        (RIP, 8080),
-        63,
-        ACK,
-        b"GET /",
-    );
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40000), (RIP, 8080), ACK, b"GET /");
     assert_frame("ack", out.frame(), &want);
     assert_eq!(only_state(&s), Some(TcpState::Established));
     assert_eq!(s.counters(0, RIP), (1, 0));
@@ -76,20 +50,13 @@ fn tcp_life_cycle() {
     assert!((899..=900).contains(&left), "{left}");
 
     // Client closes first: ES -IN fin-> CLOSE_WAIT (inactive), RS FIN -> TIME_WAIT.
-    let fin = tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, FINACK, b"");
+    let fin = tcp_in((CIP, 40000), (VIP, 80), FINACK, b"");
     s.send(&fin).frame();
     assert_eq!(only_state(&s), Some(TcpState::CloseWait));
     assert_eq!(s.counters(0, RIP), (0, 1));
-    let fin_out = tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP, 8080),
-        (CIP, 40000),
-        64,
-        FINACK,
-        b"",
-    );
+    let fin_out = tcp_from_rs(MAC_RS1, (RIP, 8080), (CIP, 40000), FINACK, b"");
     let out = s.send(&fin_out);
-    let want = tcp((MAC_DIR, MAC_DIR), (VIP, 80), (CIP, 40000), 63, FINACK, b"");
+    let want = tcp_out((VIP, 80), (CIP, 40000), FINACK, b"");
     assert_frame("fin out", out.frame(), &want);
     assert_eq!(only_state(&s), Some(TcpState::TimeWait));
     s.send(&ack).frame();
@@ -114,11 +81,11 @@ fn tcp_life_cycle() {
 #[test]
 fn non_syn_first_packet_is_dropped_and_counted() {
     let mut s = nat_sim();
-    let ack = tcp((MAC_GW, MAC_DIR), (CIP, 40001), (VIP, 80), 64, ACK, b"x");
+    let ack = tcp_in((CIP, 40001), (VIP, 80), ACK, b"x");
     assert_eq!(s.send(&ack), Out::Drop(DropReason::NotSyn));
     assert_eq!(s.d.drop_counters().get(DropReason::NotSyn), 1);
     assert_eq!(s.d.conn_count(), 0);
     // Not a service: the host's.
-    let other = tcp((MAC_GW, MAC_DIR), (CIP, 40001), (VIP, 81), 64, SYN, b"");
+    let other = tcp_in((CIP, 40001), (VIP, 81), SYN, b"");
     assert_eq!(s.send(&other), Out::Pass);
 }

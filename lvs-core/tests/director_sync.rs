@@ -75,19 +75,12 @@ fn entry(vaddr: &str, daddr: &str, flags: u32, state: u16) -> SyncConn {
 
 /// The client's packet from port 40000 to the VIP.
 fn from_client(f: Flags, payload: &[u8]) -> Vec<u8> {
-    tcp((MAC_GW, MAC_DIR), (CIP, 40000), (VIP, 80), 64, f, payload)
+    tcp_in((CIP, 40000), (VIP, 80), f, payload)
 }
 
 /// RIP1's SYN-ACK to the client, through the director (NAT).
 fn synack_from_rip1() -> Vec<u8> {
-    tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP1, 8080),
-        (CIP, 40000),
-        64,
-        SYNACK,
-        b"",
-    )
+    tcp_from_rs(MAC_RS1, (RIP1, 8080), (CIP, 40000), SYNACK, b"")
 }
 
 /// A NAT handshake and the first request: the third incoming packet, in ESTABLISHED.
@@ -140,27 +133,13 @@ fn nat_flow_continues_on_the_backup() {
     assert_eq!(b.counters(0, RIP2), (0, 0));
 
     let out = b.send(&data);
-    let want = tcp(
-        (MAC_DIR, MAC_RS1),
-        (CIP, 40000),
-        (RIP1, 8080),
-        63,
-        ACK,
-        b"more",
-    );
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40000), (RIP1, 8080), ACK, b"more");
     assert_frame("backup in", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(RIP1));
     // The reply is un-NATed back to the VIP.
-    let reply = tcp(
-        (MAC_RS1, MAC_DIR),
-        (RIP1, 8080),
-        (CIP, 40000),
-        64,
-        ACK,
-        b"200",
-    );
+    let reply = tcp_from_rs(MAC_RS1, (RIP1, 8080), (CIP, 40000), ACK, b"200");
     let out = b.send(&reply);
-    let want = tcp((MAC_DIR, MAC_DIR), (VIP, 80), (CIP, 40000), 63, ACK, b"200");
+    let want = tcp_out((VIP, 80), (CIP, 40000), ACK, b"200");
     assert_frame("backup out", out.frame(), &want);
     let c: Vec<_> = b.d.conns(b.now).collect();
     assert_eq!(c.len(), 1);
@@ -192,7 +171,7 @@ fn dr_flow_continues_on_the_backup() {
     // DR: only the MACs and the TTL change.
     let data = from_client(ACK, b"y");
     let out = b.send(&data);
-    let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40000), (VIP, 80), 63, ACK, b"y");
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40000), (VIP, 80), ACK, b"y");
     assert_frame("backup dr", out.frame(), &want);
     assert_eq!(out.next_hop().addr, ip(RIP1));
 }
@@ -241,14 +220,7 @@ fn another_real_server_replaces_and_stale_expiry_is_ignored() {
     assert_eq!(b.counters(0, RIP2), (1, 0));
     let data = from_client(ACK, b"z");
     let out = b.send(&data);
-    let want = tcp(
-        (MAC_DIR, MAC_RS2),
-        (CIP, 40000),
-        (RIP2, 8080),
-        63,
-        ACK,
-        b"z",
-    );
+    let want = tcp_to_rs(MAC_RS2, (CIP, 40000), (RIP2, 8080), ACK, b"z");
     assert_frame("replaced", out.frame(), &want);
     let sc = b.d.sync_counters();
     assert_eq!((sc.imported, sc.updated, sc.skipped), (2, 0, 1));
@@ -284,14 +256,7 @@ fn expire_dest_conns_removes_one_dests_connections() {
     );
     let mut to_rip1 = 0;
     for port in 40000..40006 {
-        let out = s.send(&tcp(
-            (MAC_GW, MAC_DIR),
-            (CIP, port),
-            (VIP, 80),
-            64,
-            SYN,
-            b"",
-        ));
+        let out = s.send(&tcp_in((CIP, port), (VIP, 80), SYN, b""));
         if out.next_hop().addr == ip(RIP1) {
             to_rip1 += 1;
         }
@@ -323,15 +288,7 @@ fn zero_service_zeroes_one_service_only() {
          -a -t 192.0.2.10:443 -r 10.0.0.12:8443 -m",
     );
     s.send(&from_client(SYN, b"")).frame();
-    s.send(&tcp(
-        (MAC_GW, MAC_DIR),
-        (CIP, 40001),
-        (VIP, 443),
-        64,
-        SYN,
-        b"",
-    ))
-    .frame();
+    s.send(&tcp_in((CIP, 40001), (VIP, 443), SYN, b"")).frame();
     let https = ServiceKey::Inet {
         protocol: Protocol::Tcp,
         addr: ip(VIP),
@@ -372,7 +329,7 @@ fn persistence_template_follows_the_connection() {
          -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m
          -a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m";
     // Premise: without the template the backup sends this client's first SYN to RIP2.
-    let second_syn = tcp((MAC_GW, MAC_DIR), (CIP, 40001), (VIP, 80), 64, SYN, b"");
+    let second_syn = tcp_in((CIP, 40001), (VIP, 80), SYN, b"");
     let mut control = Sim::new(config());
     control.ipvsadm(backup_rules);
     assert_eq!(control.send(&second_syn).next_hop().addr, ip(RIP2));
@@ -412,6 +369,6 @@ fn persistence_template_follows_the_connection() {
     assert_eq!((d1.active_conns, d1.persist_conns), (1, 1));
     // The client's next connection sticks to RIP1 on the backup.
     let out = b.send(&second_syn);
-    let want = tcp((MAC_DIR, MAC_RS1), (CIP, 40001), (RIP1, 8080), 63, SYN, b"");
+    let want = tcp_to_rs(MAC_RS1, (CIP, 40001), (RIP1, 8080), SYN, b"");
     assert_frame("persistent", out.frame(), &want);
 }

@@ -81,6 +81,17 @@ pub fn transfers_with(lab: &Cluster, vip: &str, workers: usize) {
     );
 }
 
+/// [`transfers_with`] on both VIPs (IPv4, then IPv6), after checking that the router says it
+/// runs `workers` workers when there are more than one.
+pub fn transfers_both(lab: &Cluster, workers: usize) {
+    if workers > 1 {
+        let log = lab.router_log();
+        assert!(log.contains(&format!("workers={workers}")), "{log}");
+    }
+    transfers_with(lab, "192.0.2.10", workers);
+    transfers_with(lab, "[2001:db8:2::10]", workers);
+}
+
 /// Real servers answer clients directly (DR, TUN): an on-link route to the client's subnet.
 pub fn direct_return(lab: &Cluster) {
     for s in &lab.servers {

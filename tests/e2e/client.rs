@@ -9,16 +9,33 @@ const T: Duration = Duration::from_secs(10);
 
 /// `GET path` over HTTP/1.0; the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<Vec<u8>> {
-    let mut s = TcpStream::connect_timeout(&addr, T)?;
-    s.set_read_timeout(Some(T))?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+    http_get_within(addr, path, T).map(|(_, body)| body)
+}
+
+/// `GET path` over HTTP/1.0 with connect and every read bounded by `limit`: the status line
+/// and the body.
+pub fn http_get_within(
+    addr: SocketAddr,
+    path: &str,
+    limit: Duration,
+) -> std::io::Result<(String, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
     let mut all = Vec::new();
     s.read_to_end(&mut all)?;
     let at = all
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no HTTP header end"))?;
-    Ok(all.split_off(at + 4))
+        .ok_or_else(|| {
+            std::io::Error::other(format!(
+                "no HTTP header end: {:?}",
+                String::from_utf8_lossy(&all)
+            ))
+        })?;
+    let body = all.split_off(at + 4);
+    let head = String::from_utf8_lossy(&all);
+    Ok((head.lines().next().unwrap_or_default().to_owned(), body))
 }
 
 /// `n` sequential requests for `/id`; how many each server answered, plus failures.

@@ -12,10 +12,10 @@
 //! these namespaces, which have no link to the host.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Node, Scratch, router_bin, signal, veth, wait_for};
+use super::{Node, Scratch, attach, bridge, read_log, router_bin, signal, veth, wait_for};
 
 pub const VIP: &str = "192.0.2.10";
 pub const VIP6: &str = "2001:db8:2::10";
@@ -87,25 +87,20 @@ impl Cluster {
         let scratch = Scratch::new(tag);
         let dir = scratch.0.clone();
         let sw = Node::new(&format!("{tag}-sw"), &dir);
-        sw.ip("link add name br0 type bridge");
-        sw.ip("link set br0 up");
+        bridge(&sw, "br0");
         let client = Node::new(&format!("{tag}-cl"), &dir);
         let director = Node::new(&format!("{tag}-lb"), &dir);
         let mut servers: Vec<Node> = (1..=3)
             .map(|i| Node::new(&format!("{tag}-rs{i}"), &dir))
             .collect();
-        let attach = |n: &Node, dev: &str, port: &str| {
-            veth(n, dev, &sw, port);
-            sw.ip(&format!("link set {port} master br0"));
-        };
         if two_arm {
             veth(&client, "c0", &director, "d1");
         } else {
-            attach(&client, "c0", "pc");
+            attach(&client, "c0", &sw, "pc", "br0");
         }
-        attach(&director, "d0", "pd");
+        attach(&director, "d0", &sw, "pd", "br0");
         for (i, s) in servers.iter().enumerate() {
-            attach(s, "e0", &format!("p{}", i + 1));
+            attach(s, "e0", &sw, &format!("p{}", i + 1), "br0");
         }
         client.ip("addr add 203.0.113.2/24 dev c0");
         client.ip("addr add 2001:db8:1::2/64 dev c0 nodad");
@@ -120,7 +115,6 @@ impl Cluster {
         fs::create_dir_all(&www).unwrap();
         fs::write(www.join("small"), pattern(32)).unwrap();
         fs::write(www.join("big"), pattern(10 << 20)).unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
         for (i, s) in servers.iter_mut().enumerate() {
             let n = i + 1;
             s.ip(&format!("addr add {}/24 dev e0", rip(n)));
@@ -134,7 +128,7 @@ impl Cluster {
                 fs::hard_link(www.join(f), root.join(f)).unwrap();
             }
             fs::write(root.join("id"), format!("rs{n}")).unwrap();
-            spawn_server(s, n, &dir, &script);
+            spawn_server(s, &format!("rs{n}"), &root, &[VIP, VIP6]);
         }
         Self {
             client,
@@ -148,9 +142,13 @@ impl Cluster {
 
     /// Starts rs`n`'s server again (after it was killed); its pid, once it listens.
     pub fn restart_server(&mut self, n: usize) -> u32 {
-        let dir = self.dir();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
-        spawn_server(&mut self.servers[n - 1], n, &dir, &script)
+        let root = self.dir().join(format!("www{n}"));
+        spawn_server(
+            &mut self.servers[n - 1],
+            &format!("rs{n}"),
+            &root,
+            &[VIP, VIP6],
+        )
     }
 
     /// The pid of rs`n`'s server (the last one started).
@@ -175,7 +173,7 @@ impl Cluster {
         let bin = router_bin().to_str().unwrap().to_owned();
         let r = dir.join("rules");
         let c = dir.join("router.toml");
-        let pid = self.director.spawn(
+        let pid = self.director.spawn_ready(
             &[
                 &bin,
                 "-vv",
@@ -186,22 +184,16 @@ impl Cluster {
                 c.to_str().unwrap(),
             ],
             "router.log",
+            "data plane started",
+            Duration::from_secs(20),
         );
         self.router = Some(pid);
-        let log = dir.join("router.log");
-        assert!(
-            wait_for(Duration::from_secs(20), || fs::read_to_string(&log)
-                .unwrap_or_default()
-                .contains("data plane started")),
-            "lvs-router did not start: {}",
-            self.router_log()
-        );
         pid
     }
 
     /// The router's log so far.
     pub fn router_log(&self) -> String {
-        fs::read_to_string(self.dir().join("router.log")).unwrap_or_default()
+        read_log(&self.dir().join("router.log"))
     }
 
     /// Rewrites the rules file and sends SIGHUP; waits for the "reloaded" line.
@@ -247,32 +239,19 @@ impl Cluster {
     }
 }
 
-/// Starts server.py for rs`n` (files in `DIR/www{n}`, log `DIR/rs{n}.log`, truncated) and
-/// waits for its "ready".
-fn spawn_server(s: &mut Node, n: usize, dir: &std::path::Path, script: &std::path::Path) -> u32 {
-    let root = dir.join(format!("www{n}"));
-    let log = format!("rs{n}.log");
-    let name = format!("rs{n}");
-    let pid = s.spawn(
-        &[
-            "python3",
-            script.to_str().unwrap(),
-            &name,
-            root.to_str().unwrap(),
-            VIP,
-            VIP6,
-        ],
+/// Starts tests/e2e/server.py in `s` as `name` (files in `root`, also bound to `vips`, log
+/// `DIR/NAME.log`, truncated) and waits for its "ready"; its pid.
+pub fn spawn_server(s: &mut Node, name: &str, root: &Path, vips: &[&str]) -> u32 {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
+    let mut args = vec![script.to_str().unwrap(), name, root.to_str().unwrap()];
+    args.extend_from_slice(vips);
+    let log = format!("{name}.log");
+    s.spawn_ready(
+        &[&["python3"], &args[..]].concat(),
         &log,
-    );
-    let p = dir.join(&log);
-    assert!(
-        wait_for(Duration::from_secs(10), || fs::read_to_string(&p)
-            .unwrap_or_default()
-            .contains("ready")),
-        "server rs{n} did not start: {}",
-        fs::read_to_string(&p).unwrap_or_default()
-    );
-    pid
+        "ready",
+        Duration::from_secs(10),
+    )
 }
 
 /// The director's TOML for the two-arm lab: client side `d1`, server side `d0`, and routes so

@@ -88,6 +88,17 @@ impl Sim {
         }
     }
 
+    /// A director with `config` and one service, 192.0.2.10:80 rr, with one masqueraded dest,
+    /// 10.0.0.11:8080.
+    pub fn one_nat_dest(config: DirectorConfig) -> Self {
+        let mut s = Self::new(config);
+        s.ipvsadm(
+            "-A -t 192.0.2.10:80 -s rr
+             -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
+        );
+        s
+    }
+
     /// Applies ipvsadm command lines.
     #[track_caller]
     pub fn ipvsadm(&mut self, lines: &str) {
@@ -168,35 +179,25 @@ pub struct Flags {
     pub rst: bool,
 }
 
+const NO_FLAGS: Flags = Flags {
+    syn: false,
+    ack: false,
+    fin: false,
+    rst: false,
+};
 pub const SYN: Flags = Flags {
     syn: true,
-    ack: false,
-    fin: false,
-    rst: false,
+    ..NO_FLAGS
 };
-pub const SYNACK: Flags = Flags {
-    syn: true,
-    ack: true,
-    fin: false,
-    rst: false,
-};
+pub const SYNACK: Flags = Flags { ack: true, ..SYN };
 pub const ACK: Flags = Flags {
-    syn: false,
     ack: true,
-    fin: false,
-    rst: false,
+    ..NO_FLAGS
 };
-pub const FINACK: Flags = Flags {
-    syn: false,
-    ack: true,
-    fin: true,
-    rst: false,
-};
+pub const FINACK: Flags = Flags { fin: true, ..ACK };
 pub const RST: Flags = Flags {
-    syn: false,
-    ack: false,
-    fin: false,
     rst: true,
+    ..NO_FLAGS
 };
 
 /// An Ethernet + IP + TCP frame built by etherparse.
@@ -227,6 +228,39 @@ pub fn tcp(
     out
 }
 
+/// A client's TCP segment as the gateway hands it to the director (TTL 64).
+pub fn tcp_in(src: (&str, u16), dst: (&str, u16), f: Flags, payload: &[u8]) -> Vec<u8> {
+    tcp((MAC_GW, MAC_DIR), src, dst, 64, f, payload)
+}
+
+/// A TCP segment as the director forwards it to the real server with MAC `rs` (TTL 63).
+pub fn tcp_to_rs(
+    rs: [u8; 6],
+    src: (&str, u16),
+    dst: (&str, u16),
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    tcp((MAC_DIR, rs), src, dst, 63, f, payload)
+}
+
+/// A TCP segment the real server with MAC `rs` sends through the director (TTL 64).
+pub fn tcp_from_rs(
+    rs: [u8; 6],
+    src: (&str, u16),
+    dst: (&str, u16),
+    f: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    tcp((rs, MAC_DIR), src, dst, 64, f, payload)
+}
+
+/// A TCP segment as the director sends it back toward a client (TTL 63; the test config has
+/// no neighbour entry for clients, so both MACs are the director's).
+pub fn tcp_out(src: (&str, u16), dst: (&str, u16), f: Flags, payload: &[u8]) -> Vec<u8> {
+    tcp((MAC_DIR, MAC_DIR), src, dst, 63, f, payload)
+}
+
 /// An Ethernet + IP + UDP frame built by etherparse.
 pub fn udp(
     macs: ([u8; 6], [u8; 6]),
@@ -241,6 +275,11 @@ pub fn udp(
         .write(&mut out, payload)
         .expect("udp");
     out
+}
+
+/// A client's UDP datagram as the gateway hands it to the director (TTL 64).
+pub fn udp_in(src: (&str, u16), dst: (&str, u16), payload: &[u8]) -> Vec<u8> {
+    udp((MAC_GW, MAC_DIR), src, dst, 64, payload)
 }
 
 pub fn builder(

@@ -12,16 +12,14 @@
 //!   sw      the bridges brc and bri
 //! ```
 //!
-//! Every namespace is held by a process (tests/e2e/mod.rs), so nothing outlives the test.
-
-// Test helpers: `servers` and `sw` are only held for their Drop.
-#![allow(dead_code, unreachable_pub)]
+//! Every namespace is held by a process ([`super::Node`]), so nothing outlives the test.
 
 use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::e2e::{Node, Scratch, router_bin, run, veth, wait_for};
+use super::cluster::spawn_server;
+use super::{Node, Scratch, adm, attach, bridge, read_log, router_bin};
 
 /// The NAT VIP.
 pub const VIP_NAT: &str = "192.0.2.10";
@@ -74,66 +72,38 @@ impl Lab {
         let scratch = Scratch::new(tag);
         let dir = scratch.0.clone();
         let sw = Node::new(&format!("{tag}-sw"), &dir);
-        for br in ["brc", "bri"] {
-            sw.ip(&format!("link add name {br} type bridge"));
-            // No STP listening delay, no multicast snooping surprises for VRRP and sync.
-            sw.ip(&format!(
-                "link set {br} type bridge forward_delay 0 mcast_snooping 0"
-            ));
-            sw.ip(&format!("link set {br} up"));
-        }
-        let attach = |n: &Node, dev: &str, port: &str, br: &str| {
-            veth(n, dev, &sw, port);
-            sw.ip(&format!("link set {port} master {br}"));
-        };
+        // No STP listening delay, no multicast snooping surprises for VRRP and sync.
+        bridge(&sw, "brc");
+        bridge(&sw, "bri");
         let client = Node::new(&format!("{tag}-cl"), &dir);
-        attach(&client, "c0", "pc", "brc");
+        attach(&client, "c0", &sw, "pc", "brc");
         client.ip("addr add 203.0.113.2/24 dev c0");
         client.ip("route add 192.0.2.0/24 dev c0");
         let directors = [1, 2].map(|i| {
             let d = Node::new(&format!("{tag}-d{i}"), &dir);
-            attach(&d, "e0", &format!("pd{i}c"), "brc");
-            attach(&d, "e1", &format!("pd{i}i"), "bri");
+            attach(&d, "e0", &sw, &format!("pd{i}c"), "brc");
+            attach(&d, "e1", &sw, &format!("pd{i}i"), "bri");
             d.ip(&format!("addr add 203.0.113.1{i}/24 dev e0"));
             d.ip(&format!("addr add 172.16.0.1{i}/24 dev e1"));
             d
         });
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/server.py");
         let bin = router_bin().to_str().unwrap().to_owned();
         let mut servers = Vec::new();
         for (name, addr) in [("rs1", "172.16.0.21"), ("rs2", "172.16.0.22"), ("rd", "")] {
             let mut s = Node::new(&format!("{tag}-{name}"), &dir);
             if addr.is_empty() {
-                attach(&s, "e0", "prd", "brc");
+                attach(&s, "e0", &sw, "prd", "brc");
                 s.ip("addr add 203.0.113.31/24 dev e0");
                 s.sh(&format!("{bin} realserver --dr --apply --vip {VIP_DR}"));
             } else {
-                attach(&s, "e0", &format!("p{name}"), "bri");
+                attach(&s, "e0", &sw, &format!("p{name}"), "bri");
                 s.ip(&format!("addr add {addr}/24 dev e0"));
                 s.ip("route add default via 172.16.0.1");
             }
             let root = dir.join(format!("www-{name}"));
             fs::create_dir_all(&root).unwrap();
             fs::write(root.join("id"), name).unwrap();
-            let log = format!("{name}.log");
-            s.spawn(
-                &[
-                    "python3",
-                    script.to_str().unwrap(),
-                    name,
-                    root.to_str().unwrap(),
-                    VIP_DR,
-                ],
-                &log,
-            );
-            let p = dir.join(&log);
-            assert!(
-                wait_for(Duration::from_secs(10), || fs::read_to_string(&p)
-                    .unwrap_or_default()
-                    .contains("ready")),
-                "server {name} did not start: {}",
-                fs::read_to_string(&p).unwrap_or_default()
-            );
+            spawn_server(&mut s, name, &root, &[VIP_DR]);
             servers.push(s);
         }
         fs::write(dir.join("rules"), RULES).unwrap();
@@ -222,7 +192,7 @@ period = 10
         let log = format!("d{}-{}.log", i + 1, runs + 1);
         let bin = router_bin().to_str().unwrap().to_owned();
         let rules = dir.join("rules");
-        let pid = self.directors[i].spawn(
+        let pid = self.directors[i].spawn_ready(
             &[
                 &bin,
                 "-v",
@@ -233,22 +203,16 @@ period = 10
                 cfg.to_str().unwrap(),
             ],
             &log,
+            "data plane started",
+            Duration::from_secs(20),
         );
         self.routers[i] = Some(pid);
         self.logs[i] = log;
-        assert!(
-            wait_for(Duration::from_secs(20), || self
-                .log(i)
-                .contains("data plane started")),
-            "d{} did not start: {}",
-            i + 1,
-            self.log(i)
-        );
     }
 
     /// Director `i`'s current log.
     pub fn log(&self, i: usize) -> String {
-        fs::read_to_string(self.dir().join(&self.logs[i])).unwrap_or_default()
+        read_log(&self.dir().join(&self.logs[i]))
     }
 
     /// Whether director `i`'s log says it entered VRRP state `state` (`Master`, `Backup`) at
@@ -263,23 +227,21 @@ period = 10
 
     /// `lvs-router adm --socket ... ARGS` against director `i`: success and stdout + stderr.
     pub fn try_adm(&self, i: usize, args: &str) -> (bool, String) {
-        let sock = self.socket(i);
-        let out = std::process::Command::new(router_bin())
-            .args(["adm", "--socket", sock.to_str().unwrap()])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text)
+        let (ok, out, err) = self.adm_split(i, args);
+        (ok, out + &err)
     }
 
     /// `lvs-router adm --socket ... ARGS` against director `i`: stdout.
     pub fn adm(&self, i: usize, args: &str) -> String {
-        let bin = router_bin().to_str().unwrap().to_owned();
-        let sock = self.socket(i);
-        let mut cmd = vec![bin.as_str(), "adm", "--socket", sock.to_str().unwrap()];
-        cmd.extend(args.split_whitespace());
-        run(&cmd)
+        let (ok, out, err) = self.adm_split(i, args);
+        assert!(ok, "adm {args} on d{}: {out}{err}", i + 1);
+        out
+    }
+
+    fn adm_split(&self, i: usize, args: &str) -> (bool, String, String) {
+        adm(
+            &self.socket(i),
+            &args.split_whitespace().collect::<Vec<_>>(),
+        )
     }
 }

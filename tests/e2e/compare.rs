@@ -115,7 +115,7 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
         _ => None,
     };
     let recomputed = pseudo(&a.transport);
-    match (&a.transport, &b.transport) {
+    let checksums = match (&a.transport, &b.transport) {
         (TransportHeader::Tcp(s), TransportHeader::Tcp(t)) => {
             field!(d, "tcp.source_port", s.source_port, t.source_port);
             field!(
@@ -143,13 +143,7 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
             field!(d, "tcp.window", s.window_size, t.window_size);
             field!(d, "tcp.urgent_pointer", s.urgent_pointer, t.urgent_pointer);
             field!(d, "tcp.options", s.options.as_slice(), t.options.as_slice());
-            field!(d, "tcp.checksum", s.checksum, t.checksum);
-            field!(
-                d,
-                "tcp.checksum (ours: recomputed vs stored)",
-                recomputed,
-                Some(s.checksum)
-            );
+            Some(("tcp", s.checksum, t.checksum))
         }
         (TransportHeader::Udp(s), TransportHeader::Udp(t)) => {
             field!(d, "udp.source_port", s.source_port, t.source_port);
@@ -160,35 +154,29 @@ pub(crate) fn diff(ours: &[u8], kernel: &[u8]) -> Vec<String> {
                 t.destination_port
             );
             field!(d, "udp.length", s.length, t.length);
-            field!(d, "udp.checksum", s.checksum, t.checksum);
-            field!(
-                d,
-                "udp.checksum (ours: recomputed vs stored)",
-                recomputed,
-                Some(s.checksum)
-            );
+            Some(("udp", s.checksum, t.checksum))
         }
         (TransportHeader::Icmpv4(s), TransportHeader::Icmpv4(t)) => {
             field!(d, "icmp.type and code", s.icmp_type, t.icmp_type);
-            field!(d, "icmp.checksum", s.checksum, t.checksum);
-            field!(
-                d,
-                "icmp.checksum (ours: recomputed vs stored)",
-                recomputed,
-                Some(s.checksum)
-            );
+            Some(("icmp", s.checksum, t.checksum))
         }
         (TransportHeader::Icmpv6(s), TransportHeader::Icmpv6(t)) => {
             field!(d, "icmp6.type and code", s.icmp_type, t.icmp_type);
-            field!(d, "icmp6.checksum", s.checksum, t.checksum);
-            field!(
-                d,
-                "icmp6.checksum (ours: recomputed vs stored)",
-                recomputed,
-                Some(s.checksum)
-            );
+            Some(("icmp6", s.checksum, t.checksum))
         }
-        _ => d.push("different transport protocols".into()),
+        _ => {
+            d.push("different transport protocols".into());
+            None
+        }
+    };
+    if let Some((proto, ours, kernel)) = checksums {
+        field!(d, format!("{proto}.checksum"), ours, kernel);
+        field!(
+            d,
+            format!("{proto}.checksum (ours: recomputed vs stored)"),
+            recomputed,
+            Some(ours)
+        );
     }
     // For ICMP errors this is the quoted packet, translated too.
     field!(d, "payload", a.payload, b.payload);
