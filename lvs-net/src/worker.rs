@@ -61,6 +61,16 @@ pub trait FrameHandler {
     /// sits in `pkt` with at least [`crate::device::HEADROOM`] bytes of headroom.
     fn handle_frame(&mut self, now: Instant, port: usize, pkt: &mut PacketBuf<'_>) -> Action;
 
+    /// Whether a GSO super-frame (a train of TCP or UDP segments behind one set of headers,
+    /// see [`crate::device::vnet`]) may be handed to [`handle_frame`](Self::handle_frame)
+    /// whole, its headers rewritten once and the train sent with a GSO header for the kernel
+    /// to segment. `false` makes the worker cut the train into segments first and hand those
+    /// in one by one (what an encapsulating method needs). The default accepts.
+    fn gso_whole(&self, port: usize, frame: &[u8]) -> bool {
+        let _ = (port, frame);
+        true
+    }
+
     /// Runs timers due at `now`; called when [`poll_timeout`](Self::poll_timeout) has passed.
     fn handle_timeout(&mut self, now: Instant) {
         let _ = now;

@@ -29,6 +29,10 @@ impl FrameHandler for DirectorHandler {
         }
     }
 
+    fn gso_whole(&self, _port: usize, frame: &[u8]) -> bool {
+        self.0.gso_whole(frame)
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.0.handle_timeout(now);
     }
