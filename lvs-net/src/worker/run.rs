@@ -11,7 +11,7 @@ use lvs_core::time::Instant;
 use lvs_core::wire::MacAddr;
 
 use super::config::{Route, WorkerConfig, route};
-use super::{Action, Counters, FrameHandler, frame_dst_ip, now};
+use super::{Action, Counters, FrameHandler, PREFETCH_BATCH, frame_dst_ip, now};
 use crate::device::block::{self, FrameMeta};
 use crate::device::vnet::{F_NEEDS_CSUM, VNET_HDR_LEN, VnetAction, VnetHdr, prepare};
 use crate::device::{AfPacket, DeviceError, HEADROOM, RxHalf, TxHalf};
@@ -35,6 +35,9 @@ struct Pending {
     vnet: [u8; VNET_HDR_LEN],
 }
 
+/// Next hops remembered per ring block (linear search; a director talks to a few).
+const NH_CACHE: usize = 8;
+
 /// One data-plane thread's state (module doc of [`super`]).
 pub struct Worker<H> {
     rx: Vec<RxHalf>,
@@ -49,6 +52,7 @@ pub struct Worker<H> {
     seg_out: Vec<TxList>,
     seg_buf: Vec<u8>,
     seg_ranges: Vec<Range<usize>>,
+    nh_cache: Vec<(IpAddr, MacAddr)>,
     pending: Vec<Pending>,
     orig: Vec<u8>,
     requests: Vec<IpAddr>,
@@ -88,6 +92,7 @@ impl<H: FrameHandler> Worker<H> {
             seg_out: vec![TxList::default(); tx.len()],
             seg_buf: vec![0; SEG_BUF],
             seg_ranges: Vec::new(),
+            nh_cache: Vec::with_capacity(NH_CACHE),
             rx,
             tx,
             addrs: cfg.ports.iter().map(|p| (p.ipv4, p.ipv6)).collect(),
@@ -237,6 +242,7 @@ impl<H: FrameHandler> Worker<H> {
             seg_buf,
             seg_ranges,
             pending,
+            nh_cache,
             ..
         } = self;
         let c = &**counters;
@@ -249,6 +255,7 @@ impl<H: FrameHandler> Worker<H> {
             any = true;
             block::parse_block(block, vnet, metas);
             out.iter_mut().for_each(TxList::clear);
+            nh_cache.clear();
             let mut fwd = Fwd {
                 tx,
                 addrs,
@@ -256,13 +263,22 @@ impl<H: FrameHandler> Worker<H> {
                 neigh,
                 c,
                 pending,
+                nh_cache,
                 now,
                 tally: Tally::default(),
             };
             Counters::inc(&c.rx_frames, metas.len() as u64);
             Counters::inc(&c.rx_bytes, metas.iter().map(|m| m.len as u64).sum());
-            for m in metas.iter() {
-                {
+            for chunk in metas.chunks(PREFETCH_BATCH) {
+                if chunk.len() > 1 {
+                    let mut frames: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
+                    for (f, m) in frames.iter_mut().zip(chunk) {
+                        let s = m.buf.start + m.start;
+                        *f = block.get(s..s + m.len).unwrap_or(&[]);
+                    }
+                    handler.prefetch(&frames[..chunk.len()]);
+                }
+                for m in chunk {
                     if m.len < m.wire_len {
                         Counters::inc(&c.drop_truncated, 1);
                         continue;
@@ -451,6 +467,9 @@ struct Fwd<'a> {
     neigh: &'a SharedNeighbours,
     c: &'a Counters,
     pending: &'a mut Vec<Pending>,
+    /// Next hops resolved during this block: one lock and hash look-up per next hop and block
+    /// instead of per frame.
+    nh_cache: &'a mut Vec<(IpAddr, MacAddr)>,
     now: Instant,
     tally: Tally,
 }
@@ -540,11 +559,19 @@ impl Fwd<'_> {
             out[q].push(abs, hdr);
             return;
         }
+        if let Some(&(_, m)) = self.nh_cache.iter().find(|(ip, _)| *ip == nh) {
+            frame[..6].copy_from_slice(&m.0);
+            out[q].push(abs, hdr);
+            return;
+        }
         let lookup = lock(self.neigh).lookup(self.now, nh);
         match lookup {
             Lookup::Hit(m) | Lookup::Refresh(m) => {
                 frame[..6].copy_from_slice(&m.0);
                 out[q].push(abs, hdr);
+                if matches!(lookup, Lookup::Hit(_)) && self.nh_cache.len() < NH_CACHE {
+                    self.nh_cache.push((nh, m));
+                }
             }
             Lookup::Miss { .. } => {
                 if self.pending.len() < PENDING_CAP {
