@@ -2,12 +2,15 @@
 //! veth, checksum offload on): the director receives GSO super-frames with partial checksums,
 //! rewrites their headers once and sends them on with a virtio_net_hdr for the kernel to
 //! segment (lvs_net::device::vnet). Uploads and a download through NAT (IPv4 and IPv6) and
-//! FULLNAT must arrive byte for byte. Lab: tests/e2e/cluster.rs.
+//! FULLNAT must arrive byte for byte; through TUN (ipip) the director cuts the trains into
+//! segments in software before encapsulating them. Lab: tests/e2e/cluster.rs.
 
 mod e2e;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use e2e::checks::{direct_return, transfers};
 use e2e::client::{sha256, upload};
 use e2e::cluster::{Cluster, one_arm_toml, rip, rip6};
 
@@ -40,14 +43,9 @@ fn pool() -> String {
     )
 }
 
-#[test]
-fn bulk_tcp_with_offloads_on() {
-    if e2e::unavailable("bulk_tcp_with_offloads_on") {
-        return;
-    }
-    let lab = Cluster::build("gso");
-    // The lab's veth helper turns TSO/GSO off; this test wants them on, on both ends of every
-    // link, so the bridge passes trains through and the director's tap sees them whole.
+/// TSO/GSO and checksum offload on, on both ends of every link (the lab's veth helper turns
+/// them off), so the bridge passes trains through and the director's tap sees them whole.
+fn offloads_on(lab: &Cluster) {
     let on = |n: &e2e::Node, dev: &str| {
         // Exit status ignored: ethtool fails when one of the features is fixed on.
         let _ = n.try_cmd(&["ethtool", "-K", dev, "tso", "on", "gso", "on", "tx", "on"]);
@@ -66,6 +64,17 @@ fn bulk_tcp_with_offloads_on() {
             .contains("tcp-segmentation-offload: on"),
         "TSO did not turn on"
     );
+}
+
+#[test]
+fn bulk_tcp_with_offloads_on() {
+    if e2e::unavailable("bulk_tcp_with_offloads_on") {
+        return;
+    }
+    let lab = Cluster::build("gso");
+    // The lab's veth helper turns TSO/GSO off; this test wants them on, on both ends of every
+    // link, so the bridge passes trains through and the director's tap sees them whole.
+    offloads_on(&lab);
     let mut lab = lab;
     lab.start_router(&rules(), &one_arm_toml(&pool()));
 
@@ -91,5 +100,43 @@ fn bulk_tcp_with_offloads_on() {
         .unwrap_or_else(|e| panic!("download: {e}\n{}", lab.router_log()));
     assert_eq!(got.len(), 10 << 20);
     assert_eq!(sha256(&got), want, "download digest");
+    assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
+}
+
+/// TUN with offloads on: a train cannot be encapsulated whole, so the worker segments it in
+/// software first (`Director::gso_whole` is false for TUN connections); the segments then get
+/// the usual tunnel MTU treatment (fragmentation needed, the client's cached MTU shrinks).
+#[test]
+fn tun_with_offloads_on() {
+    if e2e::unavailable("tun_with_offloads_on") {
+        return;
+    }
+    let mut lab = Cluster::build("gsotun");
+    let bin = e2e::router_bin().to_str().unwrap().to_owned();
+    for (i, s) in lab.servers.iter_mut().enumerate() {
+        let args = [
+            bin.as_str(),
+            "-v",
+            "realserver",
+            "--interface",
+            "e0",
+            "--vip",
+            "192.0.2.10",
+        ];
+        let log = format!("decap{i}.log");
+        s.spawn(&args, &log);
+        let path = s.dir.join(&log);
+        assert!(
+            e2e::wait_for(Duration::from_secs(20), || std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .contains("decapsulating")),
+            "realserver {i}: {}",
+            std::fs::read_to_string(&path).unwrap_or_default()
+        );
+    }
+    direct_return(&lab);
+    offloads_on(&lab);
+    lab.start_router(&e2e::checks::rules("-i", false), &one_arm_toml(""));
+    transfers(&lab, "192.0.2.10");
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());
 }
