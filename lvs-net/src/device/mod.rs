@@ -294,6 +294,20 @@ impl TxHalf {
         self.send_with_vnet(base, ranges, &[])
     }
 
+    /// Sends `base[r]` for each range as is: on a PACKET_VNET_HDR socket every range must
+    /// start with the frame's virtio_net_hdr (written into the headroom in front of it).
+    pub(crate) fn send_prefixed(
+        &mut self,
+        base: &[u8],
+        ranges: &[Range<usize>],
+    ) -> Result<usize, DeviceError> {
+        if ranges.is_empty() {
+            return Ok(0);
+        }
+        sys::send_batch(self.fd.as_fd(), &mut self.scratch, base, ranges, false, &[])
+            .map_err(|err| DeviceError::new("sendmmsg", &self.ifname, err))
+    }
+
     /// [`send_ranges`](Self::send_ranges) with a virtio_net_hdr per frame (`hdrs[i]` for
     /// `ranges[i]`; missing ones are plain). On a socket without PACKET_VNET_HDR the headers
     /// are ignored, so callers only pass offload headers when [`TxHalf::vnet_hdr`] is set.

@@ -421,24 +421,48 @@ const SEG_HEADERS: usize = 384;
 /// bytes, each in its own slot with headroom.
 const SEG_BUF: usize = 256 << 10;
 
-/// Frames to send out of one port: ranges into the buffer they live in, and their virtio
-/// headers (only read when the TX socket has PACKET_VNET_HDR).
+/// Frames to send out of one port: ranges into the buffer they live in. When the port's TX
+/// socket has PACKET_VNET_HDR, each range starts with the frame's virtio_net_hdr, written
+/// into the headroom right in front of the frame ([`queue`]): one iovec per message instead
+/// of two (the profile showed `copy_msghdr_from_user` at ~4 % of the worker's time).
 #[derive(Clone, Debug, Default)]
 struct TxList {
     ranges: Vec<Range<usize>>,
-    hdrs: Vec<[u8; VNET_HDR_LEN]>,
 }
 
 impl TxList {
     fn clear(&mut self) {
         self.ranges.clear();
-        self.hdrs.clear();
     }
+}
 
-    fn push(&mut self, r: Range<usize>, h: [u8; VNET_HDR_LEN]) {
-        self.ranges.push(r);
-        self.hdrs.push(h);
+/// Queues `buf[rel]` (which sits at `base` in the send buffer) on `out`, behind `hdr` written
+/// into its headroom when the socket takes virtio headers. `false` when the headroom is too
+/// small for the header (cannot happen with the ring's reserve: see `device::HEADROOM`).
+#[inline]
+fn queue(
+    buf: &mut [u8],
+    base: usize,
+    rel: Range<usize>,
+    vnet: bool,
+    hdr: &VnetHdr,
+    out: &mut TxList,
+) -> bool {
+    if !vnet {
+        out.ranges.push(base + rel.start..base + rel.end);
+        return true;
     }
+    let Some(h) = rel
+        .start
+        .checked_sub(VNET_HDR_LEN)
+        .and_then(|s| buf.get_mut(s..rel.start))
+    else {
+        return false;
+    };
+    h.copy_from_slice(&hdr.to_bytes());
+    out.ranges
+        .push(base + rel.start - VNET_HDR_LEN..base + rel.end);
+    true
 }
 
 /// Verdict counts of one block, published with one atomic add each.
@@ -525,53 +549,78 @@ impl Fwd<'_> {
                         }
                     },
                 };
-                let abs = base + rel.start..base + rel.end;
-                self.forward(frame, abs, p, next_hop, mac, hdr.to_bytes(), out);
+                self.forward(buf, base, rel, p, next_hop, mac, &hdr, out);
             }
             Action::Reply { len } => {
                 self.tally.replies += 1;
-                let abs = base + rel.start..base + rel.start + len.min(rel.len());
-                out[p].push(abs, VnetHdr::PLAIN.to_bytes());
+                let r = rel.start..rel.start + len.min(rel.len());
+                if !queue(
+                    buf,
+                    base,
+                    r,
+                    self.tx[p].vnet_hdr,
+                    &VnetHdr::PLAIN,
+                    &mut out[p],
+                ) {
+                    Counters::inc(&c.drop_buffer, 1);
+                }
             }
             Action::Drop => self.tally.drops += 1,
             Action::Pass => self.tally.passed += 1,
         }
     }
 
-    /// Routes a forwarded `frame` (at `abs` in the send buffer), writes its MACs and queues it,
-    /// or parks it until its next hop resolves.
+    /// Routes the forwarded frame `buf[rel]` (`buf` sits at `base` in the send buffer), writes
+    /// its MACs and queues it behind `hdr`, or parks it until its next hop resolves.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn forward(
         &mut self,
-        frame: &mut [u8],
-        abs: Range<usize>,
+        buf: &mut [u8],
+        base: usize,
+        rel: Range<usize>,
         p: usize,
         next_hop: IpAddr,
         mac: Option<MacAddr>,
-        hdr: [u8; VNET_HDR_LEN],
+        hdr: &VnetHdr,
         out: &mut [TxList],
     ) {
         let c = self.c;
         let (q, nh) = route(self.routes, next_hop, p);
-        frame[6..12].copy_from_slice(&self.tx[q].mac.0);
-        if mac.is_some() {
-            out[q].push(abs, hdr);
-            return;
+        let vnet = self.tx[q].vnet_hdr;
+        buf[rel.start + 6..rel.start + 12].copy_from_slice(&self.tx[q].mac.0);
+        let dst = match mac {
+            Some(_) => None,
+            None => match self.nh_cache.iter().find(|(ip, _)| *ip == nh) {
+                Some(&(_, m)) => Some(m),
+                None => match self.resolve(&buf[rel.clone()], q, nh, hdr) {
+                    Some(m) => Some(m),
+                    None => return,
+                },
+            },
+        };
+        if let Some(m) = dst {
+            buf[rel.start..rel.start + 6].copy_from_slice(&m.0);
         }
-        if let Some(&(_, m)) = self.nh_cache.iter().find(|(ip, _)| *ip == nh) {
-            frame[..6].copy_from_slice(&m.0);
-            out[q].push(abs, hdr);
-            return;
+        if !queue(buf, base, rel, vnet, hdr, &mut out[q]) {
+            Counters::inc(&c.drop_buffer, 1);
         }
+    }
+
+    /// The slow path of [`forward`](Self::forward): asks the shared neighbour cache (a hit is
+    /// remembered for the rest of the block) and returns the MAC, or parks a copy of `frame`
+    /// until the next hop resolves and returns `None`.
+    #[cold]
+    fn resolve(&mut self, frame: &[u8], q: usize, nh: IpAddr, hdr: &VnetHdr) -> Option<MacAddr> {
+        let c = self.c;
         let lookup = lock(self.neigh).lookup(self.now, nh);
+        let mut found = None;
         match lookup {
             Lookup::Hit(m) | Lookup::Refresh(m) => {
-                frame[..6].copy_from_slice(&m.0);
-                out[q].push(abs, hdr);
                 if matches!(lookup, Lookup::Hit(_)) && self.nh_cache.len() < NH_CACHE {
                     self.nh_cache.push((nh, m));
                 }
+                found = Some(m);
             }
             Lookup::Miss { .. } => {
                 if self.pending.len() < PENDING_CAP {
@@ -579,7 +628,7 @@ impl Fwd<'_> {
                         port: q,
                         ip: nh,
                         frame: frame.to_vec(),
-                        vnet: hdr,
+                        vnet: hdr.to_bytes(),
                     });
                     Counters::inc(&c.neigh_queued, 1);
                 } else {
@@ -591,6 +640,7 @@ impl Fwd<'_> {
         if matches!(lookup, Lookup::Refresh(_) | Lookup::Miss { request: true }) {
             send_request(&mut self.tx[q], self.addrs[q], nh, c);
         }
+        found
     }
 }
 
@@ -600,8 +650,14 @@ fn lock(n: &SharedNeighbours) -> std::sync::MutexGuard<'_, neigh::NeighbourCache
     n.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Sends a [`TxList`] (its ranges carry their virtio headers already, see [`queue`]).
 fn send_counted(t: &mut TxHalf, base: &[u8], l: &TxList, c: &Counters) {
-    send_plain(t, base, &l.ranges, &l.hdrs, c);
+    if l.ranges.is_empty() {
+        return;
+    }
+    let sent = t.send_prefixed(base, &l.ranges).unwrap_or(0);
+    Counters::inc(&c.tx_frames, sent as u64);
+    Counters::inc(&c.tx_errors, (l.ranges.len() - sent) as u64);
 }
 
 fn send_plain(
