@@ -74,11 +74,11 @@ pub struct AfPacketConfig {
     /// Known limit (measured for issue 7): a sparse direction waits for this timer, 1 ms at
     /// the least. A bulk TCP stream through NAT fills blocks on the data side quickly, but its
     /// ACKs (a few per train) sit in a half-empty block until it retires: iperf3 saw an RTT of
-    /// 1.2-1.9 ms through the director against 0.1-0.3 ms through kernel DNAT, which caps a
-    /// single stream by its window rather than by CPU (the worker was ~30 % busy). Tried and
+    /// 1.4-2.6 ms through the director against 0.2-0.3 ms through kernel DNAT, which caps a
+    /// single stream by its window rather than by CPU (the worker was ~40 % busy). Tried and
     /// not kept: TPACKET_V2 rings (per-frame hand-over, no timer; 2 KiB slots for frames up to
     /// 1518 bytes and 68 KiB slots for trains, split by socket length filters) cut that RTT
-    /// only to 0.8-1.5 ms and left throughput within noise (5.3-6.2 against 5.3-5.7 Gbit/s),
+    /// only to 1.3-1.7 ms and throughput a little (6.0-7.2 against 5.7-6.5 Gbit/s),
     /// with more retransmits (reordering between the two rings) and small reassembled
     /// datagrams lost between the fanout groups: on the shared 2-core test machine the rest is
     /// the worker waiting for a CPU, which a kernel path running in softirq never does.
