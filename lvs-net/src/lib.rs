@@ -6,7 +6,7 @@
 //!            straight from the ring, originated frames, ARP/ND for unresolved next hops,
 //!            poll until the next frame or deadline; DirectorHandler, TunnelEndpoint
 //!   device   AfPacket (TPACKET_V3 RX ring + sendmmsg TX, fanout with client steering),
-//!            vnet headers (checksum completion, GSO refusal), TUN queues (tun-rs),
+//!            vnet headers (checksum completion, GSO trains carried through), TUN queues,
 //!            host isolation (nft netdev ingress), offload set-up (ethtool)
 //!   neigh    ARP/ND cache shared by the workers, request builders
 //!   sys      every unsafe block of the data plane (libc calls, the mmap'ed ring)
@@ -30,8 +30,9 @@
 //!   AF_PACKET tap (NAT: also the real servers' replies, as `bypass` sources);
 //! - `net.ipv4.ip_forward=0` / `net.ipv6.conf.all.forwarding=0` on the director, so the host
 //!   routes nothing the data plane handles;
-//! - GRO/LRO off on the balanced interfaces ([`device::disable_offloads`]): GSO super-frames
-//!   are refused ([`device::vnet`]); on veth test beds also TSO/GSO off on the peers;
+//! - GRO/LRO off on the balanced interfaces ([`device::disable_offloads`]); TSO/GSO trains
+//!   from local senders (veth peers) are carried through whole and segmented by the kernel on
+//!   transmit ([`device::vnet`]), so the peers keep their offloads;
 //! - programs: `ip` (iproute2), `nft` (nftables), `ethtool` (Debian packages of those names).
 
 pub use lvs_core;

@@ -26,9 +26,12 @@ use lvs_core::wire::MacAddr;
 
 pub use config::{PortConfig, Route, WorkerConfig};
 pub use counters::{Counters, CountersSnapshot};
-pub use director::DirectorHandler;
+pub use director::{DirectorHandler, PREFETCH_MIN_CONNS};
 pub use run::Worker;
 pub use tunnel::TunnelEndpoint;
+
+/// How many frames [`FrameHandler::prefetch`] sees at once (the director's batch).
+pub const PREFETCH_BATCH: usize = lvs_core::director::PREFETCH_BATCH;
 
 /// What the handler decided about one frame; the frame itself is `pkt.frame()` afterwards.
 #[must_use]
@@ -60,6 +63,23 @@ pub trait FrameHandler {
     /// Handles one received frame from port `port` (index into the worker's ports). The frame
     /// sits in `pkt` with at least [`crate::device::HEADROOM`] bytes of headroom.
     fn handle_frame(&mut self, now: Instant, port: usize, pkt: &mut PacketBuf<'_>) -> Action;
+
+    /// Called with up to [`PREFETCH_BATCH`] received frames right before their
+    /// [`handle_frame`](Self::handle_frame) calls, so a handler can overlap their table
+    /// look-ups' cache misses (`Director::prefetch`). A hint: the default does nothing.
+    fn prefetch(&self, frames: &[&[u8]]) {
+        let _ = frames;
+    }
+
+    /// Whether a GSO super-frame (a train of TCP or UDP segments behind one set of headers,
+    /// see [`crate::device::vnet`]) may be handed to [`handle_frame`](Self::handle_frame)
+    /// whole, its headers rewritten once and the train sent with a GSO header for the kernel
+    /// to segment. `false` makes the worker cut the train into segments first and hand those
+    /// in one by one (what an encapsulating method needs). The default accepts.
+    fn gso_whole(&self, port: usize, frame: &[u8]) -> bool {
+        let _ = (port, frame);
+        true
+    }
 
     /// Runs timers due at `now`; called when [`poll_timeout`](Self::poll_timeout) has passed.
     fn handle_timeout(&mut self, now: Instant) {

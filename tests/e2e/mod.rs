@@ -469,8 +469,9 @@ impl Drop for Node {
     }
 }
 
-/// A veth pair `a_dev` in `a` <-> `b_dev` in `b`, up, with TSO/GSO off (the data plane refuses
-/// GSO super-frames; checksum offload stays on: the dataplane completes partial checksums).
+/// A veth pair `a_dev` in `a` <-> `b_dev` in `b`, up, with TSO/GSO off, so these tests see
+/// plain MTU-sized segments (checksum offload stays on: the data plane completes partial
+/// checksums). e2e_offload turns TSO/GSO back on to test the GSO path.
 pub fn veth(a: &Node, a_dev: &str, b: &Node, b_dev: &str) {
     a.ip(&format!(
         "link add name {a_dev} type veth peer name {b_dev} netns {}",

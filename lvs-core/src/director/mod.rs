@@ -292,6 +292,26 @@ impl Director {
         self.conns.warm_v4(&keys[..n]);
     }
 
+    /// Whether a GSO super-frame (many TCP/UDP segments behind one set of headers, which the
+    /// data plane transmits for the kernel to segment) can go through
+    /// [`handle_packet`](Self::handle_packet) whole. NAT, FULLNAT and DR rewrite headers the
+    /// segments share, so the train is fine; TUN is not: the tunnel MTU check would refuse the
+    /// train (and send the client a needless "fragmentation needed"), and an encapsulated
+    /// train cannot be described to the kernel's segmentation. So `false` when the frame
+    /// belongs to a TUN connection (the caller then segments it first). Frames of no
+    /// connection in the client-to-VIP direction (replies, unknown flows) are accepted: a
+    /// train is never the first packet of a connection. Purely a lookup, no state changes.
+    pub fn gso_whole(&self, frame: &[u8]) -> bool {
+        let Ok(info) = crate::wire::flow::extract(frame) else {
+            return true;
+        };
+        self.conns
+            .lookup_flow(&info.flow)
+            .filter(|&(_, dir)| dir == crate::conn::Direction::In)
+            .and_then(|(id, _)| self.conns.get(id))
+            .is_none_or(|c| c.fwd() != crate::conn::ForwardMethod::Tun)
+    }
+
     /// Runs every timer due at `now`: connection and template expiry, scheduler timers, the
     /// 2-second rate estimator and the 1-second DoS defense.
     ///

@@ -10,6 +10,7 @@
 //!   ttl        TTL / hop-limit decrement, expiry
 //!   icmp       related ICMP errors: outer + quoted translation
 //!   originate  packets the router sends itself: ICMP errors, ARP, neighbour advertisements
+//!   partial    CHECKSUM_PARTIAL / GSO frames: the pseudo-header sum after a rewrite
 //! ```
 //!
 //! # Contract
@@ -39,6 +40,7 @@ mod layout;
 mod nat;
 pub mod originate;
 mod parse;
+pub mod partial;
 mod sctp;
 pub mod toa;
 mod ttl;

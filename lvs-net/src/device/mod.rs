@@ -70,8 +70,21 @@ pub struct AfPacketConfig {
     /// Number of ring blocks.
     pub blocks: u32,
     /// How long the kernel holds a partly filled block, in ms (latency at low load).
+    ///
+    /// Known limit (measured for issue 7): a sparse direction waits for this timer, 1 ms at
+    /// the least. A bulk TCP stream through NAT fills blocks on the data side quickly, but its
+    /// ACKs (a few per train) sit in a half-empty block until it retires: iperf3 saw an RTT of
+    /// 1.4-2.6 ms through the director against 0.2-0.3 ms through kernel DNAT, which caps a
+    /// single stream by its window rather than by CPU (the worker was ~40 % busy). Tried and
+    /// not kept: TPACKET_V2 rings (per-frame hand-over, no timer; 2 KiB slots for frames up to
+    /// 1518 bytes and 68 KiB slots for trains, split by socket length filters) cut that RTT
+    /// only to 1.3-1.7 ms and throughput a little (6.0-7.2 against 5.7-6.5 Gbit/s),
+    /// with more retransmits (reordering between the two rings) and small reassembled
+    /// datagrams lost between the fanout groups: on the shared 2-core test machine the rest is
+    /// the worker waiting for a CPU, which a kernel path running in softirq never does.
     pub retire_ms: u32,
-    /// Ask for virtio_net_hdr on RX (see [`vnet`]).
+    /// Ask for virtio_net_hdr on RX and send with one on TX (see [`vnet`]): GSO super-frames
+    /// and partial checksums are carried through instead of refused.
     pub vnet_hdr: bool,
 }
 
@@ -146,6 +159,8 @@ pub(crate) struct RxHalf {
 pub(crate) struct TxHalf {
     fd: OwnedFd,
     scratch: sys::TxScratch,
+    /// The socket has PACKET_VNET_HDR: every frame goes out behind a virtio_net_hdr.
+    pub(crate) vnet_hdr: bool,
     pub(crate) ifname: String,
     pub(crate) ifindex: u32,
     pub(crate) mac: MacAddr,
@@ -201,6 +216,10 @@ impl AfPacket {
         sys::bind_ll(tx.as_fd(), ifindex, 0).map_err(e("AF_PACKET bind (tx)"))?;
         sys::set_int_opt(tx.as_fd(), libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1)
             .map_err(e("PACKET_QDISC_BYPASS"))?;
+        if cfg.vnet_hdr {
+            sys::set_int_opt(tx.as_fd(), libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)
+                .map_err(e("PACKET_VNET_HDR (tx)"))?;
+        }
         Ok(Self {
             rx: RxHalf {
                 fd: rx,
@@ -212,6 +231,7 @@ impl AfPacket {
             tx: TxHalf {
                 fd: tx,
                 scratch: sys::TxScratch::default(),
+                vnet_hdr: cfg.vnet_hdr,
                 ifname: cfg.ifname.clone(),
                 ifindex,
                 mac,
@@ -283,11 +303,44 @@ impl TxHalf {
         base: &[u8],
         ranges: &[Range<usize>],
     ) -> Result<usize, DeviceError> {
+        self.send_with_vnet(base, ranges, &[])
+    }
+
+    /// Sends `base[r]` for each range as is: on a PACKET_VNET_HDR socket every range must
+    /// start with the frame's virtio_net_hdr (written into the headroom in front of it).
+    pub(crate) fn send_prefixed(
+        &mut self,
+        base: &[u8],
+        ranges: &[Range<usize>],
+    ) -> Result<usize, DeviceError> {
         if ranges.is_empty() {
             return Ok(0);
         }
-        sys::send_batch(self.fd.as_fd(), &mut self.scratch, base, ranges)
+        sys::send_batch(self.fd.as_fd(), &mut self.scratch, base, ranges, false, &[])
             .map_err(|err| DeviceError::new("sendmmsg", &self.ifname, err))
+    }
+
+    /// [`send_ranges`](Self::send_ranges) with a virtio_net_hdr per frame (`hdrs[i]` for
+    /// `ranges[i]`; missing ones are plain). On a socket without PACKET_VNET_HDR the headers
+    /// are ignored, so callers only pass offload headers when [`TxHalf::vnet_hdr`] is set.
+    pub(crate) fn send_with_vnet(
+        &mut self,
+        base: &[u8],
+        ranges: &[Range<usize>],
+        hdrs: &[[u8; vnet::VNET_HDR_LEN]],
+    ) -> Result<usize, DeviceError> {
+        if ranges.is_empty() {
+            return Ok(0);
+        }
+        sys::send_batch(
+            self.fd.as_fd(),
+            &mut self.scratch,
+            base,
+            ranges,
+            self.vnet_hdr,
+            hdrs,
+        )
+        .map_err(|err| DeviceError::new("sendmmsg", &self.ifname, err))
     }
 }
 
@@ -297,8 +350,9 @@ pub fn enter_netns(path: &Path) -> Result<(), DeviceError> {
     sys::setns_path(path).map_err(|err| DeviceError::new("setns", &path.display().to_string(), err))
 }
 
-/// Turns off the receive offloads that make the kernel hand AF_PACKET merged super-frames
-/// (`ethtool -K IF gro off lro off`), which the data plane refuses ([`vnet`]). Needs the
+/// Turns off the receive offloads that make the kernel merge frames for AF_PACKET
+/// (`ethtool -K IF gro off lro off`): for data planes that run without virtio headers, which
+/// cannot carry super-frames ([`vnet`]). Needs the
 /// `ethtool` program (Debian package `ethtool`); LRO is fixed off on most devices, so only
 /// the command's exit status for GRO counts.
 pub fn disable_offloads(ifname: &str) -> Result<(), DeviceError> {

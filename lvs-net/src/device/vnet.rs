@@ -1,15 +1,22 @@
 //! `struct virtio_net_hdr` as AF_PACKET hands it over with `PACKET_VNET_HDR`
 //! (include/uapi/linux/virtio_net.h), and what the data plane does with it.
 //!
-//! Why the socket asks for it at all: frames sent by a local stack (a veth peer, a container)
-//! with checksum offload on arrive `CHECKSUM_PARTIAL`: the L4 checksum field holds only the
+//! Why the sockets ask for it: frames sent by a local stack (a veth peer, a container) with
+//! checksum offload on arrive `CHECKSUM_PARTIAL`: the L4 checksum field holds only the
 //! pseudo-header sum. Without the header the director cannot tell, rewrites that half-sum
-//! incrementally and forwards a frame every receiver drops. With it, [`complete_checksum`]
-//! finishes the sum first, so the rewriters see an ordinary frame. GSO super-frames (up to
-//! 64 KiB, from TSO/GSO on a local sender or GRO on the receiving NIC) are refused with a counter
-//! ([`VnetAction::RefuseGso`]): the director rewrites one packet, not a train of segments. The
-//! set-up therefore turns GRO/LRO off on the director's interfaces
-//! ([`crate::device::disable_offloads`]) and, on veth test beds, TSO/GSO on the peers.
+//! incrementally and forwards a frame every receiver drops. With it:
+//! - a single partial frame has its sum finished first ([`prepare`] returns
+//!   [`VnetAction::Completed`]), so the rewriters see an ordinary frame;
+//! - a GSO super-frame (up to 64 KiB of TCP segments, or UDP with `UDP_SEGMENT`, from TSO/GSO
+//!   on a local sender or GRO on the receiving NIC) is kept whole and partial
+//!   ([`VnetAction::Gso`]): the director rewrites its headers once, the worker refreshes the
+//!   pseudo-header sum (`lvs_core::rewrite::partial`) and transmits it with a virtio_net_hdr
+//!   on a `PACKET_VNET_HDR` socket, so the kernel (or the NIC) cuts and checksums the
+//!   segments on the way out. This is what keeps single-stream TCP near kernel speed: with
+//!   offloads off the same path carries about a seventh (shared/perf-baseline).
+//!
+//! Other GSO types (legacy UFO, SCTP, tunnels) are refused with a counter
+//! ([`VnetAction::RefuseGso`]).
 
 use lvs_core::wire::checksum;
 
@@ -17,9 +24,15 @@ use lvs_core::wire::checksum;
 pub const VNET_HDR_LEN: usize = 10;
 
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum at `csum_start + csum_offset` is partial.
-const F_NEEDS_CSUM: u8 = 1;
+pub const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_NONE`.
 const GSO_NONE: u8 = 0;
+/// `VIRTIO_NET_HDR_GSO_TCPV4`.
+pub const GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_TCPV6`.
+pub const GSO_TCPV6: u8 = 4;
+/// `VIRTIO_NET_HDR_GSO_UDP_L4` (UDP_SEGMENT trains).
+pub const GSO_UDP_L4: u8 = 5;
 /// `VIRTIO_NET_HDR_GSO_ECN` is a flag on top of the type.
 const GSO_ECN: u8 = 0x80;
 
@@ -67,6 +80,30 @@ impl VnetHdr {
     }
 }
 
+impl VnetHdr {
+    /// The header of a frame sent as is: no partial checksum, no segmentation.
+    pub const PLAIN: Self = Self {
+        flags: 0,
+        gso_type: GSO_NONE,
+        hdr_len: 0,
+        gso_size: 0,
+        csum_start: 0,
+        csum_offset: 0,
+    };
+
+    /// Whether this is a GSO super-frame (any type).
+    pub fn is_gso(&self) -> bool {
+        self.gso_type & !GSO_ECN != GSO_NONE
+    }
+
+    /// The header as bytes.
+    pub fn to_bytes(&self) -> [u8; VNET_HDR_LEN] {
+        let mut b = [0u8; VNET_HDR_LEN];
+        self.emit(&mut b);
+        b
+    }
+}
+
 /// What to do with a received frame given its virtio_net_hdr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VnetAction {
@@ -74,24 +111,38 @@ pub enum VnetAction {
     Pass,
     /// A CHECKSUM_PARTIAL frame whose checksum was completed in place.
     Completed,
-    /// A GSO super-frame: refuse it and count it.
+    /// A TCP (v4/v6) or UDP_L4 GSO super-frame with a partial checksum: keep it whole and
+    /// partial; transmit it with a GSO header after the rewrite (module doc).
+    Gso,
+    /// A GSO super-frame of a type the data plane does not carry: refuse it and count it.
     RefuseGso,
     /// `csum_start`/`csum_offset` point outside the frame: drop it.
     BadOffsets,
 }
 
-/// Prepares `frame` for the director according to `hdr`: finishes a partial checksum in place
-/// and refuses GSO frames (module doc).
-pub fn complete_checksum(hdr: &VnetHdr, frame: &mut [u8]) -> VnetAction {
-    if hdr.gso_type & !GSO_ECN != GSO_NONE {
-        return VnetAction::RefuseGso;
+/// Prepares `frame` for the director according to `hdr`: finishes a partial checksum in place,
+/// accepts TCP/UDP_L4 GSO trains as they are and refuses other GSO types (module doc).
+pub fn prepare(hdr: &VnetHdr, frame: &mut [u8]) -> VnetAction {
+    let start = usize::from(hdr.csum_start);
+    let field = start + usize::from(hdr.csum_offset);
+    let offsets_ok = field + 2 <= frame.len() && start <= field;
+    if hdr.is_gso() {
+        let kind = hdr.gso_type & !GSO_ECN;
+        let known = matches!(kind, GSO_TCPV4 | GSO_TCPV6 | GSO_UDP_L4);
+        // The kernel marks every GSO frame it hands out NEEDS_CSUM; one without is not ours.
+        if !known || hdr.flags & F_NEEDS_CSUM == 0 || hdr.gso_size == 0 {
+            return VnetAction::RefuseGso;
+        }
+        return if offsets_ok {
+            VnetAction::Gso
+        } else {
+            VnetAction::BadOffsets
+        };
     }
     if hdr.flags & F_NEEDS_CSUM == 0 {
         return VnetAction::Pass;
     }
-    let start = usize::from(hdr.csum_start);
-    let field = start + usize::from(hdr.csum_offset);
-    if field + 2 > frame.len() || start > field {
+    if !offsets_ok {
         return VnetAction::BadOffsets;
     }
     // The field holds the folded pseudo-header sum; summing the range with it in place and
@@ -154,34 +205,53 @@ mod tests {
             csum_offset: 6,
             ..Default::default()
         };
-        assert_eq!(complete_checksum(&h, &mut f), VnetAction::Completed);
+        assert_eq!(prepare(&h, &mut f), VnetAction::Completed);
         assert_eq!(f, good);
     }
 
     #[test]
-    fn gso_and_bad_offsets_are_refused() {
+    fn gso_and_bad_offsets() {
         let mut f = udp_frame();
-        let gso = VnetHdr {
-            gso_type: 1,
+        let unchanged = udp_frame();
+        let tcp_gso = VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: GSO_TCPV4 | GSO_ECN,
             gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 6,
             ..Default::default()
         };
-        assert_eq!(complete_checksum(&gso, &mut f), VnetAction::RefuseGso);
+        assert_eq!(prepare(&tcp_gso, &mut f), VnetAction::Gso);
+        assert_eq!(f, unchanged, "a GSO frame stays partial");
+        let no_csum = VnetHdr {
+            flags: 0,
+            ..tcp_gso
+        };
+        assert_eq!(prepare(&no_csum, &mut f), VnetAction::RefuseGso);
+        let ufo = VnetHdr {
+            gso_type: 3,
+            ..tcp_gso
+        };
+        assert_eq!(prepare(&ufo, &mut f), VnetAction::RefuseGso);
+        let gso_bad = VnetHdr {
+            csum_start: 60,
+            ..tcp_gso
+        };
+        assert_eq!(prepare(&gso_bad, &mut f), VnetAction::BadOffsets);
         let ecn_only = VnetHdr {
             gso_type: GSO_ECN,
             ..Default::default()
         };
-        assert_eq!(complete_checksum(&ecn_only, &mut f), VnetAction::Pass);
+        assert_eq!(prepare(&ecn_only, &mut f), VnetAction::Pass);
         let bad = VnetHdr {
             flags: F_NEEDS_CSUM,
             csum_start: 60,
             csum_offset: 6,
             ..Default::default()
         };
-        assert_eq!(complete_checksum(&bad, &mut f), VnetAction::BadOffsets);
-        let unchanged = udp_frame();
-        let none = VnetHdr::default();
-        assert_eq!(complete_checksum(&none, &mut f), VnetAction::Pass);
+        assert_eq!(prepare(&bad, &mut f), VnetAction::BadOffsets);
+        assert_eq!(prepare(&VnetHdr::PLAIN, &mut f), VnetAction::Pass);
         assert_eq!(f, unchanged);
+        assert_eq!(VnetHdr::parse(&tcp_gso.to_bytes()), Some(tcp_gso));
     }
 }

@@ -211,7 +211,8 @@ impl Poller {
     }
 }
 
-/// Reusable iovec/mmsghdr arrays for [`send_batch`] (no allocation per batch).
+/// Reusable iovec/mmsghdr arrays for [`send_batch`] (no allocation per batch once they have
+/// grown to the largest batch).
 #[derive(Default)]
 pub(crate) struct TxScratch {
     iov: Vec<libc::iovec>,
@@ -231,46 +232,78 @@ impl core::fmt::Debug for TxScratch {
     }
 }
 
-/// Sends `base[r]` for every `r` in `ranges` with sendmmsg(2) on a bound packet socket.
+/// The virtio_net_hdr of a frame sent without offloads (all zero).
+static PLAIN_VNET: [u8; 10] = [0; 10];
+
+/// Sends `base[r]` for every `r` in `ranges` with sendmmsg(2) on a bound packet socket. With
+/// `vnet`, the socket has `PACKET_VNET_HDR` set and every message starts with a 10-byte
+/// virtio_net_hdr: `hdrs[i]` for frame `i`, or all zero (no offload) when `hdrs` is shorter.
 /// Returns how many frames the kernel took; stops at the first error after some progress.
 pub(crate) fn send_batch(
     fd: BorrowedFd<'_>,
     scratch: &mut TxScratch,
     base: &[u8],
     ranges: &[Range<usize>],
+    vnet: bool,
+    hdrs: &[[u8; 10]],
 ) -> io::Result<usize> {
     scratch.iov.clear();
     scratch.msgs.clear();
-    for r in ranges {
+    let per = if vnet { 2 } else { 1 };
+    for (i, r) in ranges.iter().enumerate() {
+        if vnet {
+            let h = hdrs.get(i).unwrap_or(&PLAIN_VNET);
+            scratch.iov.push(libc::iovec {
+                iov_base: h.as_ptr().cast_mut().cast(),
+                iov_len: h.len(),
+            });
+        }
         let s = &base[r.clone()];
         scratch.iov.push(libc::iovec {
             iov_base: s.as_ptr().cast_mut().cast(),
             iov_len: s.len(),
         });
     }
-    for i in 0..scratch.iov.len() {
+    for i in 0..ranges.len() {
         // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) message.
         let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-        m.msg_hdr.msg_iov = scratch.iov.as_mut_ptr().wrapping_add(i);
-        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_iov = scratch.iov.as_mut_ptr().wrapping_add(i * per);
+        m.msg_hdr.msg_iovlen = per;
         scratch.msgs.push(m);
     }
-    let mut sent = 0;
-    while sent < scratch.msgs.len() {
-        let rest = &mut scratch.msgs[sent..];
-        // SAFETY: every mmsghdr points at one iovec of `scratch.iov`, which points into `base`;
-        // both outlive the call and the kernel only reads the frame bytes.
+    // `at` walks the messages; a message the kernel refuses on its own (EINVAL, EMSGSIZE: a
+    // frame it cannot take) is skipped so it does not hold back the rest of the batch; a full
+    // queue (EAGAIN, ENOBUFS) ends the batch.
+    let (mut at, mut sent) = (0, 0);
+    let mut last_err = None;
+    while at < scratch.msgs.len() {
+        let rest = &mut scratch.msgs[at..];
+        // SAFETY: every mmsghdr points at `per` iovecs of `scratch.iov`, which point into
+        // `base`, `hdrs` or the static zero header; all outlive the call and the kernel only
+        // reads them.
         let n = unsafe { libc::sendmmsg(fd.as_raw_fd(), rest.as_mut_ptr(), rest.len() as u32, 0) };
         if n <= 0 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EINVAL | libc::EMSGSIZE | libc::EFAULT) => {
+                    at += 1;
+                    last_err = Some(e);
+                    continue;
+                }
+                _ => {
+                    last_err = Some(e);
+                    break;
+                }
             }
-            return if sent > 0 { Ok(sent) } else { Err(e) };
         }
+        at += n as usize;
         sent += n as usize;
     }
-    Ok(sent)
+    match last_err {
+        Some(e) if sent == 0 => Err(e),
+        _ => Ok(sent),
+    }
 }
 
 /// Moves the calling thread into the network namespace at `path` (setns(2) with CLONE_NEWNET).

@@ -58,7 +58,12 @@ counters! {
     originated,
     /// CHECKSUM_PARTIAL frames whose checksum the worker completed.
     csum_completed,
-    /// GSO super-frames refused (see `device::vnet`).
+    /// GSO super-frames handed to the handler whole and sent on with a GSO header.
+    gso_whole,
+    /// GSO super-frames cut into segments in software first (the handler asked, e.g. TUN).
+    gso_segmented,
+    /// GSO super-frames refused: a type the data plane does not carry, or a train that could
+    /// not be segmented or described after the rewrite (see `device::vnet`).
     drop_gso,
     /// Frames with inconsistent virtio_net_hdr checksum offsets.
     drop_bad_vnet,

@@ -6,6 +6,10 @@ use lvs_core::time::Instant;
 
 use super::{Action, FrameHandler};
 
+/// Connection count from which [`FrameHandler::prefetch`] warms the table (about where the
+/// table stops fitting a 2-4 MiB last-level cache share).
+pub const PREFETCH_MIN_CONNS: usize = 1 << 15;
+
 /// Drives one `Director` (one per worker: no shared state on the packet path).
 ///
 /// The verdict's `frame` is always a prefix of `pkt.frame()` (the rewriters move the frame
@@ -27,6 +31,20 @@ impl FrameHandler for DirectorHandler {
             Verdict::Drop(_) => Action::Drop,
             Verdict::Pass => Action::Pass,
         }
+    }
+
+    /// Only once the table outgrows the caches: below that every look-up hits anyway and the
+    /// batch look-up would only double the work (measured: the prefetch's own look-ups were
+    /// ~2 % of the worker's profile at 512 flows, for nothing).
+    #[inline]
+    fn prefetch(&self, frames: &[&[u8]]) {
+        if self.0.conn_count() >= PREFETCH_MIN_CONNS {
+            self.0.prefetch(frames);
+        }
+    }
+
+    fn gso_whole(&self, _port: usize, frame: &[u8]) -> bool {
+        self.0.gso_whole(frame)
     }
 
     fn handle_timeout(&mut self, now: Instant) {

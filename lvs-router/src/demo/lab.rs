@@ -116,8 +116,9 @@ impl Drop for Netns {
     }
 }
 
-/// A veth pair `a_dev` in `a` <-> `b_dev` in `b`, up. TSO/GSO off: the data plane refuses
-/// GSO super-frames; checksum offload stays on (the data plane completes partial checksums).
+/// A veth pair `a_dev` in `a` <-> `b_dev` in `b`, up. TSO/GSO off, so the demo's captures show
+/// MTU-sized segments (the data plane also carries GSO trains, see `lvs_net::device::vnet`);
+/// checksum offload stays on (the data plane completes partial checksums).
 pub(crate) fn veth(a: &Netns, a_dev: &str, b: &Netns, b_dev: &str) -> Result<(), LabError> {
     a.ip(&format!(
         "link add name {a_dev} type veth peer name {b_dev} netns {}",
