@@ -14,15 +14,20 @@ use crate::wire::MacAddr;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sysctls {
     /// `expire_nodest_conn` (default 0): a packet of a connection whose dest was deleted
-    /// expires the connection at once instead of only being dropped; deleting a dest also
-    /// flushes its connections (kernel 5.9+ `ip_vs_expire_nodest_conn_flush`).
+    /// expires the connection at once instead of only being dropped, and a packet that may
+    /// open a connection (TCP SYN, SCTP INIT, UDP) is then scheduled afresh; a new SYN/INIT
+    /// on a connection of a weight-0 dest is rescheduled whatever `conn_reuse_mode` says
+    /// (kernel 5.16+), unless a persistence template controls the connection. Deleting a
+    /// dest also flushes its connections (kernel 5.9+ `ip_vs_expire_nodest_conn_flush`).
     pub expire_nodest_conn: bool,
     /// `expire_quiescent_template` (default 0): a persistence template of a weight-0 dest is
     /// dropped at its next use.
     pub expire_quiescent_template: bool,
     /// `conn_reuse_mode` (default 1): bit 0 reschedules a SYN that reuses the client port of a
-    /// TIME_WAIT connection; bit 1 also of a FIN_WAIT connection without replies (DR/TUN).
-    /// The kernel's one-second SYN drop (needed only with netfilter conntrack) is not done.
+    /// TIME_WAIT or CLOSE connection (an INIT on a CLOSED SCTP association); bit 1 also of a
+    /// FIN_WAIT connection without replies (DR/TUN). Connections a persistence template
+    /// controls are never rescheduled: the SYN moves the old connection on. The kernel's
+    /// one-second SYN drop (needed only with netfilter conntrack) is not done.
     pub conn_reuse_mode: u8,
     /// `secure_tcp` 0..3: 1/2 switch to the strict state table under budget pressure, 3 always.
     pub secure_tcp: u8,

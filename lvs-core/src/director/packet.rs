@@ -52,6 +52,17 @@ pub(super) const fn is_syn_only(flags: u8) -> bool {
     flags & tcpf::SYN != 0 && flags & (tcpf::ACK | tcpf::RST) == 0
 }
 
+/// `is_new_conn`: a TCP segment that may open a connection (SYN only, as
+/// `tcp_conn_schedule` here takes no other), or an SCTP INIT (`flags` is the chunk event).
+#[inline]
+fn is_new_conn(proto: IpProtocol, flags: u8) -> bool {
+    match proto {
+        IpProtocol::Tcp => is_syn_only(flags),
+        IpProtocol::Sctp => flags == SctpEvent::Init as u8,
+        _ => false,
+    }
+}
+
 /// How a packet leaves: what [`Director::forward`] needs besides the frame.
 pub(super) struct Out {
     pub(super) fwd: ForwardMethod,
@@ -150,37 +161,35 @@ impl Director {
             .get(dest as usize)
             .and_then(Option::as_ref)
             .map_or((false, 0, None), |d| (d.live, d.weight, d.mac));
-        // Connection reuse (`conn_reuse_mode`, `is_new_conn_expected`): a new SYN on a
-        // finished connection, or on a quiesced dest with expire_nodest_conn, is scheduled
-        // afresh. The kernel's one-second drop only exists for netfilter conntrack.
-        if info.flow.proto == IpProtocol::Tcp
-            && is_syn_only(flags)
-            && self.sysctls.conn_reuse_mode != 0
+        // A new connection on an old one's client port (`ip_vs_in_hook`, kernel 5.16+): only
+        // for a connection no persistence template controls (`!cp->control`; such a packet
+        // keeps the old connection, or meets the dest check below). A dest of weight 0 with
+        // `expire_nodest_conn` reschedules whatever `conn_reuse_mode` says; otherwise
+        // `conn_reuse_mode` != 0 and `is_new_conn_expected` must hold. The kernel's special
+        // cases for a connection that controls others (`n_control`: FTP control, not
+        // modelled) and for a packet with a confirmed conntrack entry have no counterpart.
+        if self.new_conn_may_reuse(info.flow.proto, flags, state, sctp_closed, no_output)
+            || (self.sysctls.expire_nodest_conn
+                && live
+                && weight == 0
+                && is_new_conn(info.flow.proto, flags))
         {
-            let expected = state == Some(TcpState::TimeWait)
-                || (self.sysctls.conn_reuse_mode & 2 != 0
-                    && state == Some(TcpState::FinWait)
-                    && no_output);
-            let nodest = self.sysctls.expire_nodest_conn && live && weight == 0;
-            if expected || nodest {
+            let controlled = !self.templates_of.is_empty() && self.templates_of.contains_key(&id);
+            if !controlled {
                 self.expire_now(id, now);
                 return self.new_conn(now, pkt, info);
             }
         }
-        // `is_new_conn_expected` for SCTP: an INIT on a CLOSED association that no
-        // persistence template controls (`ip_vs_in` tests `!cp->control`).
-        if sctp_closed
-            && flags == SctpEvent::Init as u8
-            && self.sysctls.conn_reuse_mode != 0
-            && !self.templates_of.contains_key(&id)
-        {
-            self.expire_now(id, now);
-            return self.new_conn(now, pkt, info);
-        }
         if !live {
             // IP_VS_DEST_F_AVAILABLE cleared: drop silently, without re-arming the timer.
+            // With `expire_nodest_conn` the connection goes at once and a packet that may
+            // open a connection is scheduled afresh (kernel 5.9+, no old conntrack entry);
+            // any other packet is dropped.
             if self.sysctls.expire_nodest_conn {
                 self.expire_now(id, now);
+                if is_new_conn(info.flow.proto, flags) || info.flow.proto == IpProtocol::Udp {
+                    return self.new_conn(now, pkt, info);
+                }
             }
             return Verdict::Drop(DropReason::DestDeleted);
         }
@@ -197,6 +206,32 @@ impl Director {
             id: Some(id),
         };
         self.forward_in(pkt, info, &addrs, &out)
+    }
+
+    /// `conn_reuse_mode` != 0 and `is_new_conn_expected`: a SYN on a TIME_WAIT or CLOSE
+    /// connection, or with bit 1 on a FIN_WAIT one that saw no reply (DR/TUN); an INIT on a
+    /// CLOSED association.
+    #[inline]
+    fn new_conn_may_reuse(
+        &self,
+        proto: IpProtocol,
+        flags: u8,
+        state: Option<TcpState>,
+        sctp_closed: bool,
+        no_output: bool,
+    ) -> bool {
+        let mode = self.sysctls.conn_reuse_mode;
+        if mode == 0 || !is_new_conn(proto, flags) {
+            return false;
+        }
+        match proto {
+            IpProtocol::Tcp => {
+                matches!(state, Some(TcpState::TimeWait | TcpState::Close))
+                    || (mode & 2 != 0 && state == Some(TcpState::FinWait) && no_output)
+            }
+            IpProtocol::Sctp => sctp_closed,
+            _ => false,
+        }
     }
 
     /// A real-server reply of a NAT or FULLNAT connection (`ip_vs_out` + `handle_response`).
