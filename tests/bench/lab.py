@@ -244,9 +244,8 @@ class Lab:
         self.sysctl('lb', f'net.ipv4.ip_forward={int(on)}')
 
     def offloads(self, on):
-        """TSO/GSO on the client's and real servers' veths: the kernel paths run with the
-        defaults (on); lvs-router's AF_PACKET data plane needs them off, because it does
-        not take GSO super-frames."""
+        """TSO/GSO on the client's and real servers' veths: every path runs with the
+        defaults (on); off only for the kfwd-nogso reference."""
         v = 'on' if on else 'off'
         for role, dev in [('cl', 'cl0'), ('cl', 'cl1'), ('rs1', 'eth0'), ('rs2', 'eth0')]:
             self.sh(role, 'ethtool', '-K', dev, 'tso', v, 'gso', v)

@@ -5,8 +5,9 @@ process whose CPU is the director's, and undoes everything in `stop`.
     dnat     kernel nftables DNAT, numgen round robin (IPVS-NAT stand-in; no IPVS here)
     haproxy  HAProxy mode tcp on the VIP, round robin (source hash for iperf3)
     nat, dr, tun, fullnat   lvs-router run with -m, -g, -i, -m + a FULLNAT local address
-    kfwd-nogso   (not run by default) kfwd with the offloads the lvs-router paths run with
-                 (TSO/GSO off on the client and servers): what that costs the kernel
+    kfwd-nogso   (not run by default) kfwd with TSO/GSO off on the client and servers: what
+                 segment-sized frames cost the kernel (the lvs-router paths ran so before the
+                 data plane carried GSO trains)
 """
 
 import os
@@ -69,7 +70,9 @@ class Path:
     def start(self):
         lab = self.lab
         if self.name in LVS:
-            lab.offloads(False)
+            # The data plane carries GSO trains with virtio headers: the same offloads as
+            # the kernel paths.
+            lab.offloads(True)
             lab.forwarding(False)
             self._start_lvs()
         elif self.name == 'haproxy':
