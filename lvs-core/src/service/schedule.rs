@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::persist::{TemplateKey, TemplateVaddr};
 use super::{ServiceTable, TemplateId};
 use crate::ipvsadm::{Protocol, ServiceKey};
-use crate::sched::{ConnKind, DestId, SchedFlow};
+use crate::sched::{ConnKind, DestId, SchedDest, SchedFlow};
 use crate::time::Instant;
 
 /// The kernel's `FTPPORT`: persistent FTP services share one template for control and data.
@@ -215,6 +215,12 @@ impl ServiceTable {
         if let Some(t) = conn.template {
             self.templates.control(t, 1);
         }
+    }
+
+    /// The dest with this id while it is in a service (not in the trash), found without
+    /// scanning.
+    pub fn live_dest(&self, id: DestId) -> Option<&SchedDest> {
+        self.dest_by_id(id).and_then(|(d, live)| live.then_some(d))
     }
 
     /// A connection of dest `dest` moved between an active and an inactive state (the
