@@ -13,6 +13,9 @@
 //!         dests         SchedDest in kernel list order: index 0 = newest (added at the head)
 //!         dest_info     forwarding method and tunnel settings, same order
 //!     trash             deleted dests still referenced by connections (ip_vs_trash_get_dest)
+//!     dest_loc          DestId -> (service, list index) or trash slot, rebuilt after every
+//!                       command and trash pruning: bind, unbind and counter moves find
+//!                       their dest without scanning
 //!     templates         persistence templates (client network, VIP or fwmark, vport) -> dest
 //! ```
 //!
