@@ -565,3 +565,49 @@ fn edit_service_replaces_every_setting() {
     assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.2:80");
     assert_eq!(pick(&mut t, &c, 0, None).unwrap(), "10.0.0.3:80");
 }
+
+/// The counters of a dest, by address, wherever it is in its service's list.
+fn counters(t: &ServiceTable, key: &ServiceKey, addr: &str) -> (u32, u32) {
+    let svc = t.service(key).unwrap();
+    let d = svc.dests().iter().find(|d| d.addr == ip(addr)).unwrap();
+    (d.active_conns, d.inactive_conns)
+}
+
+#[test]
+fn counters_reach_their_dest_by_id_across_list_changes() {
+    // Two services, so deleting the first one shifts the other's place in the table.
+    let mut t = table(&[
+        "-A -t 192.0.2.1:81 -s rr",
+        "-a -t 192.0.2.1:81 -r 10.0.1.2:80 -m",
+        "-A -t 192.0.2.1:80 -s rr",
+        "-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m",
+        "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m",
+    ]);
+    let c = tcp_conn("198.51.100.1", 1000, "192.0.2.1", 80);
+    let s = t.schedule(&c, Instant::ZERO).unwrap();
+    assert_eq!(s.daddr, ip("10.0.0.3"));
+    t.bind_conn(&s, ConnKind::Inactive);
+    // A dest added at the head moves 10.0.0.3 down the list; its id still finds it.
+    apply(&mut t, "-a -t 192.0.2.1:80 -r 10.0.0.4:80 -m").unwrap();
+    assert!(t.conn_state_changed(s.dest, true));
+    assert_eq!(counters(&t, &vip80(), "10.0.0.3"), (1, 0));
+    assert_eq!(counters(&t, &vip80(), "10.0.0.4"), (0, 0));
+    // The other service goes: this one moves to the table's first place.
+    apply(&mut t, "-D -t 192.0.2.1:81").unwrap();
+    assert!(t.conn_state_changed(s.dest, false));
+    assert_eq!(counters(&t, &vip80(), "10.0.0.3"), (0, 1));
+    // Deleted with a connection, the dest waits in the trash and its counters still move.
+    apply(&mut t, "-d -t 192.0.2.1:80 -r 10.0.0.3:80").unwrap();
+    assert!(t.conn_state_changed(s.dest, true));
+    apply(&mut t, "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m").unwrap();
+    assert_eq!(counters(&t, &vip80(), "10.0.0.3"), (1, 0));
+    apply(&mut t, "-d -t 192.0.2.1:80 -r 10.0.0.3:80").unwrap();
+    // Its last connection ends: the trash forgets it, and its id finds nothing.
+    t.unbind_conn(&s, ConnKind::Active, Instant::ZERO);
+    assert!(!t.conn_state_changed(s.dest, true));
+    apply(&mut t, "-a -t 192.0.2.1:80 -r 10.0.0.3:80 -m").unwrap();
+    assert_eq!(counters(&t, &vip80(), "10.0.0.3"), (0, 0));
+    // The others were never touched.
+    assert_eq!(counters(&t, &vip80(), "10.0.0.2"), (0, 0));
+    assert_eq!(counters(&t, &vip80(), "10.0.0.4"), (0, 0));
+}

@@ -175,8 +175,7 @@ impl Director {
 
     fn dest_overloaded(&self, s: &crate::service::Scheduled) -> bool {
         self.services
-            .service(&s.service)
-            .and_then(|svc| svc.dests().iter().find(|d| d.id == s.dest))
+            .live_dest(s.dest)
             .is_some_and(|d| d.overloaded)
     }
 

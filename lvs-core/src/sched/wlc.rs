@@ -23,14 +23,17 @@ pub(super) fn weighted_least(
     let first = dests.iter().position(SchedDest::is_available)?;
     let mut least = first;
     let mut loh = i64::from(overhead(&dests[first]));
+    let mut lw = i64::from(dests[first].weight);
     for (i, d) in dests.iter().enumerate().skip(first + 1) {
         if d.overloaded {
             continue;
         }
         let doh = i64::from(overhead(d));
-        if loh * i64::from(d.weight) > doh * i64::from(dests[least].weight) {
+        let dw = i64::from(d.weight);
+        if loh * dw > doh * lw {
             least = i;
             loh = doh;
+            lw = dw;
         }
     }
     Some(least)

@@ -15,6 +15,13 @@ use crate::sched::{
 impl ServiceTable {
     /// Applies one ipvsadm command with the kernel's semantics. On error nothing changed.
     pub fn apply(&mut self, cmd: &Command) -> Result<(), ServiceError> {
+        let r = self.apply_inner(cmd);
+        // A refused command changed nothing, but rebuilding is cheap and keeps it obviously right.
+        self.reindex();
+        r
+    }
+
+    fn apply_inner(&mut self, cmd: &Command) -> Result<(), ServiceError> {
         match cmd {
             Command::AddService(key, config) => self.add_service(key, config),
             Command::EditService(key, config) => self.edit_service(key, config),

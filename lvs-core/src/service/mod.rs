@@ -13,6 +13,9 @@
 //!         dests         SchedDest in kernel list order: index 0 = newest (added at the head)
 //!         dest_info     forwarding method and tunnel settings, same order
 //!     trash             deleted dests still referenced by connections (ip_vs_trash_get_dest)
+//!     dest_loc          DestId -> (service, list index) or trash slot, rebuilt after every
+//!                       command and trash pruning: bind, unbind and counter moves find
+//!                       their dest without scanning
 //!     templates         persistence templates (client network, VIP or fwmark, vport) -> dest
 //! ```
 //!
@@ -129,11 +132,27 @@ struct TrashedDest {
     dest: SchedDest,
 }
 
+/// Where the dest with a given id lives: the per-packet paths (bind, unbind, counter moves,
+/// template checks) find it here instead of scanning every service's list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DestLoc {
+    /// No dest has this id any more.
+    Gone,
+    /// `services[svc].dests[idx]`.
+    Live { svc: u32, idx: u32 },
+    /// `trash[idx]`.
+    Trash(u32),
+}
+
 /// The director's services.
 #[derive(Debug)]
 pub struct ServiceTable {
     services: Vec<Service>,
     trash: Vec<TrashedDest>,
+    /// [`DestLoc`] by [`DestId`] (ids are handed out densely from `next_dest_id`); rebuilt by
+    /// [`reindex`](Self::reindex) after every change to the lists' shape, which only the
+    /// control plane and trash pruning make.
+    dest_loc: Vec<DestLoc>,
     templates: persist::Templates,
     next_dest_id: u32,
     sched_config: SchedConfig,
@@ -153,6 +172,7 @@ impl ServiceTable {
         Self {
             services: Vec::new(),
             trash: Vec::new(),
+            dest_loc: Vec::new(),
             templates: persist::Templates::default(),
             next_dest_id: 0,
             sched_config,
@@ -197,34 +217,71 @@ impl ServiceTable {
         self.services.iter().position(|s| s.key == *key)
     }
 
-    /// The dest with this id, in a service (available) or in the trash.
-    fn dest_by_id_mut(&mut self, id: DestId) -> Option<(&mut SchedDest, bool)> {
-        for svc in &mut self.services {
-            if let Some(d) = svc.dests.iter_mut().find(|d| d.id == id) {
-                return Some((d, true));
+    /// Rebuilds [`dest_loc`](Self::dest_loc) from the lists. Call after anything that adds,
+    /// removes or moves a dest, service or trash entry.
+    fn reindex(&mut self) {
+        self.dest_loc.clear();
+        let put = |loc: &mut Vec<DestLoc>, id: DestId, at: DestLoc| {
+            let i = id.0 as usize;
+            if loc.len() <= i {
+                loc.resize(i + 1, DestLoc::Gone);
+            }
+            loc[i] = at;
+        };
+        for (svc, s) in self.services.iter().enumerate() {
+            for (idx, d) in s.dests.iter().enumerate() {
+                let at = DestLoc::Live {
+                    svc: svc as u32,
+                    idx: idx as u32,
+                };
+                put(&mut self.dest_loc, d.id, at);
             }
         }
-        self.trash
-            .iter_mut()
-            .find(|t| t.dest.id == id)
-            .map(|t| (&mut t.dest, false))
+        for (idx, t) in self.trash.iter().enumerate() {
+            put(&mut self.dest_loc, t.dest.id, DestLoc::Trash(idx as u32));
+        }
+    }
+
+    /// The dest with this id, in a service (available) or in the trash.
+    fn dest_by_id_mut(&mut self, id: DestId) -> Option<(&mut SchedDest, bool)> {
+        let (d, live) = match *self.dest_loc.get(id.0 as usize)? {
+            DestLoc::Gone => return None,
+            DestLoc::Live { svc, idx } => (
+                self.services
+                    .get_mut(svc as usize)?
+                    .dests
+                    .get_mut(idx as usize)?,
+                true,
+            ),
+            DestLoc::Trash(idx) => (&mut self.trash.get_mut(idx as usize)?.dest, false),
+        };
+        debug_assert_eq!(d.id, id, "dest index out of date");
+        Some((d, live))
     }
 
     fn dest_by_id(&self, id: DestId) -> Option<(&SchedDest, bool)> {
-        for svc in &self.services {
-            if let Some(d) = svc.dests.iter().find(|d| d.id == id) {
-                return Some((d, true));
-            }
-        }
-        self.trash
-            .iter()
-            .find(|t| t.dest.id == id)
-            .map(|t| (&t.dest, false))
+        let (d, live) = match *self.dest_loc.get(id.0 as usize)? {
+            DestLoc::Gone => return None,
+            DestLoc::Live { svc, idx } => (
+                self.services.get(svc as usize)?.dests.get(idx as usize)?,
+                true,
+            ),
+            DestLoc::Trash(idx) => (&self.trash.get(idx as usize)?.dest, false),
+        };
+        debug_assert_eq!(d.id, id, "dest index out of date");
+        Some((d, live))
     }
 
     /// Forget trashed dests nothing refers to any more.
     fn prune_trash(&mut self) {
+        if self.trash.is_empty() {
+            return;
+        }
+        let before = self.trash.len();
         self.trash
             .retain(|t| t.dest.active_conns + t.dest.inactive_conns + t.dest.persist_conns > 0);
+        if self.trash.len() != before {
+            self.reindex();
+        }
     }
 }

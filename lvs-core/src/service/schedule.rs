@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::persist::{TemplateKey, TemplateVaddr};
 use super::{ServiceTable, TemplateId};
 use crate::ipvsadm::{Protocol, ServiceKey};
-use crate::sched::{ConnKind, DestId, SchedFlow};
+use crate::sched::{ConnKind, DestId, SchedDest, SchedFlow};
 use crate::time::Instant;
 
 /// The kernel's `FTPPORT`: persistent FTP services share one template for control and data.
@@ -105,31 +105,38 @@ impl ServiceTable {
         let svc = &self.services[si];
         let key = svc.key;
         let one_packet = svc.config.one_packet && pkt.protocol == Protocol::Udp;
-        let (dest, template) = if svc.config.persistent.is_some() {
-            self.schedule_persist(si, pkt, &flow, now)?
-        } else {
-            let fwmark = matches!(key, ServiceKey::Fwmark { .. });
-            // A port-0 service is only reached this way when it is not persistent.
-            if !fwmark && pkt.dport != key.port() {
-                return None;
-            }
-            let svc = &mut self.services[si];
-            let idx = svc.scheduler.as_mut()?.schedule(&svc.dests, &flow, now)?;
-            (svc.dests.get(idx)?.id, None)
-        };
-        let (d, _) = self.dest_by_id(dest)?;
-        let dport = match template {
+        if svc.config.persistent.is_some() {
+            let (dest, template) = self.schedule_persist(si, pkt, &flow, now)?;
+            let (d, _) = self.dest_by_id(dest)?;
             // ip_vs_sched_persist: the dest port only when the packet hit the service port.
-            Some(_) if pkt.dport != key.port() || d.port == 0 => pkt.dport,
-            None if d.port == 0 => pkt.dport,
-            _ => d.port,
-        };
+            let dport = if pkt.dport != key.port() || d.port == 0 {
+                pkt.dport
+            } else {
+                d.port
+            };
+            return Some(Scheduled {
+                service: key,
+                dest,
+                daddr: d.addr,
+                dport,
+                template,
+                one_packet,
+            });
+        }
+        let fwmark = matches!(key, ServiceKey::Fwmark { .. });
+        // A port-0 service is only reached this way when it is not persistent.
+        if !fwmark && pkt.dport != key.port() {
+            return None;
+        }
+        let svc = &mut self.services[si];
+        let idx = svc.scheduler.as_mut()?.schedule(&svc.dests, &flow, now)?;
+        let d = svc.dests.get(idx)?;
         Some(Scheduled {
             service: key,
-            dest,
+            dest: d.id,
             daddr: d.addr,
-            dport,
-            template,
+            dport: if d.port == 0 { pkt.dport } else { d.port },
+            template: None,
             one_packet,
         })
     }
@@ -207,6 +214,27 @@ impl ServiceTable {
         }
         if let Some(t) = conn.template {
             self.templates.control(t, 1);
+        }
+    }
+
+    /// The dest with this id while it is in a service (not in the trash), found without
+    /// scanning.
+    pub fn live_dest(&self, id: DestId) -> Option<&SchedDest> {
+        self.dest_by_id(id).and_then(|(d, live)| live.then_some(d))
+    }
+
+    /// A connection of dest `dest` moved between an active and an inactive state (the
+    /// protocol's `set_state`): moves it between the dest's counters as
+    /// [`SchedDest::conn_state_changed`](crate::sched::SchedDest::conn_state_changed) does,
+    /// for a dest in a service or in the trash alike (the kernel moves `cp->dest`'s counters
+    /// wherever it is). Finds the dest by id, without scanning; `false` when no dest has it.
+    pub fn conn_state_changed(&mut self, dest: DestId, now_active: bool) -> bool {
+        match self.dest_by_id_mut(dest) {
+            Some((d, _)) => {
+                d.conn_state_changed(now_active);
+                true
+            }
+            None => false,
         }
     }
 
