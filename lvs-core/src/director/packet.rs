@@ -344,9 +344,8 @@ impl Director {
         let key = self.reg.svcs[d.svc as usize].key;
         let activate = ch == CounterChange::Activate;
         if d.live {
-            if let Ok(sd) = self.services.dest_mut(&key, d.addr, d.port) {
-                sd.conn_state_changed(activate);
-            }
+            // By id: the service table's dest index, no scan by address.
+            self.services.conn_state_changed(DestId(dest), activate);
             return;
         }
         // A deleted dest in the trash still counts its connections (replies keep flowing and
