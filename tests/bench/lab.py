@@ -33,7 +33,10 @@ VIP = '192.0.2.10'
 DIP = '10.0.2.1'
 SERVER_NET = '10.0.2.0/24'
 RS = ['10.0.2.11', '10.0.2.12']
-LADDR = '10.0.2.100'
+# FULLNAT local addresses: each gives ~64k ports per real server, and a closed connection
+# holds its (laddr, lport) for the TIME_WAIT timeout (120 s, as IPVS), so at ~13k conns/s over
+# 3 runs one address runs dry; deployments use several for the same reason.
+LADDRS = [f'10.0.2.{100 + i}' for i in range(8)]
 ROLES = ['cl', 'lb', 'sw', 'rs1', 'rs2']
 
 

@@ -4,7 +4,7 @@ process whose CPU is the director's, and undoes everything in `stop`.
     kfwd     kernel IP forwarding to rs1 (the ceiling: no balancing at all)
     dnat     kernel nftables DNAT, numgen round robin (IPVS-NAT stand-in; no IPVS here)
     haproxy  HAProxy mode tcp on the VIP, round robin (source hash for iperf3)
-    nat, dr, tun, fullnat   lvs-router run with -m, -g, -i, -m + a FULLNAT local address
+    nat, dr, tun, fullnat   lvs-router run with -m, -g, -i, -m + FULLNAT local addresses (lab.LADDRS)
     kfwd-nogso   (not run by default) kfwd with TSO/GSO off on the client and servers: what
                  segment-sized frames cost the kernel (the lvs-router paths ran so before the
                  data plane carried GSO trains)
@@ -107,7 +107,8 @@ class Path:
         pools = ''
         if self.name == 'fullnat':
             for svc in [f'-u {L.VIP}:9', f'-t {L.VIP}:80', f'-t {L.VIP}:5201']:
-                pools += (f'\n[[fullnat]]\nservice = "{svc}"\nladdrs = ["{L.LADDR}"]\n'
+                laddrs = ', '.join(f'"{a}"' for a in L.LADDRS)
+                pools += (f'\n[[fullnat]]\nservice = "{svc}"\nladdrs = [{laddrs}]\n'
                           'ports = "1025-65535"\n')
         toml = L.template('router.toml', dip=L.DIP, workers=o.workers, client_gw=L.CLIENT_GW,
                           client_net=L.CLIENT_NET, server_net=L.SERVER_NET, fullnat=pools)
