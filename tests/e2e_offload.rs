@@ -8,9 +8,8 @@
 mod e2e;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use e2e::checks::{direct_return, transfers};
+use e2e::checks::{start_decapsulators, transfers};
 use e2e::client::{sha256, upload};
 use e2e::cluster::{Cluster, one_arm_toml, rip, rip6};
 
@@ -112,29 +111,7 @@ fn tun_with_offloads_on() {
         return;
     }
     let mut lab = Cluster::build("gsotun");
-    let bin = e2e::router_bin().to_str().unwrap().to_owned();
-    for (i, s) in lab.servers.iter_mut().enumerate() {
-        let args = [
-            bin.as_str(),
-            "-v",
-            "realserver",
-            "--interface",
-            "e0",
-            "--vip",
-            "192.0.2.10",
-        ];
-        let log = format!("decap{i}.log");
-        s.spawn(&args, &log);
-        let path = s.dir.join(&log);
-        assert!(
-            e2e::wait_for(Duration::from_secs(20), || std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .contains("decapsulating")),
-            "realserver {i}: {}",
-            std::fs::read_to_string(&path).unwrap_or_default()
-        );
-    }
-    direct_return(&lab);
+    start_decapsulators(&mut lab, &["192.0.2.10"], None);
     offloads_on(&lab);
     lab.start_router(&e2e::checks::rules("-i", false), &one_arm_toml(""));
     transfers(&lab, "192.0.2.10");

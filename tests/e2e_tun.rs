@@ -7,34 +7,8 @@
 
 mod e2e;
 
-use std::time::Duration;
-
-use e2e::checks::{direct_return, rules, transfers, transfers_both};
+use e2e::checks::{rules, start_decapsulators, transfers, transfers_both};
 use e2e::cluster::{Cluster, one_arm_toml};
-
-fn start_decapsulators(lab: &mut Cluster, gue: Option<u16>) {
-    let bin = e2e::router_bin().to_str().unwrap().to_owned();
-    for (i, s) in lab.servers.iter_mut().enumerate() {
-        let mut args = vec![
-            bin.as_str(),
-            "-v",
-            "realserver",
-            "--interface",
-            "e0",
-            "--vip",
-            "192.0.2.10",
-            "--vip",
-            "2001:db8:2::10",
-        ];
-        let port = gue.map(|p| p.to_string());
-        if let Some(p) = &port {
-            args.extend(["--gue-port", p]);
-        }
-        let log = format!("decap{i}.log");
-        s.spawn_ready(&args, &log, "decapsulating", Duration::from_secs(20));
-    }
-    direct_return(lab);
-}
 
 /// The client's cached path MTU toward `vip` (from `ip route get`).
 fn cached_mtu(lab: &Cluster, vip: &str) -> Option<u32> {
@@ -50,7 +24,7 @@ fn tun_ipip_end_to_end() {
         return;
     }
     let mut lab = Cluster::build("tunip");
-    start_decapsulators(&mut lab, None);
+    start_decapsulators(&mut lab, &["192.0.2.10", "2001:db8:2::10"], None);
     lab.start_router(&rules("-i", true), &one_arm_toml(""));
     transfers_both(&lab, 1);
     // Path MTU 1500 less the outer IPv4 (20) / IPv6 (40) header.
@@ -65,7 +39,7 @@ fn tun_gue_end_to_end() {
         return;
     }
     let mut lab = Cluster::build("tungue");
-    start_decapsulators(&mut lab, Some(6080));
+    start_decapsulators(&mut lab, &["192.0.2.10", "2001:db8:2::10"], Some(6080));
     lab.start_router(
         &rules("-i --tun-type gue --tun-port 6080", false),
         &one_arm_toml(""),
@@ -80,7 +54,7 @@ fn tun_gre_end_to_end() {
         return;
     }
     let mut lab = Cluster::build("tungre");
-    start_decapsulators(&mut lab, None);
+    start_decapsulators(&mut lab, &["192.0.2.10", "2001:db8:2::10"], None);
     lab.start_router(&rules("-i --tun-type gre", true), &one_arm_toml(""));
     transfers_both(&lab, 1);
     assert_eq!(lab.stop_router(), Some(0), "{}", lab.router_log());

@@ -8,8 +8,10 @@ use director_util::*;
 use lvs_core::conn::{SctpState, TcpState};
 use lvs_core::director::{DirectorConfig, DropReason, Sysctls};
 
-fn sim(drop_entry: u8, budget: usize) -> Sim {
-    let cfg = DirectorConfig {
+/// [`config`] with the `drop_entry` defense mode `drop_entry`, a low memory threshold and a
+/// table of `budget` entries.
+fn defense_config(drop_entry: u8, budget: usize) -> DirectorConfig {
+    DirectorConfig {
         conn_budget: budget,
         sysctls: Sysctls {
             drop_entry,
@@ -17,8 +19,11 @@ fn sim(drop_entry: u8, budget: usize) -> Sim {
             ..Sysctls::default()
         },
         ..config()
-    };
-    let mut s = Sim::new(cfg);
+    }
+}
+
+fn sim(drop_entry: u8, budget: usize) -> Sim {
+    let mut s = Sim::new(defense_config(drop_entry, budget));
     s.ipvsadm(
         "-A -t 192.0.2.10:80
          -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m
@@ -34,36 +39,9 @@ fn client(n: u16) -> (&'static str, u16) {
     ("198.51.100.7", 10_000 + n)
 }
 
-/// CRC32c, bit by bit.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// An SCTP packet with one bodiless chunk.
 fn sctp(src: (&str, u16), chunk_type: u8) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&src.1.to_be_bytes());
-    l4.extend_from_slice(&3868u16.to_be_bytes());
-    l4.extend_from_slice(&[0; 8]);
-    l4.extend_from_slice(&[chunk_type, 0, 0, 4]);
-    let c = crc32c(&l4);
-    l4[8..12].copy_from_slice(&c.to_le_bytes());
-    let mut out = Vec::new();
-    builder((MAC_GW, MAC_DIR), ip(src.0), ip("192.0.2.10"), 64)
-        .write(&mut out, etherparse::IpNumber(132), &l4)
-        .unwrap();
-    out
+    sctp_in(src, ("192.0.2.10", 3868), 0, &[chunk_type, 0, 0, 4])
 }
 
 /// The mix of entries: TCP established with 2 client packets, a busy one with 10, UDP with
@@ -153,26 +131,14 @@ fn unanswered_sctp_inits_are_shed_at_once() {
 
 #[test]
 fn templates_count_against_the_budget() {
-    let cfg = DirectorConfig {
+    let mut s = Sim::one_persistent_nat_dest(DirectorConfig {
         conn_budget: 10,
         ..config()
-    };
-    let mut s = Sim::new(cfg);
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -p 300
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
-    );
+    });
     // Each new client is a template and a connection: five fit in ten entries.
     for i in 0..6u8 {
         let c = format!("198.51.100.{}", i + 1);
-        let f = tcp(
-            (MAC_GW, MAC_DIR),
-            (&c, 1000),
-            ("192.0.2.10", 80),
-            64,
-            SYN,
-            b"",
-        );
+        let f = tcp_in((&c, 1000), ("192.0.2.10", 80), SYN, b"");
         let out = s.send(&f);
         if i < 5 {
             assert!(matches!(out, Out::Forward(..)), "client {i}: {out:?}");
@@ -183,14 +149,7 @@ fn templates_count_against_the_budget() {
     let snap = s.d.snapshot();
     assert_eq!((s.d.conn_count(), snap.templates), (5, 5));
     // A connection of a known client needs no new template, but there is no room either.
-    let f = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.1", 1001),
-        ("192.0.2.10", 80),
-        64,
-        SYN,
-        b"",
-    );
+    let f = tcp_in(("198.51.100.1", 1001), ("192.0.2.10", 80), SYN, b"");
     assert_eq!(s.send(&f), Out::Drop(DropReason::TableFull));
     // The SYN_RECV connections time out after 60 s; the templates (300 s) stay, so a known
     // client's next connection needs one entry and fits.
@@ -198,61 +157,26 @@ fn templates_count_against_the_budget() {
     assert_eq!((s.d.conn_count(), s.d.snapshot().templates), (0, 5));
     for i in 1..=4u8 {
         let c = format!("198.51.100.{i}");
-        let f = tcp(
-            (MAC_GW, MAC_DIR),
-            (&c, 2000),
-            ("192.0.2.10", 80),
-            64,
-            SYN,
-            b"",
-        );
+        let f = tcp_in((&c, 2000), ("192.0.2.10", 80), SYN, b"");
         assert!(matches!(s.send(&f), Out::Forward(..)), "client {i}");
     }
     assert_eq!(s.d.conn_count() + s.d.snapshot().templates, 9);
     // A new client needs two entries and one is free: its template takes it and the
     // connection is refused; the table never exceeds its budget.
-    let f = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.9", 1000),
-        ("192.0.2.10", 80),
-        64,
-        SYN,
-        b"",
-    );
+    let f = tcp_in(("198.51.100.9", 1000), ("192.0.2.10", 80), SYN, b"");
     assert_eq!(s.send(&f), Out::Drop(DropReason::TableFull));
     assert_eq!(s.d.conn_count() + s.d.snapshot().templates, 10);
     assert_eq!(s.d.drop_counters().get(DropReason::TableFull), 3);
 }
 
 fn persistent(drop_entry: u8) -> Sim {
-    let cfg = DirectorConfig {
-        conn_budget: 10_000,
-        sysctls: Sysctls {
-            drop_entry,
-            amemthresh: 10,
-            ..Sysctls::default()
-        },
-        ..config()
-    };
-    let mut s = Sim::new(cfg);
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -p 300
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
-    );
-    s
+    Sim::one_persistent_nat_dest(defense_config(drop_entry, 10_000))
 }
 
 /// A SYN from client network `n` (a /32 each).
 fn syn_from(n: u16) -> Vec<u8> {
     let c = format!("203.0.{}.{}", n / 250, n % 250 + 1);
-    tcp(
-        (MAC_GW, MAC_DIR),
-        (&c, 1000),
-        ("192.0.2.10", 80),
-        64,
-        SYN,
-        b"",
-    )
+    tcp_in((&c, 1000), ("192.0.2.10", 80), SYN, b"")
 }
 
 #[test]

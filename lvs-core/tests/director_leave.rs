@@ -91,14 +91,7 @@ fn a_service_without_dests_answers_port_unreachable() {
     assert_port_unreachable(&s.transmitted()[0], "2001:db8::10", "2001:db8::7", &f6);
     assert_eq!(s.d.drop_counters().get(DropReason::NoDest), 3);
     // A segment that cannot start a connection is dropped without an answer.
-    let ack = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        ("192.0.2.10", 80),
-        64,
-        ACK,
-        b"",
-    );
+    let ack = tcp_in(("198.51.100.7", 40000), ("192.0.2.10", 80), ACK, b"");
     assert_eq!(s.send(&ack), Out::Drop(DropReason::NotSyn));
     assert!(s.transmitted().is_empty());
 }
@@ -124,24 +117,13 @@ fn quiesced_and_overloaded_dests_are_unusable() {
     assert_eq!(s.send(&f), Out::Drop(DropReason::NoDest));
     assert_eq!(s.transmitted().len(), 1);
     // The existing connection still flows.
-    let ack = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 1000),
-        ("192.0.2.10", 80),
-        64,
-        ACK,
-        b"",
-    );
+    let ack = tcp_in(("198.51.100.7", 1000), ("192.0.2.10", 80), ACK, b"");
     assert!(matches!(s.send(&ack), Out::Forward(..)));
 }
 
 #[test]
 fn a_persistent_template_to_an_unusable_dest_answers_too() {
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -p 300
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
-    );
+    let mut s = Sim::one_persistent_nat_dest(config());
     assert!(matches!(
         s.send(&syn(("198.51.100.7", 1000), ("192.0.2.10", 80))),
         Out::Forward(..)

@@ -21,16 +21,8 @@ fn syn_from(port: u16) -> Vec<u8> {
 
 fn two_dests(extra: &str) -> Sim {
     let mut s = Sim::new(config());
-    s.ipvsadm(&format!(
-        "-A -t 192.0.2.10:80 -s rr {extra}
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m
-         -a -t 192.0.2.10:80 -r 10.0.0.12:80 -m"
-    ));
+    s.add_two_nat_dests(extra);
     s
-}
-
-fn dest_of(out: &Out) -> String {
-    out.next_hop().addr.to_string()
 }
 
 #[test]

@@ -6,9 +6,7 @@
 mod director_util;
 
 use director_util::*;
-use lvs_core::director::{DirectorConfig, FwmarkRule, Prefix};
 use lvs_core::ipvsadm::{AdmState, ListFormat, NumericResolver, list_conns};
-use lvs_core::wire::IpProtocol;
 
 /// The connection rows (after the two title lines), sorted.
 fn rows(s: &Sim) -> Vec<String> {
@@ -33,14 +31,7 @@ fn templates_of_an_inet_service_with_a_netmask() {
         "-A -t 192.0.2.10:80 -p 300 -M 255.255.255.0
          -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
     );
-    let f = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        ("192.0.2.10", 80),
-        64,
-        SYN,
-        b"",
-    );
+    let f = tcp_in(("198.51.100.7", 40000), ("192.0.2.10", 80), SYN, b"");
     assert!(matches!(s.send(&f), Out::Forward(..)));
     s.advance(10);
     assert_eq!(
@@ -89,32 +80,12 @@ fn templates_of_a_port_zero_service_have_ports_zero() {
 
 #[test]
 fn fwmark_templates_show_protocol_ip_and_the_mark() {
-    let cfg = DirectorConfig {
-        fwmark_rules: vec![FwmarkRule {
-            proto: Some(IpProtocol::Tcp),
-            src: None,
-            dst: Some(Prefix {
-                addr: ip("192.0.2.0"),
-                len: 24,
-            }),
-            dports: Some(8000..=8999),
-            mark: 7,
-        }],
-        ..config()
-    };
-    let mut s = Sim::new(cfg);
+    let mut s = Sim::new(fwmark_config(7));
     s.ipvsadm(
         "-A -f 7 -p 120
          -a -f 7 -r 10.0.0.11 -g",
     );
-    let f = tcp(
-        (MAC_GW, MAC_DIR),
-        ("198.51.100.7", 40000),
-        ("192.0.2.20", 8080),
-        64,
-        SYN,
-        b"",
-    );
+    let f = tcp_in(("198.51.100.7", 40000), ("192.0.2.20", 8080), SYN, b"");
     assert!(matches!(s.send(&f), Out::Forward(..)));
     assert_eq!(
         rows(&s),
@@ -127,11 +98,7 @@ fn fwmark_templates_show_protocol_ip_and_the_mark() {
 
 #[test]
 fn an_established_connection_assures_its_template() {
-    let mut s = Sim::new(config());
-    s.ipvsadm(
-        "-A -t 192.0.2.10:80 -p 300
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
-    );
+    let mut s = Sim::one_persistent_nat_dest(config());
     let c = ("198.51.100.7", 40000);
     let v = ("192.0.2.10", 80);
     assert!(matches!(

@@ -3,8 +3,7 @@
 mod director_util;
 
 use director_util::*;
-use lvs_core::director::{DirectorConfig, DropReason, Event, FwmarkRule, Prefix};
-use lvs_core::wire::IpProtocol;
+use lvs_core::director::{DropReason, Event};
 
 #[test]
 fn ipv6_nat_round_trip() {
@@ -27,20 +26,7 @@ fn ipv6_nat_round_trip() {
 
 #[test]
 fn fwmark_rules_pick_the_service() {
-    let cfg = DirectorConfig {
-        fwmark_rules: vec![FwmarkRule {
-            proto: Some(IpProtocol::Tcp),
-            src: None,
-            dst: Some(Prefix {
-                addr: ip("192.0.2.0"),
-                len: 24,
-            }),
-            dports: Some(8000..=8999),
-            mark: 5,
-        }],
-        ..config()
-    };
-    let mut s = Sim::new(cfg);
+    let mut s = Sim::new(fwmark_config(5));
     s.ipvsadm(
         "-A -f 5 -s rr
          -a -f 5 -r 10.0.0.11 -g",
@@ -155,39 +141,13 @@ fn port_zero_persistent_service_takes_every_port() {
     assert_eq!(out.next_hop().addr, ip("10.0.0.11"));
 }
 
-/// CRC32c (Castagnoli, reflected, RFC 9260 appendix A), bit by bit: the independent oracle.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// An SCTP packet with one chunk of `chunk_type`, CRC32c filled (stored little-endian as the
 /// RFC's reference code does).
 fn sctp(src: (&str, u16), dst: (&str, u16), chunk_type: u8) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&src.1.to_be_bytes());
-    l4.extend_from_slice(&dst.1.to_be_bytes());
-    l4.extend_from_slice(&0u32.to_be_bytes());
-    l4.extend_from_slice(&[0; 4]);
-    l4.extend_from_slice(&[chunk_type, 0, 0, 20]);
-    l4.extend_from_slice(&[0x11, 0x22, 0x33, 0x44, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1]);
-    let c = crc32c(&l4);
-    l4[8..12].copy_from_slice(&c.to_le_bytes());
-    let mut out = Vec::new();
-    builder((MAC_GW, MAC_DIR), ip(src.0), ip(dst.0), 64)
-        .write(&mut out, etherparse::IpNumber(132), &l4)
-        .unwrap();
-    out
+    let chunk = [
+        chunk_type, 0, 0, 20, 0x11, 0x22, 0x33, 0x44, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1,
+    ];
+    sctp_in(src, dst, 0, &chunk)
 }
 
 #[test]

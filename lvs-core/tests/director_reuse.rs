@@ -19,16 +19,8 @@ fn from_client(f: Flags) -> Vec<u8> {
 fn two_dests(extra: &str, sysctls: Sysctls) -> Sim {
     let mut s = Sim::new(config());
     s.d.set_sysctls(sysctls);
-    s.ipvsadm(&format!(
-        "-A -t 192.0.2.10:80 -s rr {extra}
-         -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m
-         -a -t 192.0.2.10:80 -r 10.0.0.12:80 -m"
-    ));
+    s.add_two_nat_dests(extra);
     s
-}
-
-fn dest_of(out: &Out) -> String {
-    out.next_hop().addr.to_string()
 }
 
 /// The client's connection: SYN and ACK, to .12.

@@ -26,22 +26,6 @@ const COOKIE_ECHO: u8 = 10;
 const COOKIE_ACK: u8 = 11;
 const SHUTDOWN_COMPLETE: u8 = 14;
 
-/// CRC32c, bit by bit (RFC 9260 appendix B's algorithm, not the library's table).
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// A chunk of `kind` with a body of the size the chunk type has in real traffic.
 fn chunk(kind: u8) -> Vec<u8> {
     let body: usize = match kind {
@@ -61,21 +45,8 @@ fn chunk(kind: u8) -> Vec<u8> {
 /// An SCTP packet `src -> dst` carrying `chunks`, checksum filled (little-endian on the
 /// wire, as Linux stores it).
 fn sctp(src: (&str, u16), dst: (&str, u16), chunks: &[u8]) -> Vec<u8> {
-    let mut l4 = Vec::new();
-    l4.extend_from_slice(&src.1.to_be_bytes());
-    l4.extend_from_slice(&dst.1.to_be_bytes());
-    l4.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    l4.extend_from_slice(&[0; 4]);
-    for &k in chunks {
-        l4.extend_from_slice(&chunk(k));
-    }
-    let c = crc32c(&l4);
-    l4[8..12].copy_from_slice(&c.to_le_bytes());
-    let mut out = Vec::new();
-    builder((MAC_GW, MAC_DIR), ip(src.0), ip(dst.0), 64)
-        .write(&mut out, etherparse::IpNumber(132), &l4)
-        .unwrap();
-    out
+    let body: Vec<u8> = chunks.iter().flat_map(|&k| chunk(k)).collect();
+    sctp_in(src, dst, 0x1234_5678, &body)
 }
 
 fn from_client(chunks: &[u8]) -> Vec<u8> {

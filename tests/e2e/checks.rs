@@ -3,6 +3,7 @@
 //! and an exact rr split of sequential connections.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::client::{distribution, sha256, udp_ask, upload};
 use super::cluster::{Cluster, rip, rip6};
@@ -90,6 +91,26 @@ pub fn transfers_both(lab: &Cluster, workers: usize) {
     }
     transfers_with(lab, "192.0.2.10", workers);
     transfers_with(lab, "[2001:db8:2::10]", workers);
+}
+
+/// Starts a TUN decapsulator (`lvs-router realserver`) for `vips` on every real server, on GUE
+/// port `gue` or plain IPIP, waits until each one decapsulates, and adds the direct-return
+/// routes ([`direct_return`]).
+pub fn start_decapsulators(lab: &mut Cluster, vips: &[&str], gue: Option<u16>) {
+    let bin = super::router_bin().to_str().unwrap().to_owned();
+    let port = gue.map(|p| p.to_string());
+    for (i, s) in lab.servers.iter_mut().enumerate() {
+        let mut args = vec![bin.as_str(), "-v", "realserver", "--interface", "e0"];
+        for vip in vips {
+            args.extend(["--vip", vip]);
+        }
+        if let Some(p) = &port {
+            args.extend(["--gue-port", p]);
+        }
+        let log = format!("decap{i}.log");
+        s.spawn_ready(&args, &log, "decapsulating", Duration::from_secs(20));
+    }
+    direct_return(lab);
 }
 
 /// Real servers answer clients directly (DR, TUN): an on-link route to the client's subnet.

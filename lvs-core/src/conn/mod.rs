@@ -91,6 +91,7 @@ mod index;
 mod key;
 pub mod sctp;
 mod slab;
+mod state;
 mod table;
 pub mod tcp;
 mod timeout;

@@ -17,8 +17,6 @@
 //! DR and TUN see only the client's half: until an OUT packet appears the INPUT-ONLY rows
 //! apply, where the client's COOKIE ECHO alone establishes.
 
-use core::fmt;
-
 use super::tcp::{CounterChange, Direction};
 use super::{ConnFlags, ConnId, ConnTable, Timeouts};
 use crate::time::Instant;
@@ -81,15 +79,6 @@ impl SctpState {
         Self::Closed,
     ];
 
-    /// The state with kernel number `n`.
-    pub const fn from_u8(n: u8) -> Option<Self> {
-        if (n as usize) < Self::COUNT {
-            Some(Self::ALL[n as usize])
-        } else {
-            None
-        }
-    }
-
     /// The name `ipvsadm -Lc` prints: the kernel's `sctp_state_name_table`, which abbreviates
     /// COOKIE to `C-` and SHUTDOWN to `S-`.
     pub const fn name(self) -> &'static str {
@@ -118,11 +107,7 @@ impl SctpState {
     }
 }
 
-impl fmt::Display for SctpState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
+super::state::state_numbers_and_names!(SctpState);
 
 /// SCTP chunk types (RFC 9260 section 3.2) the tracking distinguishes.
 pub mod chunk {
@@ -315,19 +300,7 @@ pub const fn next_state(direction: Direction, event: SctpEvent, state: SctpState
 /// moves counters; leaving ESTABLISHED deactivates, reaching it activates. Updates the
 /// connection's `INACTIVE` flag.
 pub fn counter_change(flags: &mut ConnFlags, old: SctpState, new: SctpState) -> CounterChange {
-    if old == new {
-        return CounterChange::None;
-    }
-    let inactive = flags.contains(ConnFlags::INACTIVE);
-    if !inactive && !new.is_active() {
-        flags.insert(ConnFlags::INACTIVE);
-        CounterChange::Deactivate
-    } else if inactive && new.is_active() {
-        flags.remove(ConnFlags::INACTIVE);
-        CounterChange::Activate
-    } else {
-        CounterChange::None
-    }
+    super::state::counter_change(flags, old != new, new.is_active())
 }
 
 /// The result of tracking one packet.
@@ -350,14 +323,7 @@ pub fn track(
     direction: Direction,
     event: SctpEvent,
 ) -> SctpTransition {
-    let mut direction = direction;
-    if flags.contains(ConnFlags::NO_OUTPUT) {
-        if direction == Direction::Out {
-            flags.remove(ConnFlags::NO_OUTPUT);
-        } else {
-            direction = Direction::InputOnly;
-        }
-    }
+    let direction = super::state::table_direction(flags, direction);
     let new = next_state(direction, event, state);
     SctpTransition {
         state: new,

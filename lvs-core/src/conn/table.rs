@@ -577,37 +577,14 @@ impl ConnTable {
     /// entries with 1 to 8 client packets, unanswered SCTP INITs) is
     /// [`ConnTable::random_drop_entry`], which the director uses.
     pub fn drop_half_open(&mut self, start: u64, out: &mut Vec<(ConnId, Conn)>) -> usize {
-        let before = out.len();
-        for family in [0, V6] {
-            let used = if family == 0 {
-                self.v4.slab.used()
-            } else {
-                self.v6.slab.used()
-            };
-            if used == 0 {
-                continue;
-            }
-            let first = (start % u64::from(used)) as u32;
-            for k in 0..used.div_ceil(32) {
-                let tag = family | ((first + k) % used);
-                let victim = dispatch!(self, tag, |t, s| t.slab.get(s).and_then(|e| {
-                    let m = &e.meta;
-                    let half_open = m.proto == u8::from(IpProtocol::Tcp)
-                        && (m.state == TcpState::SynRecv as u8
-                            || m.state == TcpState::SynAck as u8);
-                    (e.is_live() && half_open && m.n_control == 0).then_some(ConnId {
-                        slot: tag,
-                        generation: m.generation,
-                    })
-                }));
-                if let Some(id) = victim
-                    && let Some(conn) = self.remove(id)
-                {
-                    out.push((id, conn));
-                }
-            }
-        }
-        out.len() - before
+        self.remove_in_slice(
+            start,
+            |c| {
+                matches!(c.tcp_state(), Some(TcpState::SynRecv | TcpState::SynAck))
+                    && c.n_control() == 0
+            },
+            out,
+        )
     }
 
     /// One round of a random slice scan (the `drop_entry` defense, [`super::dropentry`]):

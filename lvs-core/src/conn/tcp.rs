@@ -4,8 +4,6 @@
 //! through a table indexed by direction x flag class x current state. The state only picks the
 //! timeout and whether the connection counts as active for the schedulers.
 
-use core::fmt;
-
 use super::ConnFlags;
 
 /// The IPVS TCP states, in the kernel's order (`IP_VS_TCP_S_*`); the discriminant is the
@@ -57,15 +55,6 @@ impl TcpState {
         Self::SynAck,
     ];
 
-    /// The state with kernel number `n`.
-    pub const fn from_u8(n: u8) -> Option<Self> {
-        if (n as usize) < Self::COUNT {
-            Some(Self::ALL[n as usize])
-        } else {
-            None
-        }
-    }
-
     /// The name `ipvsadm -Lc` prints (`tcp_state_name_table`).
     pub const fn name(self) -> &'static str {
         match self {
@@ -93,11 +82,7 @@ impl TcpState {
     }
 }
 
-impl fmt::Display for TcpState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
+super::state::state_numbers_and_names!(TcpState);
 
 /// Which block of the state table a segment uses (`TCP_DIR_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -258,19 +243,7 @@ pub enum CounterChange {
 /// stayed put is not touched. Updates the flag.
 #[inline]
 pub fn counter_change(flags: &mut ConnFlags, old: TcpState, new: TcpState) -> CounterChange {
-    if old == new {
-        return CounterChange::None;
-    }
-    let inactive = flags.contains(ConnFlags::INACTIVE);
-    if !inactive && !new.is_active() {
-        flags.insert(ConnFlags::INACTIVE);
-        CounterChange::Deactivate
-    } else if inactive && new.is_active() {
-        flags.remove(ConnFlags::INACTIVE);
-        CounterChange::Activate
-    } else {
-        CounterChange::None
-    }
+    super::state::counter_change(flags, old != new, new.is_active())
 }
 
 /// The result of tracking one segment.
@@ -295,14 +268,7 @@ pub fn track(
     direction: Direction,
     tcp_flags: u8,
 ) -> Transition {
-    let mut direction = direction;
-    if flags.contains(ConnFlags::NO_OUTPUT) {
-        if direction == Direction::Out {
-            flags.remove(ConnFlags::NO_OUTPUT);
-        } else {
-            direction = Direction::InputOnly;
-        }
-    }
+    let direction = super::state::table_direction(flags, direction);
     let new = next_state(table, direction, FlagClass::from_flags(tcp_flags), state);
     let counters = counter_change(flags, state, new);
     Transition {

@@ -5,11 +5,13 @@
 use std::net::IpAddr;
 
 use etherparse::PacketBuilder;
-use lvs_core::director::{Director, DirectorConfig, DropReason, NextHop, Verdict};
+use lvs_core::director::{
+    Director, DirectorConfig, DropReason, FwmarkRule, NextHop, Prefix, Verdict,
+};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
-use lvs_core::wire::MacAddr;
+use lvs_core::wire::{IpProtocol, MacAddr};
 
 #[path = "../common/verify.rs"]
 pub mod verify;
@@ -62,6 +64,23 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().expect("address literal")
 }
 
+/// [`config`] with one fwmark rule: TCP to 192.0.2.0/24, ports 8000 to 8999, gets `mark`.
+pub fn fwmark_config(mark: u32) -> DirectorConfig {
+    DirectorConfig {
+        fwmark_rules: vec![FwmarkRule {
+            proto: Some(IpProtocol::Tcp),
+            src: None,
+            dst: Some(Prefix {
+                addr: ip("192.0.2.0"),
+                len: 24,
+            }),
+            dports: Some(8000..=8999),
+            mark,
+        }],
+        ..config()
+    }
+}
+
 /// A config with the test MACs and two known real servers.
 pub fn config() -> DirectorConfig {
     DirectorConfig {
@@ -97,6 +116,27 @@ impl Sim {
              -a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m",
         );
         s
+    }
+
+    /// A director with `config` and one persistent service, 192.0.2.10:80 (300 s), with one
+    /// masqueraded dest, 10.0.0.11:80.
+    pub fn one_persistent_nat_dest(config: DirectorConfig) -> Self {
+        let mut s = Self::new(config);
+        s.ipvsadm(
+            "-A -t 192.0.2.10:80 -p 300
+             -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m",
+        );
+        s
+    }
+
+    /// Adds one service, 192.0.2.10:80 rr with the extra options `extra`, with two
+    /// masqueraded dests, 10.0.0.11:80 and 10.0.0.12:80 (rr picks .12 first, the newest).
+    pub fn add_two_nat_dests(&mut self, extra: &str) {
+        self.ipvsadm(&format!(
+            "-A -t 192.0.2.10:80 -s rr {extra}
+             -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m
+             -a -t 192.0.2.10:80 -r 10.0.0.12:80 -m"
+        ));
     }
 
     /// Applies ipvsadm command lines.
@@ -280,6 +320,47 @@ pub fn udp(
 /// A client's UDP datagram as the gateway hands it to the director (TTL 64).
 pub fn udp_in(src: (&str, u16), dst: (&str, u16), payload: &[u8]) -> Vec<u8> {
     udp((MAC_GW, MAC_DIR), src, dst, 64, payload)
+}
+
+/// The address of the next hop a verdict forwards to.
+pub fn dest_of(out: &Out) -> String {
+    out.next_hop().addr.to_string()
+}
+
+/// CRC32c (Castagnoli, reflected, RFC 9260 appendix B), bit by bit: the independent oracle,
+/// not the library's table.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A client's SCTP packet as the gateway hands it to the director (TTL 64): the common
+/// header with verification `tag`, then the raw `chunks`, CRC32c filled (stored
+/// little-endian, as Linux and the RFC's reference code do).
+pub fn sctp_in(src: (&str, u16), dst: (&str, u16), tag: u32, chunks: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&src.1.to_be_bytes());
+    l4.extend_from_slice(&dst.1.to_be_bytes());
+    l4.extend_from_slice(&tag.to_be_bytes());
+    l4.extend_from_slice(&[0; 4]);
+    l4.extend_from_slice(chunks);
+    let c = crc32c(&l4);
+    l4[8..12].copy_from_slice(&c.to_le_bytes());
+    let mut out = Vec::new();
+    builder((MAC_GW, MAC_DIR), ip(src.0), ip(dst.0), 64)
+        .write(&mut out, etherparse::IpNumber(132), &l4)
+        .unwrap();
+    out
 }
 
 pub fn builder(
