@@ -32,6 +32,7 @@ use std::time::Duration;
 use lvs_core::conn::Timeouts;
 use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, PortShare, Sysctls};
 use lvs_core::ipvsadm::{AdmConn, AdmState, Command};
+use lvs_net::device::steer::SteerKey;
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
@@ -61,6 +62,13 @@ struct WorkerHandle {
     thread: Option<JoinHandle<Result<(), DeviceError>>>,
 }
 
+/// Whether any service of `commands` is persistent (`-p`).
+pub(crate) fn has_persistence(commands: &[Command]) -> bool {
+    commands.iter().any(|c| {
+        matches!(c, Command::AddService(_, cfg) | Command::EditService(_, cfg) if cfg.persistent.is_some())
+    })
+}
+
 /// Everything `start` set up; [`Engine::stop`] (or drop) undoes it.
 pub(crate) struct Engine {
     workers: Vec<WorkerHandle>,
@@ -71,6 +79,8 @@ pub(crate) struct Engine {
     /// The addresses the workers answer ARP/ND for when they own the VIPs: the VIPs and the
     /// FULLNAT local addresses. With `[vrrp]` they start owning none (`crate::ha`).
     owned: Vec<IpAddr>,
+    /// How the workers' fanout steers clients (fixed at start).
+    steer_key: SteerKey,
     /// Applied by [`Engine::replace`] to every rule set.
     overlay: Mutex<Option<Overlay>>,
 }
@@ -127,6 +137,14 @@ impl Engine {
                 gateway: rt.via,
             });
         }
+        // Persistence templates live in each worker's table: a persistent client's connections
+        // must all reach one worker, so steer by client address when the rules have any.
+        // Fixed for the life of the workers (a reload that adds persistence only warns).
+        let steer_key = if has_persistence(&cfg.commands) {
+            SteerKey::ClientAddress
+        } else {
+            SteerKey::ClientEndpoint
+        };
         let ports: Vec<PortConfig> = r
             .interfaces
             .iter()
@@ -138,6 +156,7 @@ impl Engine {
                     steering: Steering::Client {
                         vips: vips.clone(),
                         laddrs: laddrs.clone(),
+                        key: steer_key,
                     },
                     ..AfPacketConfig::new(&itf.name)
                 },
@@ -206,6 +225,7 @@ impl Engine {
             scratch: Mutex::new(scratch),
             owned,
             overlay: Mutex::new(None),
+            steer_key,
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
         for i in 0..workers {
@@ -315,6 +335,17 @@ impl Engine {
     /// scratch director (on error nothing changed anywhere). The overlay, if one is set, is
     /// applied to the rules first.
     pub(crate) fn replace(&self, cfg: &Loaded) -> Result<(), String> {
+        if self.workers.len() > 1
+            && self.steer_key == SteerKey::ClientEndpoint
+            && has_persistence(&cfg.commands)
+        {
+            tracing::warn!(
+                "persistent services added while running on {} workers steered by client \
+                 endpoint: a client's connections may be scheduled on several workers until a \
+                 restart steers by client address",
+                self.workers.len()
+            );
+        }
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let effective = match &*self.overlay.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(overlay) => overlay(&cfg.commands),
@@ -493,4 +524,23 @@ fn worker_main(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persistence_is_seen_in_added_and_edited_services() {
+        let parse = |text: &str| -> Vec<Command> {
+            text.lines()
+                .map(|l| lvs_core::ipvsadm::parse_line(l).unwrap())
+                .collect()
+        };
+        assert!(!has_persistence(&parse("-A -t 192.0.2.1:80 -s rr")));
+        assert!(has_persistence(&parse("-A -t 192.0.2.1:80 -s rr -p 300")));
+        assert!(has_persistence(&parse(
+            "-A -t 192.0.2.1:80 -s rr\n-E -t 192.0.2.1:80 -s rr -p"
+        )));
+    }
 }

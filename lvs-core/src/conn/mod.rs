@@ -58,6 +58,10 @@
 //! have no replies through the director. Kernel RSS (Toeplitz over the 5-tuple) cannot do
 //! this for NAT because the reply's tuple differs; the dispatcher in `lvs-net` hashes in
 //! software (or uses an eBPF fanout program) with these rules.
+//! Persistence templates live in the same per-worker tables, so when any service is
+//! persistent the steering key is the client address alone (`lvs_net::device::steer::SteerKey`):
+//! every connection of a client then meets its template on one worker. (Clients that share a
+//! persistence netmask wider than /32 can still land on different workers.)
 //!
 //! # Performance and memory
 //! `benches/conn.rs` prints CPU time per operation (from `/proc/thread-self/schedstat`, so

@@ -118,6 +118,8 @@ pub enum Steering {
         vips: Vec<std::net::IpAddr>,
         /// The FULLNAT local addresses.
         laddrs: Vec<std::net::IpAddr>,
+        /// Client endpoint or client address ([`steer::SteerKey`]).
+        key: steer::SteerKey,
     },
 }
 
@@ -199,10 +201,10 @@ impl AfPacket {
                     sys::attach_fanout(fd, group, libc::PACKET_FANOUT_HASH | flags)
                         .map_err(e("PACKET_FANOUT"))?;
                 }
-                Steering::Client { vips, laddrs } => {
+                Steering::Client { vips, laddrs, key } => {
                     let too_big =
                         || io::Error::other("steering program exceeds classic BPF limits");
-                    let prog = steer::client_program(vips, laddrs)
+                    let prog = steer::client_program_keyed(vips, laddrs, *key)
                         .ok_or_else(too_big)
                         .map_err(e("PACKET_FANOUT_DATA"))?;
                     sys::attach_fanout(fd, group, libc::PACKET_FANOUT_CBPF | flags)

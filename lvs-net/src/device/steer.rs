@@ -10,6 +10,10 @@
 //! - anything else is treated as a NAT reply to the client: hash its destination
 //!   `(caddr, cport)`.
 //!
+//! With [`SteerKey::ClientAddress`] the client's port is left out of the hash, so every
+//! connection of one client reaches one worker: persistence templates live in each worker's
+//! own table, and a persistent client split over workers would be scheduled once per worker.
+//!
 //! The kernel takes the program's return value modulo the number of group members, and members
 //! are numbered in the order they joined, so workers must open their sockets in index order.
 //! Addresses are read relative to the network header (`SKF_NET_OFF`), so VLAN tags do not
@@ -76,9 +80,29 @@ const V6_LPORT: usize = 6;
 const MIX: usize = 7;
 const FIRST_FREE: usize = 8;
 
-/// Builds the steering program for `vips` and FULLNAT `laddrs`; `None` if it does not fit
-/// classic BPF's 8-bit jump offsets (hundreds of addresses: use plain hash fanout then).
+/// What the client side of the hash covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SteerKey {
+    /// `(caddr, cport)`: one client's connections spread over the workers.
+    #[default]
+    ClientEndpoint,
+    /// `caddr` alone: one client's connections meet on one worker (persistent services).
+    ClientAddress,
+}
+
+/// Builds the steering program for `vips` and FULLNAT `laddrs`, hashing client endpoints;
+/// `None` if it does not fit classic BPF's 8-bit jump offsets (hundreds of addresses: use
+/// plain hash fanout then).
 pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
+    client_program_keyed(vips, laddrs, SteerKey::ClientEndpoint)
+}
+
+/// [`client_program`] with the client side of the hash chosen by `key`.
+pub fn client_program_keyed(
+    vips: &[IpAddr],
+    laddrs: &[IpAddr],
+    key: SteerKey,
+) -> Option<Vec<Insn>> {
     let mut ops = Vec::new();
     let mut next_label = FIRST_FREE;
     // The kernel's classic BPF check (`check_load_and_stores`) follows M[] validity along
@@ -184,16 +208,15 @@ pub fn client_program(vips: &[IpAddr], laddrs: &[IpAddr]) -> Option<Vec<Insn>> {
     ops.push(Op::Label(icmp));
     ops.push(Op::S(LD_H_ABS, net(40 + 8 + 40)));
     ops.push(Op::S(RET_A, 0));
-    // A = port, M[0] = address: mix both so neighbouring ports spread (Fibonacci hashing).
+    // A = port, M[0] = address: mix both so neighbouring ports spread (Fibonacci hashing), or
+    // the address alone.
     ops.push(Op::Label(MIX));
-    ops.extend([
-        Op::S(TAX, 0),
-        Op::S(LD_MEM, 0),
-        Op::S(XOR_X, 0),
-        Op::S(MUL_K, 0x9e37_79b1),
-        Op::S(RSH_K, 16),
-        Op::S(RET_A, 0),
-    ]);
+    if key == SteerKey::ClientEndpoint {
+        ops.extend([Op::S(TAX, 0), Op::S(LD_MEM, 0), Op::S(XOR_X, 0)]);
+    } else {
+        ops.push(Op::S(LD_MEM, 0));
+    }
+    ops.extend([Op::S(MUL_K, 0x9e37_79b1), Op::S(RSH_K, 16), Op::S(RET_A, 0)]);
     assemble(&ops, next_label)
 }
 

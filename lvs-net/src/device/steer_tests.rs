@@ -141,6 +141,50 @@ fn both_directions_of_a_nat_connection_steer_alike() {
     assert_ne!(req, other);
 }
 
+/// Keyed by client address, all of a client's connections (both directions, IPv4 and IPv6)
+/// meet on one worker, and different clients still spread.
+#[test]
+fn client_address_key_keeps_a_client_on_one_worker() {
+    let vips = ips(&["192.0.2.100", "2001:db8::100"]);
+    let laddrs = ips(&["198.51.100.200"]);
+    let prog = client_program_keyed(&vips, &laddrs, SteerKey::ClientAddress).unwrap();
+    assert!(memory_checked(&prog));
+    let (vip, rip) = ([192, 0, 2, 100], [198, 51, 100, 10]);
+    let first = run(&prog, &v4([203, 0, 113, 7], 40_000, vip, 80), 0x0800);
+    for cport in 40_001..40_064 {
+        assert_eq!(
+            run(&prog, &v4([203, 0, 113, 7], cport, vip, 80), 0x0800),
+            first
+        );
+        assert_eq!(
+            run(&prog, &v4(rip, 8080, [203, 0, 113, 7], cport), 0x0800),
+            first
+        );
+    }
+    let mut residues = [0; 2];
+    for last in 1..=64 {
+        residues[(run(&prog, &v4([203, 0, 113, last], 40_000, vip, 80), 0x0800) % 2) as usize] += 1;
+    }
+    assert!(residues.iter().all(|&n| n > 10), "{residues:?}");
+    let v6a = run(
+        &prog,
+        &v6("2001:db8:9::7", 5555, "2001:db8::100", 443),
+        0x86dd,
+    );
+    let v6b = run(
+        &prog,
+        &v6("2001:db8:9::7", 6666, "2001:db8::100", 443),
+        0x86dd,
+    );
+    assert_eq!(v6a, v6b);
+    // The endpoint key (the default) does split them.
+    let endpoint = client_program(&vips, &laddrs).unwrap();
+    let ports: std::collections::HashSet<u32> = (40_000..40_064)
+        .map(|p| run(&endpoint, &v4([203, 0, 113, 7], p, vip, 80), 0x0800) % 2)
+        .collect();
+    assert_eq!(ports.len(), 2);
+}
+
 #[test]
 fn fullnat_replies_return_the_local_port() {
     let prog = client_program(
