@@ -4,6 +4,8 @@
 //! Run briefly: `cargo bench -p lvs-core --bench conn -- --warm-up-time 1 --measurement-time 3
 //! --sample-size 10`. Bytes per connection are printed while the tables are built.
 
+mod common;
+use common::cpu_nanos;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
@@ -95,16 +97,6 @@ fn sizes() -> Vec<usize> {
         |_| SIZES.to_vec(),
         |v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
     )
-}
-
-/// This thread's on-CPU time in nanoseconds (`/proc/thread-self/schedstat`): unlike wall
-/// time it does not count the time the scheduler gave to other processes, which on a shared
-/// build machine dominates criterion's numbers.
-fn cpu_nanos() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// CPU nanoseconds per established lookup + touch, single and batched, best of 5 rounds.

@@ -6,7 +6,7 @@
 //! --measurement-time 3 --sample-size 10`. `DIRECTOR_BENCH_SIZES=1000,1000000` picks sizes.
 //!
 //! Two modes without criterion, for a shared machine:
-//! - `DIRECTOR_BENCH_CPU=1`: only the CPU-time probe (schedstat) of each size.
+//! - `DIRECTOR_BENCH_CPU=1`: only the CPU-time probe (thread CPU clock) of each size.
 //! - `DIRECTOR_BENCH_IR=1`: fixed loops for an instruction count, e.g.
 //!   `DIRECTOR_BENCH_IR=1 DIRECTOR_BENCH_SIZES=1000 valgrind --tool=callgrind
 //!   --toggle-collect='*ir_*' target/release/deps/director-<hash>`, then
@@ -14,6 +14,8 @@
 //!   packets, `ir_new_conn` by 16384 connections (each includes about 57 instructions of frame
 //!   setup per packet).
 
+mod common;
+use common::cpu_nanos;
 use std::hint::black_box;
 use std::time::Instant as WallClock;
 
@@ -116,16 +118,6 @@ fn build(n: usize) -> Director {
         (d.conn_memory() - before) as f64 / n as f64,
     );
     d
-}
-
-/// This thread's on-CPU time in nanoseconds (`/proc/thread-self/schedstat`): unlike wall
-/// time it leaves out the time other processes had the CPU, which on the shared build machine
-/// dominates criterion's figures.
-fn cpu_nanos() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// New connections at a steady table size: each is a fresh client's SYN, closed at once by

@@ -29,6 +29,7 @@
 pub mod conn;
 pub mod director;
 pub mod health;
+mod hint;
 pub mod ipvsadm;
 pub mod replay;
 pub mod rewrite;

@@ -108,27 +108,27 @@ impl<A: Family> Tables<A> {
         found.or(reply)
     }
 
-    /// Loads the home index line of `hash` (the batch warm-up's first pass).
+    /// Starts loading the home index line of `hash` (the batch warm-up's first pass).
     #[inline]
-    pub(super) fn warm_index(&self, hash: u64) -> u8 {
-        self.index.home_byte(hash)
+    pub(super) fn warm_index(&self, hash: u64) {
+        self.index.prefetch_home(hash);
     }
 
-    /// Loads the entries of the home line's candidates for `hash` (the second pass): one byte
-    /// of each, without comparing keys.
+    /// Starts loading the entries of the home line's candidates for `hash` (the second pass,
+    /// which reads the line the first one fetched), without comparing keys.
     #[inline]
-    pub(super) fn warm_entries(&self, hash: u64) -> u8 {
+    pub(super) fn warm_entries(&self, hash: u64) {
         let (mut hits, slots) = self.index.home_matches(hash);
         let Some(slots) = slots else {
-            return 0;
+            return;
         };
-        let mut acc = 0;
         while hits != 0 {
             let k = hits.trailing_zeros() as usize % super::index::SLOTS;
-            acc ^= self.slab.get(slots[k] & !OUT).map_or(0, |e| e.meta.proto);
+            if let Some(e) = self.slab.get(slots[k] & !OUT) {
+                crate::hint::prefetch(e);
+            }
             hits &= hits - 1;
         }
-        acc
     }
 
     pub(super) fn insert(&mut self, h: &KeyHasher, entry: Entry<A>) -> Result<u32, ConnError> {

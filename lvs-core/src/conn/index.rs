@@ -149,10 +149,12 @@ impl LineIndex {
         }
     }
 
-    /// The first control byte of `hash`'s home chunk: a load of the line.
+    /// Starts loading `hash`'s home chunk (the batch warm-up's first pass).
     #[inline]
-    pub(super) fn home_byte(&self, hash: u64) -> u8 {
-        self.chunks.get(self.home(hash)).map_or(0, |c| c.ctrl[0])
+    pub(super) fn prefetch_home(&self, hash: u64) {
+        if let Some(c) = self.chunks.get(self.home(hash)) {
+            crate::hint::prefetch(c);
+        }
     }
 
     /// Adds `slot` under `hash` (duplicates allowed). `rehash` gives the hash of any stored

@@ -1,6 +1,5 @@
 //! The connection table.
 
-use core::hint::black_box;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::family::Tables;
@@ -273,9 +272,9 @@ impl ConnTable {
     ///
     /// At millions of entries a lookup is two dependent cache misses (index line, entry).
     /// One at a time they serialise; here every packet's index line is loaded first, then
-    /// every candidate entry, so the misses of a batch overlap. The core forbids `unsafe`, so
-    /// plain loads stand in for prefetch instructions: each pass is a short loop over
-    /// precomputed hashes, so the reorder buffer holds many of its misses at once.
+    /// every candidate entry, so the misses of a batch overlap. Both passes issue prefetch
+    /// instructions (through `safe_arch`: the core forbids `unsafe`), which retire at once,
+    /// so a whole batch of misses is in flight, not just what the reorder buffer holds.
     pub fn warm(&self, flows: &[FlowKey]) {
         for chunk in flows.chunks(WARM_BATCH) {
             let mut hashes = [(0, Fam::None); WARM_BATCH];
@@ -321,22 +320,20 @@ impl ConnTable {
     }
 
     fn warm_hashes(&self, hashes: &[(u64, Fam)]) {
-        let mut acc = 0u8;
         for &(hash, fam) in hashes {
-            acc ^= match fam {
+            match fam {
                 Fam::V4 => self.v4.warm_index(hash),
                 Fam::V6 => self.v6.warm_index(hash),
-                Fam::None => 0,
-            };
+                Fam::None => {}
+            }
         }
         for &(hash, fam) in hashes {
-            acc ^= match fam {
+            match fam {
                 Fam::V4 => self.v4.warm_entries(hash),
                 Fam::V6 => self.v6.warm_entries(hash),
-                Fam::None => 0,
-            };
+                Fam::None => {}
+            }
         }
-        black_box(acc);
     }
 
     /// The connection a packet belongs to, from the packet's own tuple: a client packet's in
