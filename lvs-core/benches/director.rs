@@ -1,6 +1,8 @@
 //! Director benchmarks: an established-flow packet (parse + lookup + state + rewrite +
-//! counters) and a new connection (service lookup + schedule + insert + rewrite), at 1k, 1M
-//! and 10M connections; bytes per connection are printed while the tables are built.
+//! counters) and a new connection, at 1k, 1M and 10M connections; bytes per connection are
+//! printed while the tables are built. `new_conn` times a new connection's SYN alone (lookup
+//! miss, service lookup, schedule, insert, rewrite); `new_conn_life` its whole life (SYN, the
+//! real server's RST, expiry), which keeps the table at a steady size in both.
 //!
 //! Run briefly: `cargo bench -p lvs-core --bench director -- --warm-up-time 1
 //! --measurement-time 3 --sample-size 10`. `DIRECTOR_BENCH_SIZES=1000,1000000` picks sizes.
@@ -11,8 +13,8 @@
 //!   `DIRECTOR_BENCH_IR=1 DIRECTOR_BENCH_SIZES=1000 valgrind --tool=callgrind
 //!   --toggle-collect='*ir_*' target/release/deps/director-<hash>`, then
 //!   `callgrind_annotate --inclusive=yes` and divide `ir_established` and `ir_batched` by 65536
-//!   packets, `ir_new_conn` by 16384 connections (each includes about 57 instructions of frame
-//!   setup per packet).
+//!   packets, `ir_new_conn` and `ir_syn` by 16384 connections (each includes about 57
+//!   instructions of frame setup per packet).
 
 mod common;
 use common::cpu_nanos;
@@ -144,25 +146,71 @@ impl NewConns {
 
     #[inline]
     fn one(&mut self, d: &mut Director, buf: &mut [u8]) -> bool {
+        let (ok, rip) = self.syn(d, buf);
+        ok & self.close(d, buf, self.next, rip)
+    }
+
+    /// The next client's SYN: `true` if forwarded, and the real server chosen.
+    #[inline]
+    fn syn(&mut self, d: &mut Director, buf: &mut [u8]) -> (bool, [u8; 4]) {
         self.next += 1;
-        if self.next.is_multiple_of(4000) {
+        client(buf, &self.syn, self.next);
+        let ok = feed(d, self.now, buf);
+        let mut rip = [0u8; 4];
+        rip.copy_from_slice(&buf[64 + 30..64 + 34]);
+        (ok, rip)
+    }
+
+    /// The real server resets client `i`'s connection (OUT rst: SYN_RECV -> CLOSE; a client
+    /// RST would leave SYN_RECV in place): RIP:8080 -> client. Every 4000 connections
+    /// virtual time moves 1 s and the closed ones expire.
+    #[inline]
+    fn close(&mut self, d: &mut Director, buf: &mut [u8], i: u64, rip: [u8; 4]) -> bool {
+        if i.is_multiple_of(4000) {
             self.now = self.now + std::time::Duration::from_secs(1);
             d.handle_timeout(self.now);
         }
-        client(buf, &self.syn, self.next);
-        let ok = feed(d, self.now, buf);
-        // The real server resets it (OUT rst: SYN_RECV -> CLOSE; a client RST would leave
-        // SYN_RECV in place): RIP:8080 -> client, the RIP read back from the forwarded SYN.
-        let mut rip = [0u8; 4];
-        rip.copy_from_slice(&buf[64 + 30..64 + 34]);
-        client(buf, &self.rst, self.next);
+        client(buf, &self.rst, i);
         let f = &mut buf[64..64 + 54];
         let (caddr, cport) = ([f[26], f[27], f[28], f[29]], [f[34], f[35]]);
         f[26..30].copy_from_slice(&rip);
         f[30..34].copy_from_slice(&caddr);
         f[34..36].copy_from_slice(&8080u16.to_be_bytes());
         f[36..38].copy_from_slice(&cport);
-        ok & feed(d, self.now, buf)
+        feed(d, self.now, buf)
+    }
+
+    /// `count` new connections, the SYNs alone timed by `clock` (nanoseconds): chunks of
+    /// SYNs, each followed by the untimed RSTs that close them, so the table stays the same
+    /// size and the figure is the SYN's own cost (lookup miss, service lookup, schedule,
+    /// insert, rewrite).
+    fn syns_timed(
+        &mut self,
+        d: &mut Director,
+        buf: &mut [u8],
+        count: u64,
+        clock: impl Fn() -> u64,
+    ) -> u64 {
+        const CHUNK: u64 = 256;
+        let mut rips = [[0u8; 4]; CHUNK as usize];
+        let mut spent = 0;
+        let mut left = count;
+        while left > 0 {
+            let k = left.min(CHUNK);
+            let first = self.next + 1;
+            let t0 = clock();
+            for rip in &mut rips[..k as usize] {
+                let (ok, r) = self.syn(d, buf);
+                *rip = r;
+                black_box(ok);
+            }
+            spent += clock() - t0;
+            for (j, rip) in rips[..k as usize].iter().enumerate() {
+                black_box(self.close(d, buf, first + j as u64, *rip));
+            }
+            left -= k;
+        }
+        spent
     }
 }
 
@@ -174,7 +222,8 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     let mut buf = vec![0u8; 256];
     let mut bufs = vec![vec![0u8; 256]; PREFETCH_BATCH];
     let mut reply = vec![0u8; 256];
-    let (mut est, mut batched, mut new, mut pair) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
+    let (mut est, mut batched, mut pair) = (f64::MAX, f64::MAX, f64::MAX);
+    let (mut new, mut syn) = (f64::MAX, f64::MAX);
     for round in 0..5u64 {
         let now = nc.now;
         // NAT traffic both ways: a client packet, then the real server's reply to it (built
@@ -214,11 +263,14 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
             black_box(nc.one(d, &mut buf));
         }
         new = new.min((cpu_nanos() - t0) as f64 / (OPS / 4) as f64);
+        let spent = nc.syns_timed(d, &mut buf, OPS / 4, cpu_nanos);
+        syn = syn.min(spent as f64 / (OPS / 4) as f64);
     }
     eprintln!(
         "director n={n}: CPU time {est:.1} ns per established packet ({batched:.1} ns in \
          prefetched batches of {PREFETCH_BATCH}, {pair:.1} ns per packet of client + reply \
-         pairs), {new:.1} ns per new connection (SYN + RST + expiry); {} connections",
+         pairs), {syn:.1} ns per new connection's SYN, {new:.1} ns per new connection's \
+         life (SYN + RST + expiry); {} connections",
         d.conn_count()
     );
 }
@@ -247,6 +299,14 @@ fn bench(c: &mut Criterion) {
             });
         });
         g.bench_with_input(BenchmarkId::new("new_conn", n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let wall = WallClock::now();
+                let ns =
+                    nc.syns_timed(&mut d, &mut buf, iters, || wall.elapsed().as_nanos() as u64);
+                std::time::Duration::from_nanos(ns)
+            });
+        });
+        g.bench_with_input(BenchmarkId::new("new_conn_life", n), &n, |b, _| {
             b.iter(|| black_box(nc.one(&mut d, &mut buf)));
         });
         cpu_probe(&mut d, n, &mut nc);
@@ -289,6 +349,12 @@ fn ir_new_conn(d: &mut Director, nc: &mut NewConns, ops: u64, buf: &mut [u8]) {
     }
 }
 
+/// One new connection's SYN (its RST and expiry come outside, in `syns_timed`).
+#[inline(never)]
+fn ir_syn(d: &mut Director, nc: &mut NewConns, buf: &mut [u8]) -> (bool, [u8; 4]) {
+    nc.syn(d, buf)
+}
+
 /// `DIRECTOR_BENCH_IR=1`: no criterion; fixed loops for an instruction count. Run under
 /// `valgrind --tool=callgrind --toggle-collect='*ir_*'` and divide each function's inclusive
 /// count by the operations printed here.
@@ -308,9 +374,15 @@ fn ir_mode() {
             black_box(nc.one(&mut d, &mut buf));
         }
         ir_new_conn(&mut d, &mut nc, OPS / 4, &mut buf);
+        for _ in 0..OPS / 4 {
+            let (_, rip) = ir_syn(&mut d, &mut nc, &mut buf);
+            let i = nc.next;
+            black_box(nc.close(&mut d, &mut buf, i, rip));
+        }
         eprintln!(
             "director n={n}: ir_established {OPS} packets, ir_batched {OPS} packets, \
-             ir_new_conn {} connections",
+             ir_new_conn {} connections, ir_syn {} SYNs",
+            OPS / 4,
             OPS / 4
         );
     }

@@ -131,20 +131,22 @@ impl<A: Family> Tables<A> {
         }
     }
 
-    pub(super) fn insert(&mut self, h: &KeyHasher, entry: Entry<A>) -> Result<u32, ConnError> {
+    /// Adds `entry`, returning its slot and the slot's generation.
+    pub(super) fn insert(
+        &mut self,
+        h: &KeyHasher,
+        entry: Entry<A>,
+    ) -> Result<(u32, u32), ConnError> {
         let m = &entry.meta;
-        if self
-            .find_in(
-                h,
-                entry.in_kind(),
-                m.proto,
-                entry.caddr,
-                m.cport,
-                entry.vaddr,
-                m.vport,
-            )
-            .is_some()
-        {
+        let (kind, in_hash) = (entry.in_kind(), entry.in_hash(h));
+        let slab = &self.slab;
+        let exists = self.index.find(in_hash, |s| {
+            s & OUT == 0
+                && slab.get(s).is_some_and(|e| {
+                    e.matches_in(kind, m.proto, entry.caddr, m.cport, entry.vaddr, m.vport)
+                })
+        });
+        if exists.is_some() {
             return Err(ConnError::Exists);
         }
         let Some(slot) = self.slab.alloc() else {
@@ -152,18 +154,19 @@ impl<A: Family> Tables<A> {
                 budget: MAX_SLOTS as usize,
             });
         };
-        let generation = self.slab.get(slot).map_or(0, |e| e.meta.generation);
         let Self { slab, index } = self;
+        let mut generation = 0;
         if let Some(e) = slab.get_mut(slot) {
+            generation = e.meta.generation;
             *e = entry;
             e.meta.generation = generation;
         }
         let rehash = |s: u32| rehash(slab, h, s);
-        index.insert(entry.in_hash(h), slot, rehash);
+        index.insert(in_hash, slot, rehash);
         if has_out(&entry) {
             index.insert(entry.out_hash(h), slot | OUT, rehash);
         }
-        Ok(slot)
+        Ok((slot, generation))
     }
 
     /// Unlinks and frees a live slot, returning its entry.

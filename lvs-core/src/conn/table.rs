@@ -201,7 +201,7 @@ impl ConnTable {
             in_pkts: 0,
         };
         let h = &self.hasher;
-        let tag = match (conn.caddr, conn.vaddr, conn.daddr) {
+        let (tag, generation) = match (conn.caddr, conn.vaddr, conn.daddr) {
             (IpAddr::V4(c), IpAddr::V4(v), IpAddr::V4(d)) => {
                 let l = Ipv4Addr::from_ip(conn.laddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
                 self.v4.insert(
@@ -217,7 +217,7 @@ impl ConnTable {
             }
             (IpAddr::V6(c), IpAddr::V6(v), IpAddr::V6(d)) => {
                 let l = Ipv6Addr::from_ip(conn.laddr).unwrap_or(Ipv6Addr::UNSPECIFIED);
-                V6 | self.v6.insert(
+                let (slot, generation) = self.v6.insert(
                     h,
                     Entry {
                         caddr: c,
@@ -226,7 +226,8 @@ impl ConnTable {
                         laddr: l,
                         meta,
                     },
-                )?
+                )?;
+                (V6 | slot, generation)
             }
             _ => return Err(ConnError::FamilyMismatch),
         };
@@ -236,10 +237,6 @@ impl ConnTable {
             t.n_control += 1;
         }
         self.wheel.schedule(tag, expires);
-        let generation = dispatch!(self, tag, |t, s| t
-            .slab
-            .get(s)
-            .map_or(0, |e| e.meta.generation));
         Ok(ConnId {
             slot: tag,
             generation,

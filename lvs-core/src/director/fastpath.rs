@@ -75,6 +75,19 @@ pub(super) fn extract_v4(frame: &[u8]) -> Option<FrameInfo> {
     })
 }
 
+/// Whether `info` (from either extractor) describes a frame the fixed offsets fit: untagged
+/// Ethernet, IPv4 without options, TCP or UDP (whose headers the extractors checked), not a
+/// fragment.
+#[inline(always)]
+pub(super) fn is_plain_v4(info: &FrameInfo) -> bool {
+    info.vlan_id.is_none()
+        && info.l3_offset == 14
+        && info.l4_offset == 34
+        && info.ip_version == IpVersion::Ipv4
+        && info.fragment == Fragment::None
+        && matches!(info.flow.proto, IpProtocol::Tcp | IpProtocol::Udp)
+}
+
 /// The IPv4 source and destination address and port of a frame [`extract_v4`] accepted.
 #[inline(always)]
 pub(super) fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
@@ -111,7 +124,7 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
 }
 
 /// The offsets of a frame [`extract_v4`] accepted: Ethernet, a 20-byte IPv4 header.
-const TTL: usize = 22;
+pub(super) const TTL: usize = 22;
 const IP_CSUM: usize = 24;
 const SADDR: usize = 26;
 const DADDR: usize = 30;
@@ -125,6 +138,17 @@ const UDP_CSUM: usize = 34 + 6;
 thread_local! {
     /// Tests switch the fast path off to compare it with the general path.
     pub(super) static DISABLED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Whether the fast path may be taken (tests switch it off to compare it with the general
+/// path).
+#[inline(always)]
+pub(super) fn enabled() -> bool {
+    #[cfg(test)]
+    if DISABLED.with(core::cell::Cell::get) {
+        return false;
+    }
+    true
 }
 
 /// What the fast path needs of a connection, read at the lookup.
@@ -141,6 +165,25 @@ pub(super) struct Hit {
 }
 
 impl Hit {
+    /// A new connection's client packet toward `daddr:dport`.
+    #[inline(always)]
+    pub(super) fn to_dest(
+        fwd: ForwardMethod,
+        svc: u32,
+        dest: u32,
+        daddr: IpAddr,
+        dport: u16,
+    ) -> Self {
+        Self {
+            fwd,
+            dest,
+            svc,
+            addr: daddr,
+            port: dport,
+            hop: daddr,
+        }
+    }
+
     #[inline(always)]
     pub(super) fn of(c: &ConnRef<'_>, dir: Direction) -> Self {
         let (addr, port, hop) = if dir == Direction::Out {
@@ -174,8 +217,7 @@ impl Director {
         dir: Direction,
         hit: &Hit,
     ) -> Option<NextHop> {
-        #[cfg(test)]
-        if DISABLED.with(core::cell::Cell::get) {
+        if !enabled() {
             return None;
         }
         let proto = info.flow.proto;
@@ -185,14 +227,7 @@ impl Director {
         if flags & tcpf::SYN != 0 || frame[TTL] <= 1 {
             return None;
         }
-        let Hit {
-            fwd,
-            dest,
-            svc,
-            addr,
-            port,
-            hop,
-        } = *hit;
+        let Hit { fwd, dest, .. } = *hit;
         let mac = match dir {
             Direction::In => {
                 if !matches!(
@@ -214,13 +249,39 @@ impl Director {
                 None
             }
         };
-        let IpAddr::V4(addr) = addr else {
+        if !hit.addr.is_ipv4() {
             return None;
-        };
+        }
         self.track(now, id, proto, dir, flags, dest);
         if dir == Direction::In && self.sync.is_some() {
             self.sync_after_in(now, id);
         }
+        Some(self.forward_v4(frame, info, dir, fwd == ForwardMethod::Nat, hit, mac))
+    }
+
+    /// The fixed-offset transmit of a frame [`extract_v4`] accepted, with a TTL above 1:
+    /// TTL, the NAT rewrite when `nat` (destination for `In`, source for `Out`), counters and
+    /// MACs, in the order and with the checksum arithmetic of the general path's `ttl`,
+    /// `nat_in_at` / `nat_out_at`, `count_in` / `count_out` and `send`.
+    #[inline(always)]
+    pub(super) fn forward_v4(
+        &mut self,
+        frame: &mut [u8],
+        info: &FrameInfo,
+        dir: Direction,
+        nat: bool,
+        hit: &Hit,
+        mac: Option<crate::wire::MacAddr>,
+    ) -> NextHop {
+        let Hit {
+            dest,
+            svc,
+            addr,
+            port,
+            hop,
+            ..
+        } = *hit;
+        let tcp = info.flow.proto == IpProtocol::Tcp;
         // TTL first, with its own checksum update, as `decrement_ttl_at`.
         let ttl = frame[TTL];
         frame[TTL] = ttl - 1;
@@ -229,7 +290,7 @@ impl Director {
         d.word(u16::from(ttl) << 8 | p, u16::from(ttl - 1) << 8 | p);
         put16(frame, IP_CSUM, d.apply(be16(frame, IP_CSUM)));
         // NAT: the destination (in) or source (out) address and port, as `rewrite_tuple`.
-        if fwd == ForwardMethod::Nat {
+        if nat && let IpAddr::V4(addr) = addr {
             let (a_at, p_at) = if dir == Direction::In {
                 (DADDR, DPORT)
             } else {
@@ -271,7 +332,7 @@ impl Director {
             frame[..6].copy_from_slice(&m.0);
         }
         frame[6..12].copy_from_slice(&self.mac.0);
-        Some(NextHop { addr: hop, mac })
+        NextHop { addr: hop, mac }
     }
 }
 

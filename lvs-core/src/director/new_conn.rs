@@ -3,6 +3,7 @@
 
 use super::classifier::classify;
 use super::event::Event;
+use super::fastpath::{self, Hit};
 use super::packet::{Out, is_syn_only, summary, tcp_flags, unspecified};
 use super::{Director, DropReason, Verdict};
 use crate::conn::{Conn, ConnError, ConnFlags, ConnId, Direction, ForwardMethod, OutKey, Timeouts};
@@ -151,6 +152,25 @@ impl Director {
             self.sync_after_in(now, id);
         }
         out.id = Some(id);
+        // The common frame of a NAT or DR connection takes the fast path's transmit (same
+        // bytes and counters as `forward_in`; a TTL of 1 goes there for its ICMP error).
+        if fastpath::enabled()
+            && fastpath::is_plain_v4(info)
+            && matches!(
+                fwd,
+                ForwardMethod::Nat | ForwardMethod::Dr | ForwardMethod::Local
+            )
+            && addrs.daddr.is_ipv4()
+            && pkt.frame().get(fastpath::TTL).is_some_and(|&t| t > 1)
+        {
+            let hit = Hit::to_dest(fwd, svc, dest, addrs.daddr, addrs.dport);
+            let nat = fwd == ForwardMethod::Nat;
+            let next_hop = self.forward_v4(pkt.frame_mut(), info, Direction::In, nat, &hit, mac);
+            return Verdict::Forward {
+                frame: pkt.frame_mut(),
+                next_hop,
+            };
+        }
         self.forward_in(pkt, info, &addrs, &out)
     }
 

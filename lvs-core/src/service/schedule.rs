@@ -90,8 +90,12 @@ impl ServiceTable {
     /// template; `None` when no service takes the packet or no dest is available. The caller
     /// then creates the connection and counts it with [`bind_conn`](Self::bind_conn).
     pub fn schedule(&mut self, pkt: &NewConn, now: Instant) -> Option<Scheduled> {
-        self.handle_timeout(now);
+        // Only what this decision depends on: templates and this service's scheduler (the
+        // others' timers wait for `handle_timeout`, so a new connection costs the same
+        // however many services there are).
+        self.expire_templates(now);
         let si = self.find_service_index(pkt)?;
+        self.run_scheduler_timers(si, now);
         // "Never schedule Active FTPDATA connections from real server."
         if pkt.cport == FTP_DATA_PORT {
             return None;
@@ -240,7 +244,7 @@ impl ServiceTable {
 
     /// A connection ended at `now` (`ip_vs_unbind_dest`, `ip_vs_control_del`).
     pub fn unbind_conn(&mut self, conn: &Scheduled, kind: ConnKind, now: Instant) {
-        self.handle_timeout(now);
+        self.expire_templates(now);
         if let Some((d, _)) = self.dest_by_id_mut(conn.dest) {
             d.unbind_conn(kind);
         }
@@ -252,21 +256,32 @@ impl ServiceTable {
 
     /// Runs the timers due by `now`: template expiry and the schedulers' periodic work.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_templates(now);
+        for si in 0..self.services.len() {
+            self.run_scheduler_timers(si, now);
+        }
+    }
+
+    /// The template expiry of [`handle_timeout`](Self::handle_timeout): due before a
+    /// scheduling decision or a counter change, so neither sees a template that has expired.
+    fn expire_templates(&mut self, now: Instant) {
         for dest in self.templates.expire(now) {
             if let Some((d, _)) = self.dest_by_id_mut(dest) {
                 d.unbind_conn(ConnKind::Template);
             }
         }
         self.prune_trash();
-        for svc in &mut self.services {
-            let Some(s) = svc.scheduler.as_mut() else {
-                continue;
-            };
-            while let Some(due) = s.poll_timeout().filter(|&t| t <= now) {
-                s.handle_timeout(due);
-                if s.poll_timeout() == Some(due) {
-                    break;
-                }
+    }
+
+    /// Service `si`'s scheduler timers due by `now` (lblc/lblcr garbage collection).
+    fn run_scheduler_timers(&mut self, si: usize, now: Instant) {
+        let Some(s) = self.services.get_mut(si).and_then(|s| s.scheduler.as_mut()) else {
+            return;
+        };
+        while let Some(due) = s.poll_timeout().filter(|&t| t <= now) {
+            s.handle_timeout(due);
+            if s.poll_timeout() == Some(due) {
+                break;
             }
         }
     }
