@@ -472,7 +472,7 @@ impl ConnTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn meta_mut(&mut self, id: ConnId) -> Option<&mut Meta> {
         let meta = dispatch!(mut self, id.slot, |t, s| &mut t.slab.get_mut(s)?.meta);
         (meta.flags.contains(ConnFlags::LIVE) && meta.generation == id.generation).then_some(meta)
@@ -496,7 +496,7 @@ impl ConnTable {
     /// Tracks one TCP segment (`set_tcp_state`): picks the next state from the normal or
     /// `secure_tcp` table, applies the INPUT-ONLY rule, re-arms the timeout of the new state
     /// and returns how the dest counters move (`None` for a stale handle).
-    #[inline]
+    #[inline(always)]
     pub fn track_tcp(
         &mut self,
         id: ConnId,

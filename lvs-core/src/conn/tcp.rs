@@ -260,7 +260,7 @@ pub struct Transition {
 /// `direction` is the packet's direction, [`Direction::In`] or [`Direction::Out`]. While the
 /// connection has [`ConnFlags::NO_OUTPUT`] an IN segment uses the INPUT-ONLY rows; the first
 /// OUT segment clears the flag for good (and itself uses the OUT rows).
-#[inline]
+#[inline(always)]
 pub fn track(
     table: &StateTable,
     state: TcpState,

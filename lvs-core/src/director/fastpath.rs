@@ -26,9 +26,53 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+/// A common frame [`extract_v4`] accepted: what the fast path reads of it. The full
+/// [`FrameInfo`] (a hundred-odd bytes) is only built for the general path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct PlainV4 {
+    pub(super) proto: IpProtocol,
+    /// End of the IP packet in the frame (the IP length is `end - 14`).
+    pub(super) end: usize,
+    pub(super) src: Ipv4Addr,
+    pub(super) sport: u16,
+    pub(super) dst: Ipv4Addr,
+    pub(super) dport: u16,
+    pub(super) ttl: u8,
+}
+
+impl PlainV4 {
+    /// The IP packet's length.
+    #[inline(always)]
+    pub(super) fn ip_len(&self) -> usize {
+        self.end - 14
+    }
+
+    /// What [`flow::extract`] returns for this frame.
+    #[inline]
+    pub(super) fn info(&self) -> FrameInfo {
+        FrameInfo {
+            vlan_id: None,
+            l3_offset: 14,
+            l4_offset: 34,
+            l4_end: self.end,
+            ip_version: IpVersion::Ipv4,
+            hop_limit: self.ttl,
+            flow: FlowKey {
+                proto: self.proto,
+                src_addr: IpAddr::V4(self.src),
+                src_port: self.sport,
+                dst_addr: IpAddr::V4(self.dst),
+                dst_port: self.dport,
+            },
+            fragment: Fragment::None,
+            icmp: None,
+        }
+    }
+}
+
 /// [`flow::extract`](crate::wire::flow::extract) for the common frame, `None` otherwise.
 #[inline(always)]
-pub(super) fn extract_v4(frame: &[u8]) -> Option<FrameInfo> {
+pub(super) fn extract_v4(frame: &[u8]) -> Option<PlainV4> {
     if frame.len() < 14 + 20 + 8 || be16(frame, 12) != 0x0800 || frame[14] != 0x45 {
         return None;
     }
@@ -56,41 +100,21 @@ pub(super) fn extract_v4(frame: &[u8]) -> Option<FrameInfo> {
         }
         _ => return None,
     };
-    Some(FrameInfo {
-        vlan_id: None,
-        l3_offset: 14,
-        l4_offset: 34,
-        l4_end: end,
-        ip_version: IpVersion::Ipv4,
-        hop_limit: frame[22],
-        flow: FlowKey {
-            proto,
-            src_addr: IpAddr::V4(Ipv4Addr::new(frame[26], frame[27], frame[28], frame[29])),
-            src_port: be16(l4, 0),
-            dst_addr: IpAddr::V4(Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33])),
-            dst_port: be16(l4, 2),
-        },
-        fragment: Fragment::None,
-        icmp: None,
+    let (src, sport, dst, dport) = tuple_v4(frame);
+    Some(PlainV4 {
+        proto,
+        end,
+        src,
+        sport,
+        dst,
+        dport,
+        ttl: frame[22],
     })
-}
-
-/// Whether `info` (from either extractor) describes a frame the fixed offsets fit: untagged
-/// Ethernet, IPv4 without options, TCP or UDP (whose headers the extractors checked), not a
-/// fragment.
-#[inline(always)]
-pub(super) fn is_plain_v4(info: &FrameInfo) -> bool {
-    info.vlan_id.is_none()
-        && info.l3_offset == 14
-        && info.l4_offset == 34
-        && info.ip_version == IpVersion::Ipv4
-        && info.fragment == Fragment::None
-        && matches!(info.flow.proto, IpProtocol::Tcp | IpProtocol::Udp)
 }
 
 /// The IPv4 source and destination address and port of a frame [`extract_v4`] accepted.
 #[inline(always)]
-pub(super) fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
     let a = |at: usize| {
         Ipv4Addr::from_bits(u32::from_be_bytes([
             frame[at],
@@ -121,6 +145,19 @@ pub(super) fn peek_v4(frame: &[u8]) -> Option<(IpProtocol, Ipv4Addr, u16, Ipv4Ad
 #[inline(always)]
 fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Whether `info` (from either extractor) describes a frame the fixed offsets fit: untagged
+/// Ethernet, IPv4 without options, TCP or UDP (whose headers the extractors checked), not a
+/// fragment.
+#[inline(always)]
+pub(super) fn is_plain_v4(info: &FrameInfo) -> bool {
+    info.vlan_id.is_none()
+        && info.l3_offset == 14
+        && info.l4_offset == 34
+        && info.ip_version == IpVersion::Ipv4
+        && info.fragment == Fragment::None
+        && matches!(info.flow.proto, IpProtocol::Tcp | IpProtocol::Udp)
 }
 
 /// The offsets of a frame [`extract_v4`] accepted: Ethernet, a 20-byte IPv4 header.
@@ -212,7 +249,7 @@ impl Director {
         &mut self,
         now: Instant,
         frame: &mut [u8],
-        info: &FrameInfo,
+        v4: &PlainV4,
         id: ConnId,
         dir: Direction,
         hit: &Hit,
@@ -220,7 +257,7 @@ impl Director {
         if !enabled() {
             return None;
         }
-        let proto = info.flow.proto;
+        let proto = v4.proto;
         let tcp = proto == IpProtocol::Tcp;
         let flags = if tcp { frame[TCP_FLAGS] } else { 0 };
         // SYN: connection reuse and MSS clamping; TTL 1: time exceeded.
@@ -256,7 +293,8 @@ impl Director {
         if dir == Direction::In && self.sync.is_some() {
             self.sync_after_in(now, id);
         }
-        Some(self.forward_v4(frame, info, dir, fwd == ForwardMethod::Nat, hit, mac))
+        let nat = fwd == ForwardMethod::Nat;
+        Some(self.forward_v4(frame, proto, v4.ip_len(), dir, nat, hit, mac))
     }
 
     /// The fixed-offset transmit of a frame [`extract_v4`] accepted, with a TTL above 1:
@@ -264,10 +302,12 @@ impl Director {
     /// MACs, in the order and with the checksum arithmetic of the general path's `ttl`,
     /// `nat_in_at` / `nat_out_at`, `count_in` / `count_out` and `send`.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn forward_v4(
         &mut self,
         frame: &mut [u8],
-        info: &FrameInfo,
+        proto: IpProtocol,
+        ip_len: usize,
         dir: Direction,
         nat: bool,
         hit: &Hit,
@@ -281,7 +321,7 @@ impl Director {
             hop,
             ..
         } = *hit;
-        let tcp = info.flow.proto == IpProtocol::Tcp;
+        let tcp = proto == IpProtocol::Tcp;
         // TTL first, with its own checksum update, as `decrement_ttl_at`.
         let ttl = frame[TTL];
         frame[TTL] = ttl - 1;
@@ -321,7 +361,6 @@ impl Director {
                 }
             }
         }
-        let ip_len = info.l4_end - info.l3_offset;
         if dir == Direction::In {
             self.count_in(svc, dest, ip_len);
         } else {
@@ -374,13 +413,10 @@ mod tests {
             }
             f.truncate(cut.max(1).min(f.len()));
             if let Some(fast) = extract_v4(&f) {
-                prop_assert_eq!(Ok(fast), flow::extract(&f));
-                let (s, sp, d, dp) = tuple_v4(&f);
-                prop_assert_eq!(peek_v4(&f), Some((fast.flow.proto, s, sp, d, dp)));
-                prop_assert_eq!(
-                    FlowKey { proto: fast.flow.proto, src_addr: s.into(), src_port: sp, dst_addr: d.into(), dst_port: dp },
-                    fast.flow
-                );
+                let info = fast.info();
+                prop_assert_eq!(Ok(info), flow::extract(&f));
+                prop_assert!(is_plain_v4(&info));
+                prop_assert_eq!(peek_v4(&f), Some((fast.proto, fast.src, fast.sport, fast.dst, fast.dport)));
             }
         }
     }
@@ -564,7 +600,7 @@ mod tests {
     fn common_frames_take_the_fast_path() {
         for tcp in [true, false] {
             let f = base(tcp);
-            assert_eq!(extract_v4(&f), flow::extract(&f).ok());
+            assert_eq!(extract_v4(&f).map(|v| v.info()), flow::extract(&f).ok());
         }
     }
 }

@@ -165,7 +165,10 @@ impl Director {
         {
             let hit = Hit::to_dest(fwd, svc, dest, addrs.daddr, addrs.dport);
             let nat = fwd == ForwardMethod::Nat;
-            let next_hop = self.forward_v4(pkt.frame_mut(), info, Direction::In, nat, &hit, mac);
+            let ip_len = info.l4_end - info.l3_offset;
+            let frame = pkt.frame_mut();
+            let next_hop =
+                self.forward_v4(frame, flow.proto, ip_len, Direction::In, nat, &hit, mac);
             return Verdict::Forward {
                 frame: pkt.frame_mut(),
                 next_hop,

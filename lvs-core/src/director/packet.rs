@@ -76,25 +76,24 @@ pub(super) struct Out {
 
 impl Director {
     pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
-        // The common frame first; its info is borrowed where it was built (moving it out of
-        // an `Option` is a copy of a hundred-odd bytes per packet).
-        let frame = pkt.frame();
-        let fast = super::fastpath::extract_v4(frame);
-        if let Some(info) = &fast {
-            let (src, sp, dst, dp) = super::fastpath::tuple_v4(frame);
-            if let Some((id, dir, c)) = self.conns.lookup_v4(info.flow.proto, src, sp, dst, dp) {
+        // The common frame first: its established packets never build a `FrameInfo`.
+        if let Some(v4) = super::fastpath::extract_v4(pkt.frame()) {
+            let found = self
+                .conns
+                .lookup_v4(v4.proto, v4.src, v4.sport, v4.dst, v4.dport);
+            if let Some((id, dir, c)) = found {
                 let hit = super::fastpath::Hit::of(&c, dir);
                 if let Some(next_hop) =
-                    self.established_v4(now, pkt.frame_mut(), info, id, dir, &hit)
+                    self.established_v4(now, pkt.frame_mut(), &v4, id, dir, &hit)
                 {
                     return Verdict::Forward {
                         frame: pkt.frame_mut(),
                         next_hop,
                     };
                 }
-                return self.conn(now, pkt, info, id, dir);
+                return self.conn(now, pkt, &v4.info(), id, dir);
             }
-            return self.new_conn(now, pkt, info);
+            return self.new_conn(now, pkt, &v4.info());
         }
         let info = match flow::extract(pkt.frame()) {
             Ok(i) => i,

@@ -54,11 +54,13 @@ impl<'a> PacketBuf<'a> {
     }
 
     /// The frame.
+    #[inline(always)]
     pub fn frame(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
     }
 
     /// The frame, mutably.
+    #[inline(always)]
     pub fn frame_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.start + self.len]
     }

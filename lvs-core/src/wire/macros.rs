@@ -39,7 +39,7 @@ macro_rules! enum_with_unknown {
             /// The wire value; `const`, unlike the `From` conversion, so the raw constants
             /// that per-packet code matches bytes against are derived from the one definition
             /// here.
-            #[inline]
+            #[inline(always)]
             pub(crate) const fn raw(self) -> $ty {
                 match self {
                     $( Self::$variant => $value ),+,
