@@ -182,7 +182,8 @@ impl Engine {
             rips,
         )?;
         let mac_of_first = {
-            // The director's MAC (ARP answers for VIPs): the first interface's.
+            // The director's MAC (the fallback; each worker gives its director every port's MAC
+            // for ARP/ND answers, `FrameHandler::set_port_macs`): the first interface's.
             let name = r.interfaces[0].name.clone();
             let p = netns.clone();
             std::thread::spawn(move || -> Result<_, DeviceError> {
