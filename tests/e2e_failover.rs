@@ -3,7 +3,8 @@
 //! (an echo every 20 ms each) and makes short connections to both VIPs all along.
 //!
 //! 1. d1 (priority 150) is master, d2 (100) backup; `-L --daemon` shows d1's master and d2's
-//!    backup sync daemon; d2 holds the streams' connections (synced) before anything fails.
+//!    backup sync daemon; d2 holds the streams' connections (synced) before anything fails,
+//!    each once (in the worker that would get its packets, not in both).
 //! 2. kill -9 d1: d2 owns the VIPs within Master_Down_Interval (+ margin for this shared
 //!    machine), both streams continue on d2 (which has their connections thanks to sync),
 //!    new connections succeed.
@@ -206,6 +207,30 @@ fn failover_keeps_streams_and_new_connections_work() {
             lab.adm(1, "-Ln"),
             lab.log(1)
         );
+    }
+    // Each synced connection sits in the one worker that would get its packets, so the backup
+    // counts each stream once (it counted it once per worker, twice here, when every worker
+    // imported every entry): in -Ln and in -Lnc, as the master does.
+    std::thread::sleep(Duration::from_millis(500));
+    for vip in [VIP_NAT, VIP_DR] {
+        let rows = |i: usize| {
+            lab.adm(i, "-Lnc")
+                .lines()
+                .filter(|l| l.contains(&format!("{vip}:9002")))
+                .count()
+        };
+        let counts = [
+            (active_conns(&lab, 0, vip), rows(0)),
+            (active_conns(&lab, 1, vip), rows(1)),
+        ];
+        if counts != [(1, 1), (1, 1)] {
+            stop_all(threads);
+            panic!(
+                "{vip}:9002 (ActiveConn, -Lnc rows) on d1, d2: {counts:?}\n{}\n{}",
+                lab.adm(1, "-Ln"),
+                lab.adm(1, "-Lnc")
+            );
+        }
     }
     let (ok_before, failed_before) = shorts_between(&short, load_start, before);
 

@@ -64,6 +64,13 @@ pub trait FrameHandler {
     /// sits in `pkt` with at least [`crate::device::HEADROOM`] bytes of headroom.
     fn handle_frame(&mut self, now: Instant, port: usize, pkt: &mut PacketBuf<'_>) -> Action;
 
+    /// Called once by [`Worker::new`] with each port's MAC, in port order, so answers the
+    /// handler writes ([`Action::Reply`]) can carry the MAC of the port they leave from. The
+    /// default ignores them.
+    fn set_port_macs(&mut self, macs: &[MacAddr]) {
+        let _ = macs;
+    }
+
     /// Called with up to [`PREFETCH_BATCH`] received frames right before their
     /// [`handle_frame`](Self::handle_frame) calls, so a handler can overlap their table
     /// look-ups' cache misses (`Director::prefetch`). A hint: the default does nothing.

@@ -59,8 +59,11 @@ fn tcp_through_the_nat_director() {
         (buf, peer)
     });
 
+    // Not b0's MAC: the client reaches the VIP only if the ARP answer carries the MAC of the
+    // port it came in on, which the worker hands the director (`FrameHandler::set_port_macs`).
+    assert_ne!(b.mac("b0"), [2, 0, 0, 0, 0, 0x99]);
     let mut director = Director::new(DirectorConfig {
-        mac: MacAddr(b.mac("b0")),
+        mac: MacAddr([2, 0, 0, 0, 0, 0x99]),
         addrs: vec!["192.0.2.2".parse().unwrap()],
         vips: vec![vip],
         ..DirectorConfig::default()
@@ -132,6 +135,14 @@ fn tcp_through_the_nat_director() {
     assert!(
         counters.replies >= 1,
         "the director answered ARP for the VIP: {counters:?}"
+    );
+    // The answer named the port's MAC (a veth delivers frames to any MAC, so the connection
+    // alone does not tell).
+    let b0 = b.mac("b0").map(|x| format!("{x:02x}")).join(":");
+    let neigh = a.ip("neigh show 192.0.2.100 dev a0");
+    assert!(
+        neigh.contains(&b0),
+        "client's entry for the VIP: {neigh} (b0 is {b0})"
     );
     drop(isolation);
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 use lvs_core::conn::Timeouts;
 use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, PortShare, Sysctls};
 use lvs_core::ipvsadm::{AdmConn, AdmState, Command};
-use lvs_net::device::steer::SteerKey;
+use lvs_net::device::steer::{SteerKey, SteerPacket};
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
 use lvs_net::worker::{Counters, DirectorHandler, PortConfig, Route, Worker, WorkerConfig, now};
@@ -81,6 +81,9 @@ pub(crate) struct Engine {
     owned: Vec<IpAddr>,
     /// How the workers' fanout steers clients (fixed at start).
     steer_key: SteerKey,
+    /// How the fanout group spreads frames over the workers (what every port was opened
+    /// with): [`Engine::owner`] reads it.
+    steering: Steering,
     /// Applied by [`Engine::replace`] to every rule set.
     overlay: Mutex<Option<Overlay>>,
 }
@@ -145,6 +148,11 @@ impl Engine {
         } else {
             SteerKey::ClientEndpoint
         };
+        let steering = Steering::Client {
+            vips: vips.clone(),
+            laddrs: laddrs.clone(),
+            key: steer_key,
+        };
         let ports: Vec<PortConfig> = r
             .interfaces
             .iter()
@@ -153,11 +161,7 @@ impl Engine {
                 device: AfPacketConfig {
                     fanout_group: (workers > 1)
                         .then(|| (std::process::id() as u16).wrapping_add(i as u16 * 16)),
-                    steering: Steering::Client {
-                        vips: vips.clone(),
-                        laddrs: laddrs.clone(),
-                        key: steer_key,
-                    },
+                    steering: steering.clone(),
                     ..AfPacketConfig::new(&itf.name)
                 },
                 ipv4: itf.ipv4,
@@ -178,7 +182,8 @@ impl Engine {
             rips,
         )?;
         let mac_of_first = {
-            // The director's MAC (ARP answers for VIPs): the first interface's.
+            // The director's MAC (the fallback; each worker gives its director every port's MAC
+            // for ARP/ND answers, `FrameHandler::set_port_macs`): the first interface's.
             let name = r.interfaces[0].name.clone();
             let p = netns.clone();
             std::thread::spawn(move || -> Result<_, DeviceError> {
@@ -226,6 +231,7 @@ impl Engine {
             owned,
             overlay: Mutex::new(None),
             steer_key,
+            steering,
         };
         // Workers open their sockets in index order: fanout numbers members by join order.
         for i in 0..workers {
@@ -288,15 +294,26 @@ impl Engine {
         T: Send + 'static,
         F: Fn(&mut RunningWorker) -> T + Send + Sync + 'static,
     {
+        self.each_indexed(move |_, w| job(w))
+    }
+
+    /// [`Engine::each`] with the worker's index (its fanout member number, [`Engine::owner`])
+    /// passed to `job`, for jobs that do something else on each worker.
+    pub(crate) fn each_indexed<T, F>(&self, job: F) -> Vec<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize, &mut RunningWorker) -> T + Send + Sync + 'static,
+    {
         let job = Arc::new(job);
         let pending: Vec<mpsc::Receiver<T>> = self
             .workers
             .iter()
-            .filter_map(|w| {
+            .enumerate()
+            .filter_map(|(i, w)| {
                 let (tx, rx) = mpsc::channel();
                 let job = Arc::clone(&job);
                 let boxed: Job = Box::new(move |worker| {
-                    let _ = tx.send(job(worker));
+                    let _ = tx.send(job(i, worker));
                 });
                 w.ctl.send(boxed).ok().map(|()| rx)
             })
@@ -324,6 +341,33 @@ impl Engine {
         F: Fn(&mut Director) -> T + Send + Sync + 'static,
     {
         self.each(move |w| job(&mut w.handler_mut().0))
+    }
+
+    /// Runs `job` on every worker's director with the worker's index; see
+    /// [`Engine::each_indexed`].
+    pub(crate) fn each_director_indexed<T, F>(&self, job: F) -> Vec<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize, &mut Director) -> T + Send + Sync + 'static,
+    {
+        self.each_indexed(move |i, w| job(i, &mut w.handler_mut().0))
+    }
+
+    /// The worker whose sockets receive `pkt` (the fanout steering, computed in user space:
+    /// `lvs_net::device::steer::program_value`); `None` when that cannot be known.
+    pub(crate) fn owner(&self, pkt: &SteerPacket) -> Option<usize> {
+        self.steering.member(pkt, self.workers.len())
+    }
+
+    /// How the workers' fanout steers clients (fixed at start).
+    pub(crate) fn steer_key(&self) -> SteerKey {
+        self.steer_key
+    }
+
+    /// Runs `f` on the scratch director, which holds the effective rules every worker holds
+    /// (services, their settings), but no connections.
+    pub(crate) fn with_rules<R>(&self, f: impl FnOnce(&Director) -> R) -> R {
+        f(&self.scratch.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// From now on [`Engine::replace`] installs `overlay(rules)` instead of the rules.

@@ -9,8 +9,9 @@
 //!                       each transition also sets the sync role (SyncDaemons::follow)
 //!   lvs-sync thread   master daemon: every 100 ms drain each worker's Director::poll_sync
 //!                       into one SyncSender, send its datagrams (224.0.0.81:8848, TTL 1)
-//!                     backup daemon: receive, decode, Director::import_sync into EVERY
-//!                       worker (client steering may put the flow on any of them)
+//!                     backup daemon: receive, decode, Director::import_sync into the
+//!                       worker the fanout steering hands the connection's packets to
+//!                       (Engine::owner; every worker where that cannot be known)
 //!   control socket    --start-daemon / --stop-daemon / -L --daemon (crate::control)
 //! ```
 //!
@@ -23,8 +24,16 @@
 //! next VRRP transition sets them again. Without `[vrrp]`, `[sync] daemon` starts one daemon
 //! at start-up and the control socket does the rest, as `ipvsadm` with the kernel.
 //!
-//! Imported connections land on every worker, so `-Ln`'s connection counters on a backup
-//! (which add up the workers) count each synced connection once per worker.
+//! A synced connection goes only into the worker that receives its packets: the steering
+//! program's answer for the client's packet (`lvs_net::device::steer::program_value`; NAT
+//! replies steer like the client's packets, FULLNAT connections are not synced), so `-Ln` on a
+//! backup counts it once. A persistence template goes to one worker only when all of its
+//! connections do: workers steered by client address and a template for one client (the
+//! service's `-M` is /32 or /128, not a fwmark or persistence-engine template); otherwise
+//! (a client network, workers steered by client endpoint after a reload added persistence)
+//! every worker gets it, as each may schedule that network's clients. Entries whose worker
+//! cannot be known (plain hash fanout, keyed by the kernel's random seed: not used by `run`
+//! today, which refuses to start when the program does not fit) go to every worker too.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,9 +42,10 @@ use std::thread::Scope;
 use std::time::Duration;
 
 use lvs_core::director::SyncImport;
-use lvs_core::ipvsadm::{AdmDaemon, DaemonConfig};
+use lvs_core::ipvsadm::{AdmDaemon, DaemonConfig, Netmask, Protocol, ServiceKey};
 use lvs_core::sync::{SyncConn, SyncPolicy, SyncSender, SyncSenderConfig, decode};
 use lvs_core::vrrp::{VrrpAuth, VrrpConfig, VrrpEvent, VrrpState, VrrpVersion};
+use lvs_net::device::steer::{SteerKey, SteerPacket};
 use lvs_net::ha::{
     HaError, Notify, SyncRecvSocket, SyncSendSocket, SyncSocketConfig, VipOwner, VrrpRunner,
 };
@@ -345,8 +355,72 @@ impl SyncDaemons {
     }
 }
 
+/// The worker a synced entry belongs on, `None` for every worker (module doc): `owner` gives
+/// the worker that receives a packet, `one_client` whether a template is for one client
+/// address (its service's `-M` is /32 or /128).
+fn entry_owner(
+    e: &SyncConn,
+    key: SteerKey,
+    one_client: impl Fn(&SyncConn) -> bool,
+    owner: impl Fn(&SteerPacket) -> Option<usize>,
+) -> Option<usize> {
+    let pkt = SteerPacket::from_client(u8::from(e.protocol), e.caddr, e.cport, e.vaddr, e.vport);
+    if !e.is_template() {
+        return owner(&pkt);
+    }
+    // The template's client port is 0 and its connections' ports vary: only steering by
+    // client address leaves them out of the hash. A fwmark template (protocol 0) names the
+    // mark, not the address its packets go to.
+    let own = key == SteerKey::ClientAddress
+        && u8::from(e.protocol) != 0
+        && e.pe.is_none()
+        && one_client(e);
+    if own { owner(&pkt) } else { None }
+}
+
+/// Whether template `e` is for one client address in `d`'s rules: its service (protocol, VIP,
+/// port) persists by /32 or /128. Unknown services (FTP's port-0 templates too): no.
+fn template_for_one_client(d: &lvs_core::director::Director, e: &SyncConn) -> bool {
+    let protocol = match u8::from(e.protocol) {
+        6 => Protocol::Tcp,
+        17 => Protocol::Udp,
+        132 => Protocol::Sctp,
+        _ => return false,
+    };
+    let key = ServiceKey::Inet {
+        protocol,
+        addr: e.vaddr,
+        port: e.vport,
+    };
+    d.services().service(&key).is_some_and(|s| {
+        let m = s.config().netmask;
+        m == Netmask::V4(std::net::Ipv4Addr::BROADCAST) || m == Netmask::V6(128)
+    })
+}
+
+/// `conns` split by [`entry_owner`] over `workers` lists; an entry without an owner is in
+/// every list.
+fn split_by_owner(
+    conns: Vec<SyncConn>,
+    workers: usize,
+    owner: impl Fn(&SyncConn) -> Option<usize>,
+) -> Vec<Vec<SyncConn>> {
+    let mut parts = vec![Vec::new(); workers];
+    for c in conns {
+        match owner(&c).filter(|&i| i < workers) {
+            Some(i) => parts[i].push(c),
+            None => {
+                for p in &mut parts {
+                    p.push(c.clone());
+                }
+            }
+        }
+    }
+    parts
+}
+
 /// Waits for sync datagrams (at most [`RECV_WAIT`] for the first), decodes a batch and
-/// imports it into every worker.
+/// imports each entry into the worker that owns it ([`entry_owner`]).
 fn receive(engine: &Engine, socket: &SyncRecvSocket, syncid: u8, buf: &mut [u8]) {
     let mut conns = Vec::new();
     let mut wait = RECV_WAIT;
@@ -369,13 +443,25 @@ fn receive(engine: &Engine, socket: &SyncRecvSocket, syncid: u8, buf: &mut [u8])
         return;
     }
     let entries = conns.len();
-    let conns: Arc<[SyncConn]> = conns.into();
-    let imported = engine.each_director(move |d| {
+    let key = engine.steer_key();
+    let parts = engine.with_rules(|d| {
+        split_by_owner(conns, engine.worker_count(), |c| {
+            entry_owner(
+                c,
+                key,
+                |t| template_for_one_client(d, t),
+                |p| engine.owner(p),
+            )
+        })
+    });
+    let parts = Arc::new(parts);
+    let imported = engine.each_director_indexed(move |i, d| {
         let t = now();
-        conns
-            .iter()
-            .filter(|c| d.import_sync(t, c) != SyncImport::Skipped)
-            .count()
+        parts.get(i).map_or(0, |p| {
+            p.iter()
+                .filter(|c| d.import_sync(t, c) != SyncImport::Skipped)
+                .count()
+        })
     });
     tracing::debug!(entries, ?imported, "sync: imported");
 }
@@ -582,6 +668,156 @@ mod tests {
         let c = vrrp_config(v, &l.router, &owned).unwrap();
         assert_eq!((c.vrid, c.priority, c.vips.len()), (51, 150, 2));
         assert_eq!(l.router.sync.as_ref().unwrap().interface, "eth1");
+    }
+
+    fn entry(caddr: &str, cport: u16, vaddr: &str, vport: u16, template: bool) -> SyncConn {
+        SyncConn {
+            protocol: lvs_core::wire::IpProtocol::Tcp,
+            caddr: caddr.parse().unwrap(),
+            cport,
+            vaddr: vaddr.parse().unwrap(),
+            vport,
+            daddr: "172.16.0.21".parse().unwrap(),
+            dport: vport,
+            fwmark: 0,
+            flags: if template {
+                lvs_core::sync::flags::TEMPLATE
+            } else {
+                lvs_core::sync::flags::MASQ
+            },
+            state: 1,
+            timeout: 0,
+            seq: None,
+            pe: None,
+        }
+    }
+
+    fn director(rules: &str) -> lvs_core::director::Director {
+        let commands: Vec<_> = rules
+            .lines()
+            .map(|l| lvs_core::ipvsadm::parse_line(l).unwrap())
+            .collect();
+        let mut d = lvs_core::director::Director::new(Default::default());
+        d.replace_config(&commands, now()).unwrap();
+        d
+    }
+
+    /// Connections go to the one worker the steering gives their client's packets, each
+    /// once; templates for one client follow their client's connections when steering by
+    /// client address, the rest go everywhere.
+    #[test]
+    fn synced_entries_go_to_the_worker_that_gets_their_packets() {
+        use lvs_net::device::Steering;
+        let vip = "192.0.2.10";
+        let d = director(
+            "-A -t 192.0.2.10:80 -s rr -p 300\n-a -t 192.0.2.10:80 -r 172.16.0.21:80 -m\n\
+             -A -t 192.0.2.10:443 -s rr -p 300 -M 255.255.255.0\n\
+             -a -t 192.0.2.10:443 -r 172.16.0.21:443 -m",
+        );
+        for (key, workers) in [
+            (SteerKey::ClientEndpoint, 3),
+            (SteerKey::ClientAddress, 3),
+            (SteerKey::ClientAddress, 1),
+        ] {
+            let steering = Steering::Client {
+                vips: vec![vip.parse().unwrap()],
+                laddrs: Vec::new(),
+                key,
+            };
+            let owner = |c: &SyncConn| {
+                entry_owner(
+                    c,
+                    key,
+                    |t| template_for_one_client(&d, t),
+                    |p| steering.member(p, workers),
+                )
+            };
+            let mut conns = Vec::new();
+            for last in 1..=40u8 {
+                for cport in [40_000, 40_001, 40_002] {
+                    conns.push(entry(&format!("203.0.113.{last}"), cport, vip, 80, false));
+                }
+                conns.push(entry(&format!("203.0.113.{last}"), 0, vip, 80, true));
+            }
+            conns.push(entry("203.0.113.0", 0, vip, 443, true));
+            let total = conns.len();
+            let parts = split_by_owner(conns.clone(), workers, owner);
+            assert_eq!(parts.len(), workers);
+            for c in &conns {
+                let holders: Vec<usize> = (0..workers).filter(|&i| parts[i].contains(c)).collect();
+                let everywhere =
+                    c.is_template() && (key == SteerKey::ClientEndpoint || c.vport == 443);
+                if everywhere {
+                    assert_eq!(holders.len(), workers, "{key:?} {c:?}");
+                    continue;
+                }
+                assert_eq!(holders.len(), 1, "{key:?} {c:?}");
+                // The worker the client's (and the NAT reply's) packets reach.
+                let pkt = SteerPacket::from_client(6, c.caddr, c.cport, c.vaddr, c.vport);
+                assert_eq!(Some(holders[0]), steering.member(&pkt, workers));
+                let reply = SteerPacket {
+                    protocol: 6,
+                    src: c.daddr,
+                    sport: c.dport,
+                    dst: c.caddr,
+                    dport: c.cport,
+                };
+                if !c.is_template() {
+                    assert_eq!(Some(holders[0]), steering.member(&reply, workers));
+                }
+                // By client address, a client's template and connections meet.
+                if key == SteerKey::ClientAddress && c.is_template() {
+                    let mine = conns
+                        .iter()
+                        .filter(|x| !x.is_template() && x.caddr == c.caddr);
+                    for x in mine {
+                        assert!(parts[holders[0]].contains(x), "{x:?}");
+                    }
+                }
+            }
+            if workers > 1 {
+                // Spread over the workers, and not copied: 40 clients x 3 connections + 1
+                // template each, + the /24 template on every worker.
+                assert!(parts.iter().all(|p| p.len() > 10), "{key:?}");
+                let copies = if key == SteerKey::ClientEndpoint {
+                    41 * (workers - 1)
+                } else {
+                    workers - 1
+                };
+                assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), total + copies);
+            }
+        }
+        // A fwmark template (protocol 0) and one with a persistence engine go everywhere.
+        let mut fwmark = entry("203.0.113.1", 0, "0.0.0.7", 0, true);
+        fwmark.protocol = lvs_core::wire::IpProtocol::from(0);
+        let one = |_: &SyncConn| true;
+        assert_eq!(
+            entry_owner(&fwmark, SteerKey::ClientAddress, one, |_| Some(1)),
+            None
+        );
+        let mut sip = entry("203.0.113.1", 0, vip, 80, true);
+        sip.pe = Some(lvs_core::sync::SyncPe {
+            name: "sip".into(),
+            data: b"call".to_vec(),
+        });
+        assert_eq!(
+            entry_owner(&sip, SteerKey::ClientAddress, one, |_| Some(1)),
+            None
+        );
+        assert_eq!(
+            entry_owner(
+                &entry("203.0.113.1", 0, vip, 80, true),
+                SteerKey::ClientAddress,
+                one,
+                |_| Some(1)
+            ),
+            Some(1)
+        );
+        // Unknown service (port 8080): not one client.
+        assert!(!template_for_one_client(
+            &d,
+            &entry("203.0.113.1", 0, vip, 8080, true)
+        ));
     }
 
     #[test]

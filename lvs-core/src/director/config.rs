@@ -139,6 +139,13 @@ pub struct DirectorConfig {
     pub timeouts: Timeouts,
     /// The director's MAC: source of every forwarded and originated frame.
     pub mac: MacAddr,
+    /// The MAC of each port the data plane hands frames from (index: the `port` of
+    /// [`Director::handle_packet_on`](super::Director::handle_packet_on)): ARP and
+    /// neighbour-solicitation answers carry the MAC of the port the request came in on, so
+    /// hosts on every link send to a MAC that port receives. A port without an entry uses
+    /// `mac`. The data plane may set it once its ports are open
+    /// ([`Director::set_port_macs`](super::Director::set_port_macs)).
+    pub port_macs: Vec<MacAddr>,
     /// The director's own addresses (DIP, one per family at least): the source of tunnels and
     /// of originated ICMP errors. The first of each family is used.
     pub addrs: Vec<IpAddr>,
@@ -167,6 +174,7 @@ impl Default for DirectorConfig {
             conn_budget: 1 << 20,
             timeouts: Timeouts::DEFAULT,
             mac: MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+            port_macs: Vec::new(),
             addrs: Vec::new(),
             vips: Vec::new(),
             neighbours: Vec::new(),

@@ -149,6 +149,10 @@ struct PoolCursor {
 /// The director (module doc).
 pub struct Director {
     mac: MacAddr,
+    /// Each port's MAC ([`DirectorConfig::port_macs`]).
+    port_macs: Vec<MacAddr>,
+    /// The port of the frame being handled ([`Director::handle_packet_on`]).
+    in_port: usize,
     addrs: Vec<IpAddr>,
     vips: Vec<IpAddr>,
     path_mtu: u16,
@@ -216,6 +220,8 @@ impl Director {
             .collect();
         Self {
             mac: config.mac,
+            port_macs: config.port_macs,
+            in_port: 0,
             addrs: config.addrs,
             vips: config.vips,
             path_mtu: config.path_mtu,
@@ -258,6 +264,19 @@ impl Director {
     /// call, [`poll_transmit`](Self::poll_transmit) may have frames to send and
     /// [`poll_timeout`](Self::poll_timeout) may have moved earlier.
     pub fn handle_packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
+        self.handle_packet_on(now, 0, pkt)
+    }
+
+    /// [`handle_packet`](Self::handle_packet) for a frame received on port `port` (an index
+    /// into [`DirectorConfig::port_macs`]): ARP and neighbour-discovery answers carry that
+    /// port's MAC. [`handle_packet`](Self::handle_packet) is port 0.
+    pub fn handle_packet_on<'a>(
+        &mut self,
+        now: Instant,
+        port: usize,
+        pkt: &'a mut PacketBuf<'_>,
+    ) -> Verdict<'a> {
+        self.in_port = port;
         let v = self.packet(now, pkt);
         if let Verdict::Drop(reason) = v {
             self.drops.count(reason);

@@ -123,6 +123,21 @@ pub enum Steering {
     },
 }
 
+impl Steering {
+    /// The worker (fanout member, `members` of them opened in index order) that receives
+    /// `pkt`; `None` when that cannot be known in user space: the kernel's flow hash
+    /// ([`Steering::Hash`]) is keyed by a random seed of the running kernel, and
+    /// [`steer::program_value`] has its own cases.
+    pub fn member(&self, pkt: &steer::SteerPacket, members: usize) -> Option<usize> {
+        match self {
+            _ if members <= 1 => Some(0),
+            Self::Hash => None,
+            Self::Client { vips, laddrs, key } => steer::program_value(vips, laddrs, *key, pkt)
+                .map(|v| steer::fanout_member(v, members)),
+        }
+    }
+}
+
 /// Kernel ring counters from PACKET_STATISTICS (reset by each read, so accumulated here).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RingStats {

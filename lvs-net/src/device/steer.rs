@@ -21,6 +21,10 @@
 //! PACKET_FANOUT_FLAG_DEFRAG). IPv6 extension headers are not walked (ports are read right
 //! after the fixed header), and ICMP errors other than those to local addresses hash their own
 //! header, not the quoted connection: both can land on another worker than the connection's.
+//!
+//! [`program_value`] computes in user space what the program returns for a packet, and
+//! [`fanout_member`] which member the kernel then picks: the sync backup (lvs-router's `ha`)
+//! imports a synced connection only into the worker its packets will reach.
 
 use std::net::IpAddr;
 
@@ -56,6 +60,10 @@ const RET_K: u16 = 0x06;
 const NET: i64 = -0x10_0000;
 /// `SKF_AD_OFF + SKF_AD_PROTOCOL`: skb->protocol.
 const AD_PROTOCOL: u32 = (-0x1000i32) as u32;
+
+/// The final mix: Fibonacci hashing's multiplier, then the high half.
+const MIX_MUL: u32 = 0x9e37_79b1;
+const MIX_SHIFT: u32 = 16;
 
 fn net(off: i64) -> u32 {
     (NET + off) as u32
@@ -216,8 +224,94 @@ pub fn client_program_keyed(
     } else {
         ops.push(Op::S(LD_MEM, 0));
     }
-    ops.extend([Op::S(MUL_K, 0x9e37_79b1), Op::S(RSH_K, 16), Op::S(RET_A, 0)]);
+    ops.extend([
+        Op::S(MUL_K, MIX_MUL),
+        Op::S(RSH_K, MIX_SHIFT),
+        Op::S(RET_A, 0),
+    ]);
     assemble(&ops, next_label)
+}
+
+/// The fields of a packet the steering program reads (besides its family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SteerPacket {
+    /// IP protocol (the fixed IPv6 header's next header).
+    pub protocol: u8,
+    /// Source address.
+    pub src: IpAddr,
+    /// The first 16-bit word of the transport header: the source port of TCP, UDP, SCTP.
+    pub sport: u16,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// The second 16-bit word of the transport header: the destination port.
+    pub dport: u16,
+}
+
+impl SteerPacket {
+    /// A packet from the client of connection `caddr:cport -> vaddr:vport`.
+    pub fn from_client(protocol: u8, caddr: IpAddr, cport: u16, vaddr: IpAddr, vport: u16) -> Self {
+        Self {
+            protocol,
+            src: caddr,
+            sport: cport,
+            dst: vaddr,
+            dport: vport,
+        }
+    }
+}
+
+/// The 32-bit word the program hashes for an address: an IPv4 address as loaded (network
+/// order read as a big-endian number), an IPv6 address as the XOR of its four such words.
+fn addr_word(a: IpAddr) -> u32 {
+    match a {
+        IpAddr::V4(v) => v.to_bits(),
+        IpAddr::V6(v) => {
+            let b = v.octets();
+            b.chunks(4)
+                .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+                .fold(0, |acc, w| acc ^ w)
+        }
+    }
+}
+
+/// What [`client_program_keyed`]`(vips, laddrs, key)` returns for `pkt` (before the kernel's
+/// modulo, [`fanout_member`]), for a packet without IPv4 options that matter (the program
+/// skips them) and without IPv6 extension headers (the program does not walk them).
+///
+/// `None` where the header fields are not enough: source and destination of different
+/// families, or an ICMP / ICMPv6 packet to a local address (the program returns the port of
+/// the packet it quotes).
+pub fn program_value(
+    vips: &[IpAddr],
+    laddrs: &[IpAddr],
+    key: SteerKey,
+    pkt: &SteerPacket,
+) -> Option<u32> {
+    if pkt.src.is_ipv4() != pkt.dst.is_ipv4() {
+        return None;
+    }
+    // The program compares the destination with every VIP first, then every local address.
+    let (addr, port) = if vips.contains(&pkt.dst) {
+        (pkt.src, pkt.sport)
+    } else if laddrs.contains(&pkt.dst) {
+        let icmp = if pkt.dst.is_ipv4() { 1 } else { 58 };
+        return (pkt.protocol != icmp).then_some(u32::from(pkt.dport));
+    } else {
+        (pkt.dst, pkt.dport)
+    };
+    let mixed = match key {
+        SteerKey::ClientEndpoint => addr_word(addr) ^ u32::from(port),
+        SteerKey::ClientAddress => addr_word(addr),
+    };
+    Some(mixed.wrapping_mul(MIX_MUL) >> MIX_SHIFT)
+}
+
+/// The fanout group member (worker index, as members joined in index order) the kernel hands
+/// a frame for which the program returned `value`: `value % members` (`fanout_demux_bpf`).
+/// `members` must not be 0.
+pub fn fanout_member(value: u32, members: usize) -> usize {
+    let members = u32::try_from(members).unwrap_or(u32::MAX);
+    (value % members) as usize
 }
 
 fn assemble(ops: &[Op], labels: usize) -> Option<Vec<Insn>> {

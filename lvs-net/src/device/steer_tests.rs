@@ -238,3 +238,170 @@ fn program_size_limits() {
     assert!(client_program(&many, &[]).is_none());
     assert!(client_program(&many[..100], &[]).is_some());
 }
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A raw IP packet as the program sees it (from the network header): IPv4 with `options`
+/// words of options, or IPv6; the transport header starts with `sport`, `dport`, and a quoted
+/// packet follows for the ICMP paths to read.
+fn raw_frame(p: &SteerPacket, options: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut f = Vec::new();
+    match (p.src, p.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            f.extend([
+                0x45 + options as u8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                64,
+                p.protocol,
+                0,
+                0,
+            ]);
+            f.extend(s.octets());
+            f.extend(d.octets());
+            f.extend(std::iter::repeat_n(1u8, 4 * options));
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            f.extend([0x60, 0, 0, 0, 0, 0, p.protocol, 64]);
+            f.extend(s.octets());
+            f.extend(d.octets());
+        }
+        _ => unreachable!(),
+    }
+    f.extend(p.sport.to_be_bytes());
+    f.extend(p.dport.to_be_bytes());
+    // The rest of the transport header and a quoted packet: noise.
+    f.extend((0..120).map(|_| rng.next() as u8));
+    f
+}
+
+/// [`program_value`] and [`fanout_member`] give what the program and the kernel's modulo do,
+/// for random IPv4 and IPv6 packets to VIPs (client side), to local addresses (FULLNAT
+/// replies) and elsewhere (NAT replies), under both keys and 1 to 4 members.
+#[test]
+fn program_value_is_what_the_program_returns() {
+    let vips = ips(&[
+        "192.0.2.100",
+        "192.0.2.101",
+        "2001:db8::100",
+        "2001:db8::101",
+    ]);
+    let laddrs = ips(&["198.51.100.200", "2001:db8:1::200"]);
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut seen = [[0usize; 3]; 2];
+    for key in [SteerKey::ClientEndpoint, SteerKey::ClientAddress] {
+        let prog = client_program_keyed(&vips, &laddrs, key).unwrap();
+        for n in 0..4000 {
+            let v6 = n % 2 == 1;
+            // An address: a VIP, a local address or a random one of the family.
+            let addr = |rng: &mut Rng| -> IpAddr {
+                let pool: Vec<IpAddr> = vips
+                    .iter()
+                    .chain(&laddrs)
+                    .filter(|a| a.is_ipv6() == v6)
+                    .copied()
+                    .collect();
+                match rng.below(3) {
+                    0 => pool[rng.below(pool.len())],
+                    _ if v6 => {
+                        IpAddr::V6((u128::from(rng.next()) << 64 | u128::from(rng.next())).into())
+                    }
+                    _ => IpAddr::V4((rng.next() as u32).into()),
+                }
+            };
+            let icmp = if v6 { 58 } else { 1 };
+            let pkt = SteerPacket {
+                protocol: [6, 17, 132, icmp][rng.below(4)],
+                src: addr(&mut rng),
+                sport: rng.next() as u16,
+                dst: addr(&mut rng),
+                dport: rng.next() as u16,
+            };
+            let frame = raw_frame(&pkt, if v6 { 0 } else { rng.below(3) }, &mut rng);
+            let proto = if v6 { 0x86dd } else { 0x0800 };
+            let want = run(&prog, &frame, proto);
+            let path = if vips.contains(&pkt.dst) {
+                0
+            } else if laddrs.contains(&pkt.dst) {
+                1
+            } else {
+                2
+            };
+            seen[usize::from(v6)][path] += 1;
+            match program_value(&vips, &laddrs, key, &pkt) {
+                Some(got) => {
+                    assert_eq!(got, want, "{key:?} {pkt:?}");
+                    for members in 1..=4 {
+                        assert_eq!(
+                            fanout_member(got, members),
+                            (want % members as u32) as usize
+                        );
+                    }
+                }
+                None => assert!(path == 1 && pkt.protocol == icmp, "{key:?} {pkt:?}"),
+            }
+        }
+    }
+    // Every path was taken often in both families.
+    assert!(seen.iter().flatten().all(|&n| n > 300), "{seen:?}");
+    assert_eq!(fanout_member(7, 1), 0);
+    assert_eq!(fanout_member(7, 4), 3);
+}
+
+/// Both directions of a NAT connection give one member, by the userspace function alone.
+#[test]
+fn program_value_keeps_both_directions_together() {
+    let vips = ips(&["192.0.2.100", "2001:db8::100"]);
+    for key in [SteerKey::ClientEndpoint, SteerKey::ClientAddress] {
+        for (c, v, r) in [
+            ("203.0.113.7", "192.0.2.100", "198.51.100.10"),
+            ("2001:db8:9::7", "2001:db8::100", "2001:db8:2::10"),
+        ] {
+            let (c, v, r) = (c.parse().unwrap(), v.parse().unwrap(), r.parse().unwrap());
+            for cport in 40_000..40_050 {
+                let req = SteerPacket::from_client(6, c, cport, v, 80);
+                let reply = SteerPacket {
+                    protocol: 6,
+                    src: r,
+                    sport: 8080,
+                    dst: c,
+                    dport: cport,
+                };
+                assert_eq!(
+                    program_value(&vips, &[], key, &req),
+                    program_value(&vips, &[], key, &reply)
+                );
+            }
+        }
+    }
+    let mixed = SteerPacket::from_client(
+        6,
+        "203.0.113.7".parse().unwrap(),
+        1,
+        "2001:db8::100".parse().unwrap(),
+        80,
+    );
+    assert_eq!(
+        program_value(&vips, &[], SteerKey::ClientEndpoint, &mixed),
+        None
+    );
+}

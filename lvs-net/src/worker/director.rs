@@ -20,8 +20,8 @@ pub struct DirectorHandler(pub Director);
 
 impl FrameHandler for DirectorHandler {
     #[inline]
-    fn handle_frame(&mut self, now: Instant, _port: usize, pkt: &mut PacketBuf<'_>) -> Action {
-        match self.0.handle_packet(now, pkt) {
+    fn handle_frame(&mut self, now: Instant, port: usize, pkt: &mut PacketBuf<'_>) -> Action {
+        match self.0.handle_packet_on(now, port, pkt) {
             Verdict::Forward { next_hop, .. } => Action::Forward {
                 next_hop: next_hop.addr,
                 mac: next_hop.mac,
@@ -41,6 +41,11 @@ impl FrameHandler for DirectorHandler {
         if self.0.conn_count() >= PREFETCH_MIN_CONNS {
             self.0.prefetch(frames);
         }
+    }
+
+    /// ARP and neighbour-discovery answers carry the MAC of the port the request came in on.
+    fn set_port_macs(&mut self, macs: &[lvs_core::wire::MacAddr]) {
+        self.0.set_port_macs(macs);
     }
 
     fn gso_whole(&self, _port: usize, frame: &[u8]) -> bool {

@@ -74,7 +74,7 @@ impl<H: FrameHandler> Worker<H> {
     /// fanout group per port.
     pub fn new(
         cfg: &WorkerConfig,
-        handler: H,
+        mut handler: H,
         neigh: SharedNeighbours,
     ) -> Result<Self, DeviceError> {
         let mut rx = Vec::new();
@@ -85,6 +85,7 @@ impl<H: FrameHandler> Worker<H> {
             tx.push(d.tx);
         }
         let poller = sys::Poller::new(&rx.iter().map(RxHalf::fd).collect::<Vec<_>>());
+        handler.set_port_macs(&tx.iter().map(|t| t.mac).collect::<Vec<_>>());
         let mut routes = cfg.routes.clone();
         routes.sort_by_key(|r| core::cmp::Reverse(r.prefix));
         Ok(Self {
@@ -554,9 +555,6 @@ impl Fwd<'_> {
             Action::Reply { len } => {
                 self.tally.replies += 1;
                 let r = rel.start..rel.start + len.min(rel.len());
-                if let Some(frame) = buf.get_mut(r.clone()) {
-                    arp_reply_from_port(frame, self.tx[p].mac);
-                }
                 if !queue(
                     buf,
                     base,
@@ -647,23 +645,6 @@ impl Fwd<'_> {
     }
 }
 
-/// An ARP reply the handler wrote (the director answers for its VIPs with one MAC, its first
-/// interface's) leaves port `p` with that port's MAC as Ethernet source and sender hardware
-/// address, so hosts on a server-side link (NAT real servers whose gateway is a floating
-/// address) send to a MAC the port receives without promiscuous mode. Other replies are left
-/// as they are.
-fn arp_reply_from_port(frame: &mut [u8], mac: MacAddr) {
-    // Untagged Ethernet/IPv4 ARP reply: ethertype 0x0806, htype 1, ptype 0x0800, op 2.
-    if frame.len() >= 42
-        && frame[12..14] == [0x08, 0x06]
-        && frame[14..18] == [0, 1, 0x08, 0]
-        && frame[20..22] == [0, 2]
-    {
-        frame[6..12].copy_from_slice(&mac.0);
-        frame[22..28].copy_from_slice(&mac.0);
-    }
-}
-
 fn lock(n: &SharedNeighbours) -> std::sync::MutexGuard<'_, neigh::NeighbourCache> {
     // A worker that panicked mid-update leaves a cache that is still consistent (every update
     // is a single insert), so a poisoned lock is used as is.
@@ -722,23 +703,6 @@ fn send_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arp_replies_take_the_port_mac() {
-        let port = MacAddr([2, 0, 0, 0, 0, 0x22]);
-        let mut reply = [0u8; 42];
-        reply[12..14].copy_from_slice(&[0x08, 0x06]);
-        reply[14..22].copy_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 2]);
-        reply[6..12].fill(0x11);
-        reply[22..28].fill(0x11);
-        let mut request = reply;
-        request[21] = 1;
-        arp_reply_from_port(&mut reply, port);
-        assert_eq!(&reply[6..12], &port.0);
-        assert_eq!(&reply[22..28], &port.0);
-        arp_reply_from_port(&mut request, port);
-        assert_eq!(&request[6..12], &[0x11; 6]);
-    }
 
     #[test]
     fn workers_move_to_threads() {
