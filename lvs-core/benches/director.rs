@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Instant as WallClock;
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use lvs_core::director::{Director, DirectorConfig, PREFETCH_BATCH, Verdict};
+use lvs_core::director::{Director, DirectorConfig, PREFETCH_BATCH, PREFETCH_MIN_CONNS, Verdict};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
@@ -243,7 +243,7 @@ impl NewConns {
     }
 }
 
-/// CPU nanoseconds per established packet (alone and in prefetched batches) and per new
+/// CPU nanoseconds per established packet (alone and in batches as a worker hands them) and per new
 /// connection, best of 5 rounds, printed next to criterion's wall-clock figures.
 fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     const OPS: u64 = 1 << 18;
@@ -299,7 +299,8 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     }
     eprintln!(
         "director n={n}: CPU time {est:.1} ns per established packet ({batched:.1} ns in \
-         prefetched batches of {PREFETCH_BATCH}, {pair:.1} ns per packet of client + reply \
+         batches of {PREFETCH_BATCH} as a worker hands them, prefetched from \
+         {PREFETCH_MIN_CONNS} connections; {pair:.1} ns per packet of client + reply \
          pairs), {syn:.1} ns per new connection's SYN, {new:.1} ns per new connection's \
          life (SYN + RST + expiry); {} connections",
         d.conn_count()

@@ -1,14 +1,11 @@
 //! [`DirectorHandler`]: the sans-IO director as a [`FrameHandler`].
 
+pub use lvs_core::director::PREFETCH_MIN_CONNS;
 use lvs_core::director::{Director, Verdict};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 
 use super::{Action, FrameHandler};
-
-/// Connection count from which [`FrameHandler::prefetch`] warms the table (about where the
-/// table stops fitting a 2-4 MiB last-level cache share).
-pub const PREFETCH_MIN_CONNS: usize = 1 << 15;
 
 /// Drives one `Director` (one per worker: no shared state on the packet path).
 ///
@@ -33,14 +30,10 @@ impl FrameHandler for DirectorHandler {
         }
     }
 
-    /// Only once the table outgrows the caches: below that every look-up hits anyway and the
-    /// batch look-up would only double the work (measured: the prefetch's own look-ups were
-    /// ~2 % of the worker's profile at 512 flows, for nothing).
+    /// [`Director::prefetch`] (which does nothing below [`PREFETCH_MIN_CONNS`]).
     #[inline]
     fn prefetch(&self, frames: &[&[u8]]) {
-        if self.0.conn_count() >= PREFETCH_MIN_CONNS {
-            self.0.prefetch(frames);
-        }
+        self.0.prefetch(frames);
     }
 
     /// ARP and neighbour-discovery answers carry the MAC of the port the request came in on.
