@@ -231,15 +231,7 @@ mod tests {
 
     /// Whether the director answers a broadcast ARP request for `target`.
     fn answers(d: &mut Director, target: [u8; 4]) -> bool {
-        let mut f = vec![0u8; 64 + 42];
-        let b = &mut f[64..];
-        b[..6].copy_from_slice(&[0xff; 6]);
-        b[6..12].copy_from_slice(&CLIENT_MAC);
-        b[12..14].copy_from_slice(&[0x08, 0x06]);
-        b[14..22].copy_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]);
-        b[22..28].copy_from_slice(&CLIENT_MAC);
-        b[28..32].copy_from_slice(&[203, 0, 113, 2]);
-        b[38..42].copy_from_slice(&target);
+        let mut f = arp_request(target);
         let mut pkt = PacketBuf::new(&mut f, 64, 42).unwrap();
         matches!(
             d.handle_packet(Instant::from_nanos(0), &mut pkt),
