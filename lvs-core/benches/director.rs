@@ -108,6 +108,8 @@ fn director(budget: usize) -> Director {
     let mut d = Director::new(DirectorConfig {
         hash_seed: 1,
         conn_budget: budget,
+        // As `lvs-router run` configures it (connection events only with trace logging).
+        conn_events: false,
         ..DirectorConfig::default()
     });
     let mut lines = vec!["-A -t 192.0.2.10:80 -s wlc".to_string()];

@@ -3,7 +3,7 @@
 mod director_util;
 
 use director_util::*;
-use lvs_core::director::{DropReason, Event};
+use lvs_core::director::{DirectorConfig, DropReason, Event};
 
 #[test]
 fn ipv6_nat_round_trip() {
@@ -81,6 +81,37 @@ fn events_and_overload() {
         .count();
     assert_eq!(expired, 2);
     assert!(!s.d.snapshot().services[0].dests[0].overloaded);
+}
+
+#[test]
+fn conn_events_off_leaves_the_other_events() {
+    let mut s = Sim::new(DirectorConfig {
+        conn_events: false,
+        ..config()
+    });
+    s.ipvsadm(
+        "-A -u 192.0.2.10:53 -s wlc
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m -x 2",
+    );
+    for p in 0..3 {
+        let q = udp_in(("198.51.100.7", 1000 + p), ("192.0.2.10", 53), b"q");
+        let _ = s.send(&q);
+    }
+    s.advance(301);
+    let events: Vec<Event> = std::iter::from_fn(|| s.d.poll_event()).collect();
+    // The connections came and went, unreported; the overload still is.
+    assert_eq!(s.d.snapshot().services[0].dests[0].stats.conns, 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, Event::ConnCreated(_) | Event::ConnExpired(_))),
+        "{events:?}"
+    );
+    let overloads = events
+        .iter()
+        .filter(|e| matches!(e, Event::DestOverloaded { .. }))
+        .count();
+    assert_eq!(overloads, 1);
 }
 
 #[test]

@@ -215,6 +215,8 @@ impl Engine {
             fullnat,
             path_mtu: r.path_mtu.unwrap_or(1500),
             sysctls: r.sysctls(),
+            // The workers only trace connection events: build them only when that is on.
+            conn_events: tracing::enabled!(tracing::Level::TRACE),
             ..DirectorConfig::default()
         };
         let mut scratch = Director::new(dcfg.clone());

@@ -163,6 +163,8 @@ pub struct Director {
     vips: Vec<IpAddr>,
     path_mtu: u16,
     sysctls: Sysctls,
+    /// [`DirectorConfig::conn_events`].
+    conn_events: bool,
     timeouts: Timeouts,
     sched_config: SchedConfig,
     services: ServiceTable,
@@ -232,6 +234,7 @@ impl Director {
             vips: config.vips,
             path_mtu: config.path_mtu,
             sysctls: config.sysctls,
+            conn_events: config.conn_events,
             timeouts: config.timeouts,
             sched_config,
             services,

@@ -193,7 +193,9 @@ impl Director {
                 dest: (conn.daddr, self.dest_port(conn.dest)),
             });
         }
-        self.push_event(Event::ConnCreated(summary(conn)));
+        if self.conn_events {
+            self.push_event(Event::ConnCreated(summary(conn)));
+        }
     }
 
     fn dest_overloaded(&self, s: &crate::service::Scheduled) -> bool {

@@ -433,7 +433,9 @@ impl Director {
             one_packet: false,
         };
         self.services.unbind_conn(&s, kind, now);
-        self.push_event(Event::ConnExpired(summary(conn)));
+        if self.conn_events {
+            self.push_event(Event::ConnExpired(summary(conn)));
+        }
     }
 }
 

@@ -422,7 +422,9 @@ impl Director {
             ConnKind::Active
         };
         self.services.bind_conn(&s, kind);
-        self.push_event(super::Event::ConnCreated(super::packet::summary(&conn)));
+        if self.conn_events {
+            self.push_event(super::Event::ConnCreated(super::packet::summary(&conn)));
+        }
         if replaced {
             SyncImport::Replaced
         } else {
