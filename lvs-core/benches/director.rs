@@ -22,6 +22,7 @@ use std::hint::black_box;
 use std::time::Instant as WallClock;
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
+use lvs_core::conn::FlowHint;
 use lvs_core::director::{Director, DirectorConfig, PREFETCH_BATCH, PREFETCH_MIN_CONNS, Verdict};
 use lvs_core::ipvsadm::parse_line;
 use lvs_core::rewrite::PacketBuf;
@@ -129,6 +130,15 @@ fn director(budget: usize) -> Director {
 fn feed(d: &mut Director, now: Instant, buf: &mut [u8]) -> bool {
     let mut pkt = PacketBuf::new(buf, 64, 54).unwrap();
     matches!(d.handle_packet(now, &mut pkt), Verdict::Forward { .. })
+}
+
+#[inline]
+fn feed_hinted(d: &mut Director, now: Instant, buf: &mut [u8], hint: FlowHint) -> bool {
+    let mut pkt = PacketBuf::new(buf, 64, 54).unwrap();
+    matches!(
+        d.handle_packet_hinted(now, 0, &mut pkt, hint),
+        Verdict::Forward { .. }
+    )
 }
 
 /// A director holding `n` established connections (SYN then ACK each).
@@ -279,15 +289,16 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
         }
         est = est.min((cpu_nanos() - t0) as f64 / OPS as f64);
         let mut walk = Walk::new(n, round * OPS);
+        let mut hints = [FlowHint::default(); PREFETCH_BATCH];
         let t0 = cpu_nanos();
         for _ in 0..OPS / PREFETCH_BATCH as u64 {
             for buf in bufs.iter_mut() {
                 client(buf, &ack, walk.next());
             }
             let frames: [&[u8]; PREFETCH_BATCH] = core::array::from_fn(|k| &bufs[k][64..64 + 54]);
-            d.prefetch(&frames);
-            for buf in &mut bufs {
-                black_box(feed(d, now, buf));
+            d.lookup_batch(&frames, &mut hints);
+            for (buf, &hint) in bufs.iter_mut().zip(&hints) {
+                black_box(feed_hinted(d, now, buf, hint));
             }
         }
         batched = batched.min((cpu_nanos() - t0) as f64 / OPS as f64);
@@ -301,7 +312,7 @@ fn cpu_probe(d: &mut Director, n: usize, nc: &mut NewConns) {
     }
     eprintln!(
         "director n={n}: CPU time {est:.1} ns per established packet ({batched:.1} ns in \
-         batches of {PREFETCH_BATCH} as a worker hands them, prefetched from \
+         batches of {PREFETCH_BATCH} looked up together as a worker does, prefetched from \
          {PREFETCH_MIN_CONNS} connections; {pair:.1} ns per packet of client + reply \
          pairs), {syn:.1} ns per new connection's SYN, {new:.1} ns per new connection's \
          life (SYN + RST + expiry); {} connections",
@@ -358,7 +369,7 @@ fn ir_established(d: &mut Director, n: usize, ops: u64, now: Instant, buf: &mut 
     }
 }
 
-/// The batched established-packet loop (prefetch + handle, as a worker does).
+/// The batched established-packet loop (batch lookup + handle, as a worker does).
 #[inline(never)]
 fn ir_batched(d: &mut Director, n: usize, ops: u64, now: Instant, bufs: &mut [Vec<u8>]) {
     let ack = template(0x10);
@@ -368,9 +379,10 @@ fn ir_batched(d: &mut Director, n: usize, ops: u64, now: Instant, bufs: &mut [Ve
             client(buf, &ack, walk.next());
         }
         let frames: [&[u8]; PREFETCH_BATCH] = core::array::from_fn(|k| &bufs[k][64..64 + 54]);
-        d.prefetch(&frames);
-        for buf in bufs.iter_mut() {
-            black_box(feed(d, now, buf));
+        let mut hints = [FlowHint::default(); PREFETCH_BATCH];
+        d.lookup_batch(&frames, &mut hints);
+        for (buf, &hint) in bufs.iter_mut().zip(&hints) {
+            black_box(feed_hinted(d, now, buf, hint));
         }
     }
 }

@@ -3,6 +3,7 @@
 mod director_util;
 
 use director_util::*;
+use lvs_core::conn::FlowHint;
 use lvs_core::director::{DirectorConfig, DropReason, Event};
 
 #[test]
@@ -216,7 +217,7 @@ fn a_director_moves_to_its_worker_thread() {
 }
 
 #[test]
-fn prefetch_is_only_a_hint() {
+fn a_batch_lookup_changes_nothing() {
     let mut s = Sim::new(config());
     s.ipvsadm(
         "-A -u 192.0.2.10:53
@@ -228,7 +229,11 @@ fn prefetch_is_only_a_hint() {
     let many: Vec<&[u8]> = std::iter::repeat_n(&q[..], 40)
         .chain([&junk[..], &[][..]])
         .collect();
-    s.d.prefetch(&many);
+    let mut hints = vec![FlowHint::default(); many.len()];
+    s.d.lookup_batch(&many, &mut hints);
+    // Up to PREFETCH_BATCH frames are looked up; the rest keep the empty hint.
+    assert!(hints[..32].iter().all(|h| *h != FlowHint::default()));
+    assert!(hints[32..].iter().all(|h| *h == FlowHint::default()));
     assert_eq!(s.d.conn_count(), 1);
     assert_eq!(s.d.snapshot().stats.inpkts, 1);
     assert_eq!(s.send(&q).next_hop().addr, ip("10.0.0.11"));

@@ -72,9 +72,10 @@ pub trait FrameHandler {
     }
 
     /// Called with up to [`PREFETCH_BATCH`] received frames right before their
-    /// [`handle_frame`](Self::handle_frame) calls, so a handler can overlap their table
-    /// look-ups' cache misses (`Director::prefetch`). A hint: the default does nothing.
-    fn prefetch(&self, frames: &[&[u8]]) {
+    /// [`handle_frame`](Self::handle_frame) calls, in the same order, so a handler can look
+    /// their connections up together and overlap the lookups' cache misses
+    /// (`Director::lookup_batch`). A hint: the default does nothing.
+    fn prefetch(&mut self, frames: &[&[u8]]) {
         let _ = frames;
     }
 

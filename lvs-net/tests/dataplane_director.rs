@@ -105,7 +105,7 @@ fn tcp_through_the_nat_director() {
     let worker = start_worker(
         &b,
         cfg,
-        DirectorHandler(director),
+        DirectorHandler::new(director),
         Arc::new(Mutex::new(NeighbourCache::new())),
     );
 

@@ -174,7 +174,7 @@ fn smoke_throughput_nat_director() {
             d.apply(&parse_line(line).unwrap(), lvs_net::worker::now())
                 .unwrap();
         }
-        DirectorHandler(d)
+        DirectorHandler::new(d)
     };
     let fwd = measure("nat-director", make, vip);
     assert!(fwd > 0, "nothing forwarded");

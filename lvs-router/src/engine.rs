@@ -546,7 +546,7 @@ fn worker_main(
     let opened = netns
         .as_deref()
         .map_or(Ok(()), lvs_net::device::enter_netns)
-        .and_then(|()| Worker::new(&cfg, DirectorHandler(director), neigh));
+        .and_then(|()| Worker::new(&cfg, DirectorHandler::new(director), neigh));
     let mut w = match opened {
         Ok(w) => w,
         Err(e) => {

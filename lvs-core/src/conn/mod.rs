@@ -80,8 +80,9 @@
 //! At 1M+ entries a lookup costs two dependent DRAM misses (index chunk, entry: the
 //! `index` module layout; hashbrown's separate control and slot arrays made it three, 15-25%
 //! slower at 1M in A/B runs, 4 ns faster at 1k), so uniformly random single lookups cannot
-//! approach in-cache speed; [`ConnTable::warm`] / [`ConnTable::warm_v4`] (and
-//! [`ConnTable::lookup_in_batch`]) overlap the misses of a batch.
+//! approach in-cache speed; [`ConnTable::warm`], [`ConnTable::lookup_in_batch`] and the
+//! packet path's [`ConnTable::lookup_v4_batch`] prefetch a batch's lines so its misses
+//! overlap.
 //! Real traffic is skewed towards hot flows that stay in cache.
 //!
 //! Memory from capacity arithmetic ([`ConnTable::allocation_size`]) for NAT connections
@@ -104,7 +105,7 @@ mod view;
 
 pub use key::{Conn, ConnKey, OutKey};
 pub use sctp::{SctpEvent, SctpState};
-pub use table::{ConnError, ConnId, ConnTable};
+pub use table::{ConnError, ConnId, ConnTable, FlowHint};
 pub use tcp::{CounterChange, Direction, FlagClass, TcpState};
 pub use timeout::Timeouts;
 pub use view::{ConnMut, ConnRef};

@@ -22,6 +22,22 @@ pub struct ConnId {
 
 const V6: u32 = 1 << 31;
 
+/// What a batch lookup ([`ConnTable::lookup_v4_batch`]) found for one packet, to be confirmed
+/// by [`ConnTable::resolve_v4`] when the packet is handled: the lookup's hashing and index
+/// probe run for a whole batch at once, where their latencies overlap, and the per-packet
+/// step only re-checks the entry. The default hint is "not looked up".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowHint(Option<HintedConn>);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HintedConn {
+    slot: u32,
+    generation: u32,
+    out: bool,
+    /// [`ConnTable::inserts`] at the lookup.
+    inserts: u64,
+}
+
 /// Why an insert failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -81,6 +97,9 @@ pub struct ConnTable {
     v6: Tables<Ipv6Addr>,
     wheel: Wheel,
     budget: usize,
+    /// Entries inserted so far: a [`FlowHint`] for a reply is only trusted while no entry
+    /// came in after it (a new connection could own the tuple as its in key, which wins).
+    inserts: u64,
 }
 
 macro_rules! dispatch {
@@ -116,6 +135,7 @@ impl ConnTable {
             v6: Tables::new(),
             wheel: Wheel::new(),
             budget,
+            inserts: 0,
         }
     }
 
@@ -237,6 +257,7 @@ impl ConnTable {
             t.n_control += 1;
         }
         self.wheel.schedule(tag, expires);
+        self.inserts += 1;
         Ok(ConnId {
             slot: tag,
             generation,
@@ -277,18 +298,6 @@ impl ConnTable {
             let mut hashes = [(0, Fam::None); WARM_BATCH];
             for (slot, f) in hashes.iter_mut().zip(chunk) {
                 *slot = self.packet_hash(f.proto, f.src_addr, f.src_port, f.dst_addr, f.dst_port);
-            }
-            self.warm_hashes(&hashes[..chunk.len()]);
-        }
-    }
-
-    /// [`warm`](Self::warm) for IPv4 packets `(proto, src, sport, dst, dport)`: the packet
-    /// path's form, without address enums.
-    pub fn warm_v4(&self, packets: &[(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)]) {
-        for chunk in packets.chunks(WARM_BATCH) {
-            let mut hashes = [(0, Fam::V4); WARM_BATCH];
-            for (slot, &(p, s, sp, d, dp)) in hashes.iter_mut().zip(chunk) {
-                slot.0 = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
             }
             self.warm_hashes(&hashes[..chunk.len()]);
         }
@@ -363,6 +372,86 @@ impl ConnTable {
             generation: e.meta.generation,
         };
         let dir = if out { Direction::Out } else { Direction::In };
+        Some((id, dir, ConnRef::v4(e)))
+    }
+
+    /// [`lookup_v4`](Self::lookup_v4) for a batch of IPv4 packets `(proto, src, sport, dst,
+    /// dport)`: `hints[i]` for `packets[i]` (the shorter length is used). The probes run
+    /// together, so the lookups' dependency chains overlap; with `prefetch` (for tables
+    /// larger than the caches) every packet's index line is prefetched first, then every
+    /// candidate entry, so their DRAM misses overlap too. Purely a lookup: nothing changes.
+    pub fn lookup_v4_batch(
+        &self,
+        packets: &[(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)],
+        hints: &mut [FlowHint],
+        prefetch: bool,
+    ) {
+        for (chunk, hints) in packets.chunks(WARM_BATCH).zip(hints.chunks_mut(WARM_BATCH)) {
+            let mut hashes = [0u64; WARM_BATCH];
+            for (hash, &(p, s, sp, d, dp)) in hashes.iter_mut().zip(chunk) {
+                *hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
+                if prefetch {
+                    self.v4.warm_index(*hash);
+                }
+            }
+            if prefetch {
+                for &hash in &hashes[..chunk.len()] {
+                    self.v4.warm_entries(hash);
+                }
+            }
+            for ((hint, &hash), &(p, s, sp, d, dp)) in hints.iter_mut().zip(&hashes).zip(chunk) {
+                *hint = FlowHint(
+                    self.v4
+                        .find_packet(hash, u8::from(p), s, sp, d, dp)
+                        .and_then(|(slot, out)| {
+                            Some(HintedConn {
+                                slot,
+                                generation: self.v4.slab.get(slot)?.meta.generation,
+                                out,
+                                inserts: self.inserts,
+                            })
+                        }),
+                );
+            }
+        }
+    }
+
+    /// What [`lookup_v4`](Self::lookup_v4) returns now for this packet, from `hint` (the
+    /// batch lookup of the same packet) when it still holds: the entry is live, the same
+    /// generation, its key still the packet's, and for a reply no entry inserted since.
+    /// `None` when the hint cannot say (no hint, a miss, or something changed): then call
+    /// [`lookup_v4`](Self::lookup_v4).
+    #[inline]
+    pub fn resolve_v4(
+        &self,
+        hint: FlowHint,
+        proto: IpProtocol,
+        src: Ipv4Addr,
+        sp: u16,
+        dst: Ipv4Addr,
+        dp: u16,
+    ) -> Option<(ConnId, Direction, ConnRef<'_>)> {
+        let h = hint.0?;
+        let e = self.v4.slab.get(h.slot)?;
+        if !e.is_live() || e.meta.generation != h.generation {
+            return None;
+        }
+        let p = u8::from(proto);
+        let dir = if h.out {
+            if h.inserts != self.inserts || !e.matches_out(p, src, sp, dst, dp) {
+                return None;
+            }
+            Direction::Out
+        } else {
+            if !e.matches_in(KIND_CONN, p, src, sp, dst, dp) {
+                return None;
+            }
+            Direction::In
+        };
+        let id = ConnId {
+            slot: h.slot,
+            generation: h.generation,
+        };
         Some((id, dir, ConnRef::v4(e)))
     }
 
@@ -839,6 +928,99 @@ mod tests {
                             prop_assert_eq!(v4, want);
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// A reply's hint is not trusted once a connection came in whose in key is the reply's
+    /// tuple (a client that is also a real server): the in match wins, as in `lookup_v4`.
+    #[test]
+    fn a_new_in_key_overrides_a_hinted_reply() {
+        let spec = |c, cp, v, vp, d, dp, fwd| Spec {
+            c,
+            cp,
+            v,
+            vp,
+            d,
+            dp,
+            fwd,
+            template: false,
+            v6: false,
+            udp: false,
+        };
+        let mut t = ConnTable::new(5, usize::MAX);
+        let a = t
+            .insert(
+                &conn(&spec(0, 1000, 1, 80, 2, 8080, ForwardMethod::Nat)),
+                Instant::ZERO,
+                60,
+            )
+            .unwrap();
+        let v4 = |k| Ipv4Addr::new(10, 0, 0, k);
+        let reply = [(IpProtocol::Tcp, v4(2), 8080, v4(0), 1000)];
+        let mut hint = [FlowHint::default()];
+        t.lookup_v4_batch(&reply, &mut hint, false);
+        let (p, s, sp, d, dp) = reply[0];
+        let got = t
+            .resolve_v4(hint[0], p, s, sp, d, dp)
+            .map(|(id, dir, _)| (id, dir));
+        assert_eq!(got, Some((a, Direction::Out)));
+        let b = t
+            .insert(
+                &conn(&spec(2, 8080, 0, 1000, 1, 80, ForwardMethod::Dr)),
+                Instant::ZERO,
+                60,
+            )
+            .unwrap();
+        assert!(t.resolve_v4(hint[0], p, s, sp, d, dp).is_none());
+        let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
+        assert_eq!(fresh, Some((b, Direction::In)));
+    }
+
+    proptest! {
+        /// A batch lookup's hints, checked after any later inserts and removals, answer as
+        /// a fresh lookup would (or decline): a hint never names the wrong connection, even
+        /// when a new connection's in key takes over a hinted reply's tuple.
+        #[test]
+        fn hints_resolve_as_a_fresh_lookup(
+            before in proptest::collection::vec((spec(), any::<bool>()), 1..30),
+            after in proptest::collection::vec((spec(), any::<bool>()), 0..10),
+        ) {
+            let mut t = ConnTable::new(5, usize::MAX);
+            let mut ids = Vec::new();
+            let mut apply = |t: &mut ConnTable, ops: &[(Spec, bool)]| {
+                for (s, remove) in ops {
+                    if *remove && !ids.is_empty() {
+                        let id: ConnId = ids.swap_remove(usize::from(s.c) % ids.len());
+                        assert!(t.remove(id).is_some());
+                    } else if let Ok(id) = t.insert(&conn(s), Instant::ZERO, 60) {
+                        ids.push(id);
+                    }
+                }
+            };
+            apply(&mut t, &before);
+            let packets: Vec<_> = [IpProtocol::Tcp, IpProtocol::Udp]
+                .into_iter()
+                .flat_map(|p| tuples().map(move |(a, ap, b, bp)| (p, a, ap, b, bp)))
+                .filter_map(|(p, a, ap, b, bp)| match (addr(a, false), addr(b, false)) {
+                    (IpAddr::V4(s), IpAddr::V4(d)) => Some((p, s, ap, d, bp)),
+                    _ => None,
+                })
+                .collect();
+            let mut hints = vec![FlowHint::default(); packets.len()];
+            t.lookup_v4_batch(&packets, &mut hints, true);
+            for (&(p, s, sp, d, dp), &h) in packets.iter().zip(&hints) {
+                let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
+                prop_assert_eq!(h.0.is_some(), fresh.is_some());
+                let hinted = t.resolve_v4(h, p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
+                prop_assert_eq!(hinted, fresh);
+            }
+            apply(&mut t, &after);
+            for (&(p, s, sp, d, dp), &h) in packets.iter().zip(&hints) {
+                let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
+                if let Some(hinted) = t.resolve_v4(h, p, s, sp, d, dp) {
+                    prop_assert_eq!(Some((hinted.0, hinted.1)), fresh);
                 }
             }
         }

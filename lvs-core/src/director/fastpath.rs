@@ -596,6 +596,55 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Looking a batch up first (`lookup_batch`, then `handle_packet_hinted` per frame)
+        /// is an optimisation only: on random traffic in random batches (connections created,
+        /// closed and reused inside one batch) it gives what one-by-one handling gives.
+        #[test]
+        fn batch_lookup_matches_one_by_one(
+            pkts in proptest::collection::vec(pkt(), 1..80),
+            sizes in proptest::collection::vec(1usize..=32, 1..20),
+        ) {
+            let (mut batched, mut single) = (director(), director());
+            let now = Instant::ZERO;
+            let mut rest = &pkts[..];
+            let mut sizes = sizes.iter().cycle();
+            while !rest.is_empty() {
+                let n = (*sizes.next().unwrap()).min(rest.len());
+                let (chunk, tail) = rest.split_at(n);
+                rest = tail;
+                let frames: Vec<Vec<u8>> = chunk.iter().map(frame).collect();
+                let mut b1: Vec<Vec<u8>> = frames
+                    .iter()
+                    .map(|f| {
+                        let mut b = vec![0u8; 256];
+                        b[64..64 + f.len()].copy_from_slice(f);
+                        b
+                    })
+                    .collect();
+                let mut b2 = b1.clone();
+                let views: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+                let mut hints = vec![crate::conn::FlowHint::default(); n];
+                batched.lookup_batch(&views, &mut hints);
+                for (k, f) in frames.iter().enumerate() {
+                    let mut p1 = crate::rewrite::PacketBuf::new(&mut b1[k], 64, f.len()).unwrap();
+                    let mut p2 = crate::rewrite::PacketBuf::new(&mut b2[k], 64, f.len()).unwrap();
+                    let v1 = outcome(&batched.handle_packet_hinted(now, 0, &mut p1, hints[k]));
+                    let v2 = outcome(&single.handle_packet(now, &mut p2));
+                    prop_assert_eq!(v1, v2, "{:?}", chunk[k]);
+                }
+                prop_assert_eq!(&b1, &b2);
+                prop_assert_eq!(batched.snapshot(), single.snapshot());
+                prop_assert_eq!(
+                    batched.conns(now).collect::<Vec<_>>(),
+                    single.conns(now).collect::<Vec<_>>()
+                );
+                prop_assert_eq!(batched.drop_counters(), single.drop_counters());
+            }
+        }
+    }
+
     #[test]
     fn common_frames_take_the_fast_path() {
         for tcp in [true, false] {

@@ -45,22 +45,16 @@
 //! control plane applies each command to every worker; counters are summed across workers
 //! by the snapshot reader.
 //!
-//! **Performance** (`benches/director.rs`, NAT TCP, 16 dests, random clients; CPU time from
-//! schedstat on the shared 2-core build machine at load average 6-7, so cache pressure from
-//! other jobs shows; ranges over alternated runs):
-//!
-//! | connections | established packet | in prefetched batches of 32 | client + reply pairs | new connection (SYN + RST + expiry) | bytes/conn |
-//! |---|---|---|---|---|---|
-//! | 1k | 38-46 ns | 45-61 ns | 48 ns | 0.49-0.55 us | (287: fixed overhead) |
-//! | 1M | 325-385 ns | 102-117 ns | 266-268 ns | 0.87-0.98 us | 89 |
-//! | 10M | 329-379 ns | 129-155 ns | 384 ns | 1.41 us | 91 |
-//!
-//! An established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
+//! **Performance** (`benches/director.rs`; figures in the README's Benchmarks section): an
+//! established packet is parse + lookup + state + rewrite + TTL + counters + MACs. IPv4
 //! TCP/UDP packets of NAT, DR and local connections take the `fastpath` module's fixed-offset
-//! path (one hash and one index probe for either direction, the entry read once); beyond cache
-//! sizes the connection table's dependent DRAM misses dominate ([`Director::prefetch`]
-//! overlaps them). A new connection's cost is mostly the service table (scheduling, dest
-//! counters) and the connection table (insert, index, expiry).
+//! path (one hash and one index probe for either direction, the entry read once), and so
+//! does a new NAT/DR connection's first packet once scheduled. A data plane hands frames in
+//! batches: [`Director::lookup_batch`] runs the batch's lookups together (their dependency
+//! chains overlap, and beyond cache sizes their DRAM misses too, by prefetching) and
+//! [`Director::handle_packet_hinted`] re-checks each result instead of looking up again. A
+//! new connection's cost is mostly the service table (scheduling, dest counters) and the
+//! connection table (insert, index, expiry).
 //!
 //! **SCTP** associations are tracked with the kernel's SCTP state table
 //! ([`crate::conn::sctp`]): the first chunk of each packet (an ABORT bundled after a COOKIE
@@ -102,7 +96,7 @@ pub use stats::{ESTIMATOR_INTERVAL, Rates, Stats};
 pub use sync::{SyncCounters, SyncImport};
 pub use verdict::{DropCounters, DropReason, NextHop, Verdict};
 
-use crate::conn::{Conn, ConnId, ConnTable, Timeouts};
+use crate::conn::{Conn, ConnId, ConnTable, FlowHint, Timeouts};
 use crate::ipvsadm::ServiceKey;
 use crate::rewrite::PacketBuf;
 use crate::sched::SchedConfig;
@@ -120,13 +114,13 @@ use stats::Estimator;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// The most frames [`Director::prefetch`] looks at.
+/// The most frames [`Director::lookup_batch`] looks at.
 pub const PREFETCH_BATCH: usize = 32;
 
-/// Connection count from which [`Director::prefetch`] warms the table (about where the table
-/// stops fitting a 2-4 MiB last-level cache share). Below it every lookup hits anyway and the
-/// warm-up would only double the lookup work (measured: the prefetch's own lookups were ~2 %
-/// of the worker's profile at 512 flows, for nothing).
+/// Connection count from which [`Director::lookup_batch`] prefetches the table's lines
+/// (about where the table stops fitting a 2-4 MiB last-level cache share). Below it every
+/// lookup hits anyway and the prefetch passes would only add work (measured: ~2 % of the
+/// worker's profile at 512 flows, for nothing).
 pub const PREFETCH_MIN_CONNS: usize = 1 << 15;
 
 /// Originated frames waiting for `poll_transmit`; more are dropped.
@@ -285,26 +279,37 @@ impl Director {
         port: usize,
         pkt: &'a mut PacketBuf<'_>,
     ) -> Verdict<'a> {
+        self.handle_packet_hinted(now, port, pkt, FlowHint::default())
+    }
+
+    /// [`handle_packet_on`](Self::handle_packet_on) for a frame whose connection
+    /// [`lookup_batch`](Self::lookup_batch) looked up with the others of its batch. The
+    /// result is the same as without the hint (a hint that no longer holds is ignored).
+    #[inline]
+    pub fn handle_packet_hinted<'a>(
+        &mut self,
+        now: Instant,
+        port: usize,
+        pkt: &'a mut PacketBuf<'_>,
+        hint: FlowHint,
+    ) -> Verdict<'a> {
         self.in_port = port;
-        let v = self.packet(now, pkt);
+        let v = self.packet(now, pkt, hint);
         if let Verdict::Drop(reason) = v {
             self.drops.count(reason);
         }
         v
     }
 
-    /// Warms the caches for a batch of received frames before they are handled one by one.
+    /// Looks up the connections of a batch of received frames (up to [`PREFETCH_BATCH`];
+    /// more are ignored) before they are handled one by one with
+    /// [`handle_packet_hinted`](Self::handle_packet_hinted): `hints[i]` for `frames[i]`.
     ///
-    /// At millions of connections a lookup is a few dependent DRAM misses; handled one at a
-    /// time they serialise. Call this with the next up to [`PREFETCH_BATCH`] frames (more are
-    /// ignored) right before their `handle_packet` calls: their connection lookups run
-    /// together here ([`ConnTable::warm_v4`]) so the misses overlap, and the per-frame
-    /// lookups then hit warm lines. Purely a performance hint: no state changes. Only IPv4
-    /// TCP/UDP frames are looked at, and only once the table holds [`PREFETCH_MIN_CONNS`].
-    pub fn prefetch(&self, frames: &[&[u8]]) {
-        if self.conn_count() < PREFETCH_MIN_CONNS {
-            return;
-        }
+    /// The lookups' hashing and index probes run together here, so their dependency chains
+    /// overlap, and from [`PREFETCH_MIN_CONNS`] connections on every index line and candidate
+    /// entry is prefetched first, so their DRAM misses overlap too. Purely a lookup: no state
+    /// changes. Frames other than IPv4 TCP/UDP get the empty hint.
+    pub fn lookup_batch(&self, frames: &[&[u8]], hints: &mut [FlowHint]) {
         let none = (
             crate::wire::IpProtocol::Tcp,
             core::net::Ipv4Addr::UNSPECIFIED,
@@ -313,14 +318,27 @@ impl Director {
             0,
         );
         let mut keys = [none; PREFETCH_BATCH];
+        let mut at = [usize::MAX; PREFETCH_BATCH];
         let mut n = 0;
-        for f in frames.iter().take(PREFETCH_BATCH) {
+        for (i, f) in frames.iter().take(PREFETCH_BATCH).enumerate() {
             if let Some(k) = fastpath::peek_v4(f) {
                 keys[n] = k;
+                at[n] = i;
                 n += 1;
             }
         }
-        self.conns.warm_v4(&keys[..n]);
+        let mut found = [FlowHint::default(); PREFETCH_BATCH];
+        let prefetch = self.conn_count() >= PREFETCH_MIN_CONNS;
+        self.conns
+            .lookup_v4_batch(&keys[..n], &mut found[..n], prefetch);
+        for h in hints.iter_mut() {
+            *h = FlowHint::default();
+        }
+        for (&i, &h) in at[..n].iter().zip(&found[..n]) {
+            if let Some(slot) = hints.get_mut(i) {
+                *slot = h;
+            }
+        }
     }
 
     /// Whether a GSO super-frame (many TCP/UDP segments behind one set of headers, which the

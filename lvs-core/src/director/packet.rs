@@ -10,7 +10,7 @@ use super::{Director, DropReason, Verdict};
 use crate::conn::sctp::{self, SctpEvent, SctpState};
 use crate::conn::tcp::flags as tcpf;
 use crate::conn::{
-    Conn, ConnFlags, ConnId, ConnRef, CounterChange, Direction, ForwardMethod, TcpState,
+    Conn, ConnFlags, ConnId, ConnRef, CounterChange, Direction, FlowHint, ForwardMethod, TcpState,
 };
 use crate::rewrite::{self, ConnAddrs, Layout, PacketBuf, toa};
 use crate::sched::{ConnKind, DestId};
@@ -75,12 +75,19 @@ pub(super) struct Out {
 }
 
 impl Director {
-    pub(super) fn packet<'a>(&mut self, now: Instant, pkt: &'a mut PacketBuf<'_>) -> Verdict<'a> {
+    pub(super) fn packet<'a>(
+        &mut self,
+        now: Instant,
+        pkt: &'a mut PacketBuf<'_>,
+        hint: FlowHint,
+    ) -> Verdict<'a> {
         // The common frame first: its established packets never build a `FrameInfo`.
         if let Some(v4) = super::fastpath::extract_v4(pkt.frame()) {
-            let found = self
-                .conns
-                .lookup_v4(v4.proto, v4.src, v4.sport, v4.dst, v4.dport);
+            let (p, s, sp, d, dp) = (v4.proto, v4.src, v4.sport, v4.dst, v4.dport);
+            let found = match self.conns.resolve_v4(hint, p, s, sp, d, dp) {
+                Some(hit) => Some(hit),
+                None => self.conns.lookup_v4(p, s, sp, d, dp),
+            };
             if let Some((id, dir, c)) = found {
                 let hit = super::fastpath::Hit::of(&c, dir);
                 if let Some(next_hop) =

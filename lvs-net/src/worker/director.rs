@@ -1,7 +1,8 @@
 //! [`DirectorHandler`]: the sans-IO director as a [`FrameHandler`].
 
+use lvs_core::conn::FlowHint;
 pub use lvs_core::director::PREFETCH_MIN_CONNS;
-use lvs_core::director::{Director, Verdict};
+use lvs_core::director::{Director, PREFETCH_BATCH, Verdict};
 use lvs_core::rewrite::PacketBuf;
 use lvs_core::time::Instant;
 
@@ -13,12 +14,36 @@ use super::{Action, FrameHandler};
 /// inside the `PacketBuf`, and the worker reads it back from there), so only a reply's
 /// length has to travel in the [`Action`].
 #[derive(Debug)]
-pub struct DirectorHandler(pub Director);
+pub struct DirectorHandler(pub Director, BatchHints);
+
+/// The connection lookups of the batch being handled ([`Director::lookup_batch`]), handed
+/// to the frames in order. A hint that belongs to another frame (the worker skipped one) is
+/// harmless: the director checks it against the frame and looks up afresh.
+#[derive(Debug, Default)]
+pub(crate) struct BatchHints {
+    hints: [FlowHint; PREFETCH_BATCH],
+    next: usize,
+    len: usize,
+}
+
+impl DirectorHandler {
+    /// A handler for `director`.
+    pub fn new(director: Director) -> Self {
+        Self(director, BatchHints::default())
+    }
+}
 
 impl FrameHandler for DirectorHandler {
     #[inline]
     fn handle_frame(&mut self, now: Instant, port: usize, pkt: &mut PacketBuf<'_>) -> Action {
-        match self.0.handle_packet_on(now, port, pkt) {
+        let b = &mut self.1;
+        let hint = if b.next < b.len {
+            b.next += 1;
+            b.hints[b.next - 1]
+        } else {
+            FlowHint::default()
+        };
+        match self.0.handle_packet_hinted(now, port, pkt, hint) {
             Verdict::Forward { next_hop, .. } => Action::Forward {
                 next_hop: next_hop.addr,
                 mac: next_hop.mac,
@@ -30,10 +55,14 @@ impl FrameHandler for DirectorHandler {
         }
     }
 
-    /// [`Director::prefetch`] (which does nothing below [`PREFETCH_MIN_CONNS`]).
+    /// [`Director::lookup_batch`]: the batch's lookups run together (prefetched from
+    /// [`PREFETCH_MIN_CONNS`] connections); `handle_frame` takes their results in order.
     #[inline]
-    fn prefetch(&self, frames: &[&[u8]]) {
-        self.0.prefetch(frames);
+    fn prefetch(&mut self, frames: &[&[u8]]) {
+        let b = &mut self.1;
+        b.len = frames.len().min(PREFETCH_BATCH);
+        b.next = 0;
+        self.0.lookup_batch(&frames[..b.len], &mut b.hints[..b.len]);
     }
 
     /// ARP and neighbour-discovery answers carry the MAC of the port the request came in on.
