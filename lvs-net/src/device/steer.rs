@@ -145,33 +145,31 @@ impl SteerKey {
         match self {
             Self::ClientEndpoint => None,
             Self::ClientAddress => Some((u32::MAX, u128::MAX)),
-            Self::ClientNetwork { v4_mask, v6_prefix } => Some((
-                v4_mask.to_bits(),
-                u128::MAX
-                    .checked_shl(128 - u32::from(v6_prefix.min(128)))
-                    .unwrap_or(0),
-            )),
+            Self::ClientNetwork { v4_mask, v6_prefix } => {
+                Some((v4_mask.to_bits(), v6_prefix_mask(v6_prefix)))
+            }
         }
     }
 
     /// Whether every two clients that `netmask` maps to one network (one persistence
     /// template) are steered to one worker: the key leaves the port out and masks no bit
-    /// that `netmask` keeps. A mask of one family says nothing of the other: `true` only for
-    /// its own.
+    /// that `netmask` keeps (only `netmask`'s family is compared).
     pub fn groups(self, netmask: Netmask) -> bool {
         let Some((v4, v6)) = self.masks() else {
             return false;
         };
         match netmask {
             Netmask::V4(m) => v4 & !m.to_bits() == 0,
-            Netmask::V6(p) => {
-                let m = u128::MAX
-                    .checked_shl(128 - u32::from(p.min(128)))
-                    .unwrap_or(0);
-                v6 & !m == 0
-            }
+            Netmask::V6(p) => v6 & !v6_prefix_mask(p) == 0,
         }
     }
+}
+
+/// The 128-bit mask of an IPv6 prefix length (128 and more: all ones).
+fn v6_prefix_mask(prefix: u8) -> u128 {
+    u128::MAX
+        .checked_shl(128 - u32::from(prefix.min(128)))
+        .unwrap_or(0)
 }
 
 /// Builds the steering program for `vips` and FULLNAT `laddrs`, hashing client endpoints;
