@@ -17,6 +17,11 @@
 //! a reply to a local address, which the kernel takes modulo the group size: the worker that
 //! made the connection gets its replies.
 //!
+//! With persistent services in the rules the steering leaves the client port out and masks
+//! the client address by the widest `-M` among them ([`steer_key`]): all connections of one
+//! client network, the unit of a persistence template, reach the worker holding the template.
+//! The program is fixed at start; a reload that needs a wider mask only warns.
+//!
 //! A reload is checked on a scratch director first, so every worker either takes it or none
 //! does. The control socket (`crate::control`, `lvs_net::ctl`) applies ipvsadm commands as
 //! [`Engine::replace`] with the running rules plus the commands (all or nothing, flows kept
@@ -31,7 +36,7 @@ use std::time::Duration;
 
 use lvs_core::conn::Timeouts;
 use lvs_core::director::{Director, DirectorConfig, DirectorSnapshot, PortShare, Sysctls};
-use lvs_core::ipvsadm::{AdmConn, AdmState, Command};
+use lvs_core::ipvsadm::{AdmConn, AdmState, Command, Netmask};
 use lvs_net::device::steer::{SteerKey, SteerPacket};
 use lvs_net::device::{AfPacketConfig, DeviceError, Steering};
 use lvs_net::neigh::NeighbourCache;
@@ -62,10 +67,65 @@ struct WorkerHandle {
     thread: Option<JoinHandle<Result<(), DeviceError>>>,
 }
 
-/// Whether any service of `commands` is persistent (`-p`).
-pub(crate) fn has_persistence(commands: &[Command]) -> bool {
-    commands.iter().any(|c| {
-        matches!(c, Command::AddService(_, cfg) | Command::EditService(_, cfg) if cfg.persistent.is_some())
+/// The client netmasks (`-M`) of the persistent (`-p`) services that `commands` add or edit.
+pub(crate) fn persistence_netmasks(commands: &[Command]) -> impl Iterator<Item = Netmask> + '_ {
+    commands.iter().filter_map(|c| match c {
+        Command::AddService(_, cfg) | Command::EditService(_, cfg) if cfg.persistent.is_some() => {
+            Some(cfg.netmask)
+        }
+        _ => None,
+    })
+}
+
+/// How the fanout should steer for `commands`: by client endpoint without persistent
+/// services, else by the client address masked by the widest netmask of each family among
+/// them (`SteerKey::for_netmasks`: [`SteerKey::ClientAddress`] when all are /32 and /128), so
+/// every client of one persistence template reaches one worker.
+pub(crate) fn steer_key(commands: &[Command]) -> SteerKey {
+    let mut netmasks = persistence_netmasks(commands).peekable();
+    if netmasks.peek().is_none() {
+        SteerKey::ClientEndpoint
+    } else {
+        SteerKey::for_netmasks(netmasks)
+    }
+}
+
+/// Why workers steered by `key` (fixed at start) do not keep together the clients that
+/// share a persistence template under `commands`, if they do not: persistence added to
+/// workers steered by client endpoint, or a netmask wider than the steering's mask.
+/// `None` with one worker.
+pub(crate) fn steering_warning(
+    key: SteerKey,
+    workers: usize,
+    commands: &[Command],
+) -> Option<String> {
+    if workers <= 1 {
+        return None;
+    }
+    let wider: Vec<Netmask> = persistence_netmasks(commands)
+        .filter(|&m| !key.groups(m))
+        .collect();
+    if wider.is_empty() {
+        return None;
+    }
+    let want = steer_key(commands);
+    Some(if key == SteerKey::ClientEndpoint {
+        format!(
+            "persistent services added while running on {workers} workers steered by client \
+             endpoint: a client's connections may be scheduled on several workers until a \
+             restart steers by client address ({want:?})"
+        )
+    } else {
+        let masks = wider.iter().map(|m| match m {
+            Netmask::V4(m) => m.to_string(),
+            Netmask::V6(p) => format!("/{p}"),
+        });
+        format!(
+            "persistence netmask {} wider than the mask the {workers} workers are steered by \
+             ({key:?}, fixed at start): clients of one network may be scheduled on several \
+             workers (one template each) until a restart steers by {want:?}",
+            masks.collect::<Vec<_>>().join(", ")
+        )
     })
 }
 
@@ -140,14 +200,14 @@ impl Engine {
                 gateway: rt.via,
             });
         }
-        // Persistence templates live in each worker's table: a persistent client's connections
-        // must all reach one worker, so steer by client address when the rules have any.
-        // Fixed for the life of the workers (a reload that adds persistence only warns).
-        let steer_key = if has_persistence(&cfg.commands) {
-            SteerKey::ClientAddress
-        } else {
-            SteerKey::ClientEndpoint
-        };
+        // Persistence templates live in each worker's table: the connections of a persistent
+        // client network must all reach one worker, so steer by masked client address when
+        // the rules have any. Fixed for the life of the workers (a reload that adds
+        // persistence or widens its netmask only warns).
+        let steer_key = steer_key(&cfg.commands);
+        if workers > 1 {
+            tracing::debug!(?steer_key, workers, "fanout steering");
+        }
         let steering = Steering::Client {
             vips: vips.clone(),
             laddrs: laddrs.clone(),
@@ -366,6 +426,12 @@ impl Engine {
         self.steer_key
     }
 
+    /// Why the running steering does not fit `commands`' persistent services, if it does not
+    /// (see [`steering_warning`]).
+    fn steering_warning(&self, commands: &[Command]) -> Option<String> {
+        steering_warning(self.steer_key, self.workers.len(), commands)
+    }
+
     /// Runs `f` on the scratch director, which holds the effective rules every worker holds
     /// (services, their settings), but no connections.
     pub(crate) fn with_rules<R>(&self, f: impl FnOnce(&Director) -> R) -> R {
@@ -381,16 +447,8 @@ impl Engine {
     /// scratch director (on error nothing changed anywhere). The overlay, if one is set, is
     /// applied to the rules first.
     pub(crate) fn replace(&self, cfg: &Loaded) -> Result<(), String> {
-        if self.workers.len() > 1
-            && self.steer_key == SteerKey::ClientEndpoint
-            && has_persistence(&cfg.commands)
-        {
-            tracing::warn!(
-                "persistent services added while running on {} workers steered by client \
-                 endpoint: a client's connections may be scheduled on several workers until a \
-                 restart steers by client address",
-                self.workers.len()
-            );
+        if let Some(warning) = self.steering_warning(&cfg.commands) {
+            tracing::warn!("{warning}");
         }
         let mut s = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let effective = match &*self.overlay.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -576,17 +634,158 @@ fn worker_main(
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Vec<Command> {
+        text.lines()
+            .map(|l| lvs_core::ipvsadm::parse_line(l.trim()).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn persistence_is_seen_in_added_and_edited_services() {
-        let parse = |text: &str| -> Vec<Command> {
-            text.lines()
-                .map(|l| lvs_core::ipvsadm::parse_line(l).unwrap())
-                .collect()
+    fn the_steering_key_follows_the_widest_persistence_netmask() {
+        assert_eq!(
+            steer_key(&parse("-A -t 192.0.2.1:80 -s rr")),
+            SteerKey::ClientEndpoint
+        );
+        assert_eq!(
+            steer_key(&parse("-A -t 192.0.2.1:80 -s rr -p 300")),
+            SteerKey::ClientAddress
+        );
+        assert_eq!(
+            steer_key(&parse(
+                "-A -t 192.0.2.1:80 -s rr\n-E -t 192.0.2.1:80 -s rr -p"
+            )),
+            SteerKey::ClientAddress
+        );
+        // A non-persistent service's netmask does not count; per family, the widest.
+        let rules = parse(
+            "-A -t 192.0.2.1:80 -s rr -M 255.0.0.0
+             -A -t 192.0.2.1:443 -s rr -p 300 -M 255.255.255.0
+             -A -u 192.0.2.1:53 -s rr -p 60 -M 255.255.0.0
+             -A -t [2001:db8::1]:80 -s rr -p 300 -M 64
+             -A -t [2001:db8::1]:443 -s rr -p 300",
+        );
+        assert_eq!(
+            steer_key(&rules),
+            SteerKey::ClientNetwork {
+                v4_mask: [255, 255, 0, 0].into(),
+                v6_prefix: 64
+            }
+        );
+        assert_eq!(
+            steer_key(&parse("-A -t [2001:db8::1]:80 -s rr -p 300 -M 48")),
+            SteerKey::ClientNetwork {
+                v4_mask: std::net::Ipv4Addr::BROADCAST,
+                v6_prefix: 48
+            }
+        );
+    }
+
+    #[test]
+    fn a_reload_that_widens_the_netmask_warns() {
+        let start = parse("-A -t 192.0.2.1:80 -s rr -p 300 -M 255.255.255.0");
+        let key = steer_key(&start);
+        assert_eq!(steering_warning(key, 2, &start), None);
+        // Narrower or equal masks, or no persistence at all: still fine.
+        for ok in [
+            "-A -t 192.0.2.1:80 -s rr -p 300",
+            "-A -t 192.0.2.1:80 -s rr -p 300 -M 255.255.255.128",
+            "-A -t 192.0.2.1:80 -s rr",
+        ] {
+            assert_eq!(steering_warning(key, 2, &parse(ok)), None, "{ok}");
+        }
+        let wider = parse("-A -t 192.0.2.1:80 -s rr -p 300 -M 255.255.0.0");
+        let w = steering_warning(key, 2, &wider).unwrap();
+        assert!(w.contains("persistence netmask 255.255.0.0 wider"), "{w}");
+        assert_eq!(steering_warning(key, 1, &wider), None);
+        // IPv6: steering by /128 (ClientAddress), a reload asks for /64.
+        let v6 = parse("-A -t [2001:db8::1]:80 -s rr -p 300 -M 64");
+        let w = steering_warning(SteerKey::ClientAddress, 4, &v6).unwrap();
+        assert!(w.contains("/64"), "{w}");
+        // Persistence added to workers steered by client endpoint.
+        let w = steering_warning(SteerKey::ClientEndpoint, 2, &start).unwrap();
+        assert!(w.contains("steered by client endpoint"), "{w}");
+    }
+
+    /// Two workers' directors behind the steering `run` picks for a persistent service with
+    /// `-M 255.255.255.0`: the clients of one /24, over many connections, make one template
+    /// and reach one real server, as with the kernel's single table. Steering by client
+    /// address alone (the mask ignored) makes a template per worker.
+    #[test]
+    fn one_client_network_makes_one_template_over_two_workers() {
+        use lvs_core::director::{DirectorConfig, Verdict};
+        use lvs_core::rewrite::PacketBuf;
+        use lvs_core::wire::MacAddr;
+        let rules = parse(
+            "-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0
+             -a -t 192.0.2.10:80 -r 10.0.0.11:80 -m
+             -a -t 192.0.2.10:80 -r 10.0.0.12:80 -m",
+        );
+        let vip: IpAddr = "192.0.2.10".parse().unwrap();
+        let run = |key: SteerKey| {
+            let steering = Steering::Client {
+                vips: vec![vip],
+                laddrs: Vec::new(),
+                key,
+            };
+            let config = DirectorConfig {
+                mac: MacAddr([2, 0, 0, 0, 0, 2]),
+                addrs: vec!["10.0.0.1".parse().unwrap()],
+                neighbours: vec![
+                    ("10.0.0.11".parse().unwrap(), MacAddr([2, 0, 0, 0, 0, 0x11])),
+                    ("10.0.0.12".parse().unwrap(), MacAddr([2, 0, 0, 0, 0, 0x12])),
+                ],
+                ..DirectorConfig::default()
+            };
+            let mut workers: Vec<Director> = (0..2)
+                .map(|_| {
+                    let mut d = Director::new(config.clone());
+                    d.replace_config(&rules, now()).unwrap();
+                    d
+                })
+                .collect();
+            let (mut servers, mut used) = (std::collections::HashSet::new(), [0; 2]);
+            let mut conns = 0;
+            for last in 1..=30u8 {
+                for cport in [40_000, 40_001, 40_002] {
+                    let caddr = IpAddr::from([198, 51, 100, last]);
+                    let pkt = SteerPacket::from_client(6, caddr, cport, vip, 80);
+                    let w = steering.member(&pkt, 2).unwrap();
+                    used[w] += 1;
+                    let mut frame = vec![0u8; 64];
+                    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                        .ipv4([198, 51, 100, last], [192, 0, 2, 10], 64)
+                        .tcp(cport, 80, 1, 1000)
+                        .syn()
+                        .write(&mut frame, &[])
+                        .unwrap();
+                    let len = frame.len() - 64;
+                    frame.extend([0; 64]);
+                    let mut buf = PacketBuf::new(&mut frame, 64, len).unwrap();
+                    match workers[w].handle_packet(now(), &mut buf) {
+                        Verdict::Forward { frame, .. } => {
+                            let ip = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
+                            let Some(etherparse::NetSlice::Ipv4(h)) = ip.net else {
+                                panic!("not IPv4");
+                            };
+                            servers.insert(h.header().destination_addr());
+                        }
+                        v => panic!("{v:?}"),
+                    }
+                    conns += 1;
+                }
+            }
+            assert_eq!(
+                workers.iter().map(Director::conn_count).sum::<usize>(),
+                conns
+            );
+            let templates: usize = workers.iter().map(|d| d.templates(now()).count()).sum();
+            (servers.len(), templates, used)
         };
-        assert!(!has_persistence(&parse("-A -t 192.0.2.1:80 -s rr")));
-        assert!(has_persistence(&parse("-A -t 192.0.2.1:80 -s rr -p 300")));
-        assert!(has_persistence(&parse(
-            "-A -t 192.0.2.1:80 -s rr\n-E -t 192.0.2.1:80 -s rr -p"
-        )));
+        let key = steer_key(&rules);
+        let (servers, templates, used) = run(key);
+        assert_eq!((servers, templates), (1, 1), "{key:?}");
+        assert!(used.contains(&0), "{used:?}");
+        let (_, templates, used) = run(SteerKey::ClientAddress);
+        assert_eq!(templates, 2, "per-client steering: {used:?}");
     }
 }

@@ -28,10 +28,12 @@
 //! program's answer for the client's packet (`lvs_net::device::steer::program_value`; NAT
 //! replies steer like the client's packets, FULLNAT connections are not synced), so `-Ln` on a
 //! backup counts it once. A persistence template goes to one worker only when all of its
-//! connections do: workers steered by client address and a template for one client (the
-//! service's `-M` is /32 or /128, not a fwmark or persistence-engine template); otherwise
-//! (a client network, workers steered by client endpoint after a reload added persistence)
-//! every worker gets it, as each may schedule that network's clients. Entries whose worker
+//! connections do: the workers are steered by client address or network and the steering
+//! mask is at least as wide as the template's service netmask (`SteerKey::groups`: then
+//! every client the template covers hashes like the template's own, masked, address), and it
+//! is not a fwmark or persistence-engine template; otherwise (a netmask widened by a reload,
+//! workers steered by client endpoint after a reload added persistence, a service the backup
+//! does not have) every worker gets it, as each may schedule that network's clients. Entries whose worker
 //! cannot be known (plain hash fanout, keyed by the kernel's random seed: not used by `run`
 //! today, which refuses to start when the program does not fit) go to every worker too.
 
@@ -356,12 +358,12 @@ impl SyncDaemons {
 }
 
 /// The worker a synced entry belongs on, `None` for every worker (module doc): `owner` gives
-/// the worker that receives a packet, `one_client` whether a template is for one client
-/// address (its service's `-M` is /32 or /128).
+/// the worker that receives a packet, `netmask` a template's service netmask (`None` when
+/// unknown).
 fn entry_owner(
     e: &SyncConn,
     key: SteerKey,
-    one_client: impl Fn(&SyncConn) -> bool,
+    netmask: impl Fn(&SyncConn) -> Option<Netmask>,
     owner: impl Fn(&SteerPacket) -> Option<usize>,
 ) -> Option<usize> {
     let pkt = SteerPacket::from_client(u8::from(e.protocol), e.caddr, e.cport, e.vaddr, e.vport);
@@ -369,33 +371,30 @@ fn entry_owner(
         return owner(&pkt);
     }
     // The template's client port is 0 and its connections' ports vary: only steering by
-    // client address leaves them out of the hash. A fwmark template (protocol 0) names the
-    // mark, not the address its packets go to.
-    let own = key == SteerKey::ClientAddress
-        && u8::from(e.protocol) != 0
-        && e.pe.is_none()
-        && one_client(e);
+    // client address or network leaves them out of the hash. Its client address is the
+    // client network (masked by the service's netmask): every client of it hashes like that
+    // address when the steering masks no bit the netmask keeps. A fwmark template (protocol
+    // 0) names the mark, not the address its packets go to.
+    let own =
+        u8::from(e.protocol) != 0 && e.pe.is_none() && netmask(e).is_some_and(|m| key.groups(m));
     if own { owner(&pkt) } else { None }
 }
 
-/// Whether template `e` is for one client address in `d`'s rules: its service (protocol, VIP,
-/// port) persists by /32 or /128. Unknown services (FTP's port-0 templates too): no.
-fn template_for_one_client(d: &lvs_core::director::Director, e: &SyncConn) -> bool {
+/// The persistence netmask of template `e`'s service (protocol, VIP, port) in `d`'s rules;
+/// `None` for unknown services (FTP's port-0 templates too).
+fn template_netmask(d: &lvs_core::director::Director, e: &SyncConn) -> Option<Netmask> {
     let protocol = match u8::from(e.protocol) {
         6 => Protocol::Tcp,
         17 => Protocol::Udp,
         132 => Protocol::Sctp,
-        _ => return false,
+        _ => return None,
     };
     let key = ServiceKey::Inet {
         protocol,
         addr: e.vaddr,
         port: e.vport,
     };
-    d.services().service(&key).is_some_and(|s| {
-        let m = s.config().netmask;
-        m == Netmask::V4(std::net::Ipv4Addr::BROADCAST) || m == Netmask::V6(128)
-    })
+    d.services().service(&key).map(|s| s.config().netmask)
 }
 
 /// `conns` split by [`entry_owner`] over `workers` lists; an entry without an owner is in
@@ -446,12 +445,7 @@ fn receive(engine: &Engine, socket: &SyncRecvSocket, syncid: u8, buf: &mut [u8])
     let key = engine.steer_key();
     let parts = engine.with_rules(|d| {
         split_by_owner(conns, engine.worker_count(), |c| {
-            entry_owner(
-                c,
-                key,
-                |t| template_for_one_client(d, t),
-                |p| engine.owner(p),
-            )
+            entry_owner(c, key, |t| template_netmask(d, t), |p| engine.owner(p))
         })
     });
     let parts = Arc::new(parts);
@@ -703,8 +697,9 @@ mod tests {
     }
 
     /// Connections go to the one worker the steering gives their client's packets, each
-    /// once; templates for one client follow their client's connections when steering by
-    /// client address, the rest go everywhere.
+    /// once; templates follow their clients' connections when the steering keeps those on one
+    /// worker (by client address for a /32 service, by client network for a /24 one), the
+    /// rest go everywhere.
     #[test]
     fn synced_entries_go_to_the_worker_that_gets_their_packets() {
         use lvs_net::device::Steering;
@@ -714,9 +709,15 @@ mod tests {
              -A -t 192.0.2.10:443 -s rr -p 300 -M 255.255.255.0\n\
              -a -t 192.0.2.10:443 -r 172.16.0.21:443 -m",
         );
+        let network = SteerKey::ClientNetwork {
+            v4_mask: [255, 255, 255, 0].into(),
+            v6_prefix: 128,
+        };
+        let slash24 = Netmask::V4([255, 255, 255, 0].into());
         for (key, workers) in [
             (SteerKey::ClientEndpoint, 3),
             (SteerKey::ClientAddress, 3),
+            (network, 3),
             (SteerKey::ClientAddress, 1),
         ] {
             let steering = Steering::Client {
@@ -728,25 +729,35 @@ mod tests {
                 entry_owner(
                     c,
                     key,
-                    |t| template_for_one_client(&d, t),
+                    |t| template_netmask(&d, t),
                     |p| steering.member(p, workers),
                 )
             };
+            // 40 clients in 8 /24s: 3 connections to :80 and its template each, 1 to :443;
+            // one :443 template per /24.
             let mut conns = Vec::new();
             for last in 1..=40u8 {
+                let caddr = format!("203.0.{}.{last}", 100 + last % 8);
                 for cport in [40_000, 40_001, 40_002] {
-                    conns.push(entry(&format!("203.0.113.{last}"), cport, vip, 80, false));
+                    conns.push(entry(&caddr, cport, vip, 80, false));
                 }
-                conns.push(entry(&format!("203.0.113.{last}"), 0, vip, 80, true));
+                conns.push(entry(&caddr, 0, vip, 80, true));
+                conns.push(entry(&caddr, 40_003, vip, 443, false));
             }
-            conns.push(entry("203.0.113.0", 0, vip, 443, true));
+            for net in 0..8 {
+                conns.push(entry(&format!("203.0.{}.0", 100 + net), 0, vip, 443, true));
+            }
             let total = conns.len();
             let parts = split_by_owner(conns.clone(), workers, owner);
             assert_eq!(parts.len(), workers);
             for c in &conns {
                 let holders: Vec<usize> = (0..workers).filter(|&i| parts[i].contains(c)).collect();
-                let everywhere =
-                    c.is_template() && (key == SteerKey::ClientEndpoint || c.vport == 443);
+                let everywhere = c.is_template()
+                    && match key {
+                        SteerKey::ClientEndpoint => true,
+                        SteerKey::ClientAddress => c.vport == 443,
+                        SteerKey::ClientNetwork { .. } => false,
+                    };
                 if everywhere {
                     assert_eq!(holders.len(), workers, "{key:?} {c:?}");
                     continue;
@@ -764,33 +775,51 @@ mod tests {
                 };
                 if !c.is_template() {
                     assert_eq!(Some(holders[0]), steering.member(&reply, workers));
+                    continue;
                 }
-                // By client address, a client's template and connections meet.
-                if key == SteerKey::ClientAddress && c.is_template() {
-                    let mine = conns
-                        .iter()
-                        .filter(|x| !x.is_template() && x.caddr == c.caddr);
-                    for x in mine {
-                        assert!(parts[holders[0]].contains(x), "{x:?}");
-                    }
+                // A template and the connections of every client it covers meet.
+                let mask = if c.vport == 443 {
+                    slash24
+                } else {
+                    Netmask::V4(std::net::Ipv4Addr::BROADCAST)
+                };
+                let mine: Vec<_> = conns
+                    .iter()
+                    .filter(|x| {
+                        !x.is_template() && x.vport == c.vport && mask.apply(x.caddr) == c.caddr
+                    })
+                    .collect();
+                assert!(!mine.is_empty(), "{c:?}");
+                for x in mine {
+                    assert!(parts[holders[0]].contains(x), "{key:?} {c:?} {x:?}");
                 }
             }
             if workers > 1 {
-                // Spread over the workers, and not copied: 40 clients x 3 connections + 1
-                // template each, + the /24 template on every worker.
+                // Spread over the workers, and copied only where the steering splits a
+                // template's clients.
                 assert!(parts.iter().all(|p| p.len() > 10), "{key:?}");
-                let copies = if key == SteerKey::ClientEndpoint {
-                    41 * (workers - 1)
-                } else {
-                    workers - 1
+                let copies = match key {
+                    SteerKey::ClientEndpoint => (40 + 8) * (workers - 1),
+                    SteerKey::ClientAddress => 8 * (workers - 1),
+                    SteerKey::ClientNetwork { .. } => 0,
                 };
                 assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), total + copies);
             }
         }
+        // A /24 template stays on one worker under a /16 steering, not under a /25 one.
+        let t24 = entry("203.0.113.0", 0, vip, 443, true);
+        let mask = |_: &SyncConn| Some(slash24);
+        for (v4_mask, own) in [([255, 255, 0, 0], Some(2)), ([255, 255, 255, 128], None)] {
+            let key = SteerKey::ClientNetwork {
+                v4_mask: v4_mask.into(),
+                v6_prefix: 128,
+            };
+            assert_eq!(entry_owner(&t24, key, mask, |_| Some(2)), own, "{key:?}");
+        }
         // A fwmark template (protocol 0) and one with a persistence engine go everywhere.
         let mut fwmark = entry("203.0.113.1", 0, "0.0.0.7", 0, true);
         fwmark.protocol = lvs_core::wire::IpProtocol::from(0);
-        let one = |_: &SyncConn| true;
+        let one = |_: &SyncConn| Some(Netmask::V4(std::net::Ipv4Addr::BROADCAST));
         assert_eq!(
             entry_owner(&fwmark, SteerKey::ClientAddress, one, |_| Some(1)),
             None
@@ -813,11 +842,24 @@ mod tests {
             ),
             Some(1)
         );
-        // Unknown service (port 8080): not one client.
-        assert!(!template_for_one_client(
-            &d,
-            &entry("203.0.113.1", 0, vip, 8080, true)
-        ));
+        // Unknown service (port 8080): no netmask, so every worker.
+        assert_eq!(
+            template_netmask(&d, &entry("203.0.113.1", 0, vip, 8080, true)),
+            None
+        );
+        assert_eq!(
+            template_netmask(&d, &entry("203.0.113.0", 0, vip, 443, true)),
+            Some(slash24)
+        );
+        assert_eq!(
+            entry_owner(
+                &entry("203.0.113.1", 0, vip, 8080, true),
+                SteerKey::ClientAddress,
+                |t| template_netmask(&d, t),
+                |_| Some(1)
+            ),
+            None
+        );
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub enum Steering {
         vips: Vec<std::net::IpAddr>,
         /// The FULLNAT local addresses.
         laddrs: Vec<std::net::IpAddr>,
-        /// Client endpoint or client address ([`steer::SteerKey`]).
+        /// Client endpoint, client address or client network ([`steer::SteerKey`]).
         key: steer::SteerKey,
     },
 }

@@ -13,6 +13,11 @@
 //! With [`SteerKey::ClientAddress`] the client's port is left out of the hash, so every
 //! connection of one client reaches one worker: persistence templates live in each worker's
 //! own table, and a persistent client split over workers would be scheduled once per worker.
+//! [`SteerKey::ClientNetwork`] also masks the client address before hashing (IPv4 by a mask,
+//! IPv6 by a prefix length), so every client of one network reaches one worker: a persistent
+//! service with `-M` wider than /32 or /128 keeps one template per client network, as the
+//! kernel's `ip_vs_sched_persist` does. Both directions of a NAT connection mask alike (a
+//! reply's destination is the client); FULLNAT replies still go by local port.
 //!
 //! The kernel takes the program's return value modulo the number of group members, and members
 //! are numbered in the order they joined, so workers must open their sockets in index order.
@@ -26,7 +31,9 @@
 //! [`fanout_member`] which member the kernel then picks: the sync backup (lvs-router's `ha`)
 //! imports a synced connection only into the worker its packets will reach.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use lvs_core::ipvsadm::Netmask;
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +48,7 @@ pub struct Insn {
     pub k: u32,
 }
 
+const LD_IMM: u16 = 0x00;
 const LD_W_ABS: u16 = 0x20;
 const LD_H_ABS: u16 = 0x28;
 const LD_B_ABS: u16 = 0x30;
@@ -51,6 +59,7 @@ const ST: u16 = 0x02;
 const TAX: u16 = 0x07;
 const XOR_X: u16 = 0xac;
 const MUL_K: u16 = 0x24;
+const AND_K: u16 = 0x54;
 const RSH_K: u16 = 0x74;
 const JEQ_K: u16 = 0x15;
 const JA: u16 = 0x05;
@@ -94,8 +103,73 @@ pub enum SteerKey {
     /// `(caddr, cport)`: one client's connections spread over the workers.
     #[default]
     ClientEndpoint,
-    /// `caddr` alone: one client's connections meet on one worker (persistent services).
+    /// `caddr` alone: one client's connections meet on one worker (persistent services with
+    /// the default `-M`, /32 or /128).
     ClientAddress,
+    /// `caddr` masked: all clients of one network meet on one worker (persistent services
+    /// with a wider `-M`). With both masks full it steers as [`SteerKey::ClientAddress`].
+    ClientNetwork {
+        /// The IPv4 client mask, any bit pattern as ipvsadm's `-M 255.255.255.0`.
+        v4_mask: Ipv4Addr,
+        /// The IPv6 client prefix length, 0..=128 (larger counts as 128).
+        v6_prefix: u8,
+    },
+}
+
+impl SteerKey {
+    /// The key for persistent services whose client netmasks are `netmasks`: the one mask
+    /// of each family that every one of them contains (the AND of the IPv4 masks, the
+    /// shortest IPv6 prefix), so clients that share a template share a worker;
+    /// [`SteerKey::ClientAddress`] when that is /32 and /128 (also for no netmasks).
+    pub fn for_netmasks(netmasks: impl IntoIterator<Item = Netmask>) -> Self {
+        let (mut v4, mut v6) = (u32::MAX, 128u8);
+        for m in netmasks {
+            match m {
+                Netmask::V4(m) => v4 &= m.to_bits(),
+                Netmask::V6(p) => v6 = v6.min(p),
+            }
+        }
+        if v4 == u32::MAX && v6 == 128 {
+            Self::ClientAddress
+        } else {
+            Self::ClientNetwork {
+                v4_mask: Ipv4Addr::from_bits(v4),
+                v6_prefix: v6,
+            }
+        }
+    }
+
+    /// The client masks the key hashes by, as a 32-bit IPv4 mask and a 128-bit IPv6 mask;
+    /// `None` for [`SteerKey::ClientEndpoint`], which hashes the client port too.
+    fn masks(self) -> Option<(u32, u128)> {
+        match self {
+            Self::ClientEndpoint => None,
+            Self::ClientAddress => Some((u32::MAX, u128::MAX)),
+            Self::ClientNetwork { v4_mask, v6_prefix } => {
+                Some((v4_mask.to_bits(), v6_prefix_mask(v6_prefix)))
+            }
+        }
+    }
+
+    /// Whether every two clients that `netmask` maps to one network (one persistence
+    /// template) are steered to one worker: the key leaves the port out and masks no bit
+    /// that `netmask` keeps (only `netmask`'s family is compared).
+    pub fn groups(self, netmask: Netmask) -> bool {
+        let Some((v4, v6)) = self.masks() else {
+            return false;
+        };
+        match netmask {
+            Netmask::V4(m) => v4 & !m.to_bits() == 0,
+            Netmask::V6(p) => v6 & !v6_prefix_mask(p) == 0,
+        }
+    }
+}
+
+/// The 128-bit mask of an IPv6 prefix length (128 and more: all ones).
+fn v6_prefix_mask(prefix: u8) -> u128 {
+    u128::MAX
+        .checked_shl(128 - u32::from(prefix.min(128)))
+        .unwrap_or(0)
 }
 
 /// Builds the steering program for `vips` and FULLNAT `laddrs`, hashing client endpoints;
@@ -141,8 +215,12 @@ pub fn client_program_keyed(
             next_label += 1;
         }
     }
+    let (v4_mask, v6_mask) = key.masks().unwrap_or((u32::MAX, u128::MAX));
     let v4_addr_port = |ops: &mut Vec<Op>, addr_off: i64, port_off: i64| {
         ops.push(Op::S(LD_W_ABS, net(addr_off)));
+        if v4_mask != u32::MAX {
+            ops.push(Op::S(AND_K, v4_mask));
+        }
         ops.push(Op::S(ST, 0));
         ops.push(Op::S(LDX_B_MSH, net(0)));
         ops.push(Op::S(LD_H_IND, net(port_off)));
@@ -190,12 +268,27 @@ pub fn client_program_keyed(
             ops.push(Op::Label(miss));
         }
     }
+    // The address's four words XORed, each masked by its part of the client mask: words the
+    // mask clears are not loaded, a mask that clears all of them hashes 0.
+    let v6_words: Vec<(i64, u32)> = (0..4)
+        .map(|i| (i, (v6_mask >> (96 - 32 * i)) as u32))
+        .filter(|&(_, m)| m != 0)
+        .collect();
     let v6_addr_port = |ops: &mut Vec<Op>, addr_off: i64, port_off: i64| {
-        ops.push(Op::S(LD_W_ABS, net(addr_off)));
-        for i in 1..4 {
-            ops.push(Op::S(TAX, 0));
+        if v6_words.is_empty() {
+            ops.push(Op::S(LD_IMM, 0));
+        }
+        for (n, &(i, m)) in v6_words.iter().enumerate() {
+            if n > 0 {
+                ops.push(Op::S(TAX, 0));
+            }
             ops.push(Op::S(LD_W_ABS, net(addr_off + 4 * i)));
-            ops.push(Op::S(XOR_X, 0));
+            if m != u32::MAX {
+                ops.push(Op::S(AND_K, m));
+            }
+            if n > 0 {
+                ops.push(Op::S(XOR_X, 0));
+            }
         }
         ops.push(Op::S(ST, 0));
         ops.push(Op::S(LD_H_ABS, net(port_off)));
@@ -260,13 +353,14 @@ impl SteerPacket {
     }
 }
 
-/// The 32-bit word the program hashes for an address: an IPv4 address as loaded (network
-/// order read as a big-endian number), an IPv6 address as the XOR of its four such words.
-fn addr_word(a: IpAddr) -> u32 {
+/// The 32-bit word the program hashes for an address masked by `masks` ([`SteerKey`]'s): an
+/// IPv4 address as loaded (network order read as a big-endian number), an IPv6 address as
+/// the XOR of its four such words.
+fn addr_word(a: IpAddr, (v4_mask, v6_mask): (u32, u128)) -> u32 {
     match a {
-        IpAddr::V4(v) => v.to_bits(),
+        IpAddr::V4(v) => v.to_bits() & v4_mask,
         IpAddr::V6(v) => {
-            let b = v.octets();
+            let b = Ipv6Addr::from_bits(v.to_bits() & v6_mask).octets();
             b.chunks(4)
                 .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
                 .fold(0, |acc, w| acc ^ w)
@@ -299,9 +393,9 @@ pub fn program_value(
     } else {
         (pkt.dst, pkt.dport)
     };
-    let mixed = match key {
-        SteerKey::ClientEndpoint => addr_word(addr) ^ u32::from(port),
-        SteerKey::ClientAddress => addr_word(addr),
+    let mixed = match key.masks() {
+        None => addr_word(addr, (u32::MAX, u128::MAX)) ^ u32::from(port),
+        Some(masks) => addr_word(addr, masks),
     };
     Some(mixed.wrapping_mul(MIX_MUL) >> MIX_SHIFT)
 }

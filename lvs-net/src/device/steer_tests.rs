@@ -23,6 +23,8 @@ fn run(prog: &[Insn], pkt: &[u8], proto: u16) -> u32 {
                 ))
             }
             LD_B_ABS => a = u32::from(pkt[off(i.k, 0)]),
+            LD_IMM => a = i.k,
+            AND_K => a &= i.k,
             LDX_B_MSH => x = u32::from(pkt[off(i.k, 0)] & 15) * 4,
             LD_MEM => a = m[i.k as usize],
             ST => m[i.k as usize] = a,
@@ -296,7 +298,8 @@ fn raw_frame(p: &SteerPacket, options: usize, rng: &mut Rng) -> Vec<u8> {
 
 /// [`program_value`] and [`fanout_member`] give what the program and the kernel's modulo do,
 /// for random IPv4 and IPv6 packets to VIPs (client side), to local addresses (FULLNAT
-/// replies) and elsewhere (NAT replies), under both keys and 1 to 4 members.
+/// replies) and elsewhere (NAT replies), under every key (client networks with random
+/// prefixes, IPv4 0..=32, IPv6 0..=128, and a random IPv4 bit pattern) and 1 to 4 members.
 #[test]
 fn program_value_is_what_the_program_returns() {
     let vips = ips(&[
@@ -308,9 +311,27 @@ fn program_value_is_what_the_program_returns() {
     let laddrs = ips(&["198.51.100.200", "2001:db8:1::200"]);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut seen = [[0usize; 3]; 2];
-    for key in [SteerKey::ClientEndpoint, SteerKey::ClientAddress] {
+    let mut keys = vec![SteerKey::ClientEndpoint, SteerKey::ClientAddress];
+    for n in 0..24 {
+        let v4_mask = if n == 0 {
+            rng.next() as u32
+        } else {
+            u32::MAX.checked_shl(32 - rng.below(33) as u32).unwrap_or(0)
+        };
+        // Every IPv6 word boundary and its neighbours, then random ones.
+        let v6_prefix = match [0, 1, 31, 32, 33, 64, 96, 127, 128].get(n) {
+            Some(&p) => p,
+            None => rng.below(129) as u8,
+        };
+        keys.push(SteerKey::ClientNetwork {
+            v4_mask: v4_mask.into(),
+            v6_prefix,
+        });
+    }
+    for key in keys {
         let prog = client_program_keyed(&vips, &laddrs, key).unwrap();
-        for n in 0..4000 {
+        assert!(memory_checked(&prog), "{key:?}");
+        for n in 0..1000 {
             let v6 = n % 2 == 1;
             // An address: a VIP, a local address or a random one of the family.
             let addr = |rng: &mut Rng| -> IpAddr {
@@ -404,4 +425,99 @@ fn program_value_keeps_both_directions_together() {
         program_value(&vips, &[], SteerKey::ClientEndpoint, &mixed),
         None
     );
+}
+
+/// Keyed by client network, every client of one network meets on one worker in both
+/// directions (IPv4 /24 and IPv6 /64, in the program and in [`program_value`]), clients of
+/// different networks still spread, and a /32 key (the mask ignored) splits the network.
+#[test]
+fn client_network_key_keeps_a_network_on_one_worker() {
+    let vips = ips(&["192.0.2.100", "2001:db8::100"]);
+    let key = SteerKey::ClientNetwork {
+        v4_mask: [255, 255, 255, 0].into(),
+        v6_prefix: 64,
+    };
+    let (vip, rip) = ([192, 0, 2, 100], [198, 51, 100, 10]);
+    // The values of a network's clients (to the VIP and the NAT replies to them), and the
+    // workers (of 2) they land on.
+    let network = |key: SteerKey| {
+        let prog = client_program_keyed(&vips, &[], key).unwrap();
+        let mut values = std::collections::HashSet::new();
+        for last in [10u8, 20, 1, 254] {
+            for cport in [40_000, 40_001, 51_234] {
+                let c = [198, 51, 100, last];
+                for v in [
+                    run(&prog, &v4(c, cport, vip, 80), 0x0800),
+                    run(&prog, &v4(rip, 8080, c, cport), 0x0800),
+                ] {
+                    let pkt =
+                        SteerPacket::from_client(17, IpAddr::from(c), cport, IpAddr::from(vip), 80);
+                    assert_eq!(
+                        program_value(&vips, &[], key, &pkt),
+                        Some(run(&prog, &v4(c, cport, vip, 80), 0x0800))
+                    );
+                    values.insert(v % 2);
+                }
+            }
+        }
+        let mut v6_values = std::collections::HashSet::new();
+        let clients = (1..=8)
+            .map(|i| format!("2001:db8:9::{i}"))
+            .chain(["2001:db8:9:0:ffff::1".to_string()]);
+        for c in clients {
+            let c = c.as_str();
+            for cport in [5555, 6666] {
+                v6_values.insert(run(&prog, &v6(c, cport, "2001:db8::100", 443), 0x86dd) % 2);
+                v6_values.insert(run(&prog, &v6("2001:db8:2::10", 443, c, cport), 0x86dd) % 2);
+            }
+        }
+        (values.len(), v6_values.len())
+    };
+    assert_eq!(network(key), (1, 1));
+    // Ignoring the mask splits those clients over both workers.
+    assert_eq!(network(SteerKey::ClientAddress), (2, 2));
+    // Different networks still spread.
+    let prog = client_program_keyed(&vips, &[], key).unwrap();
+    let mut residues = [0; 2];
+    for third in 0..64u8 {
+        residues[(run(&prog, &v4([203, 0, third, 7], 40_000, vip, 80), 0x0800) % 2) as usize] += 1;
+    }
+    assert!(residues.iter().all(|&n| n > 10), "{residues:?}");
+}
+
+/// The key of a rule set's netmasks contains each of them, and says which templates it keeps
+/// on one worker.
+#[test]
+fn keys_for_netmasks() {
+    use std::net::Ipv4Addr;
+    let host = [Netmask::V4(Ipv4Addr::BROADCAST), Netmask::V6(128)];
+    assert_eq!(SteerKey::for_netmasks([]), SteerKey::ClientAddress);
+    assert_eq!(SteerKey::for_netmasks(host), SteerKey::ClientAddress);
+    let key = SteerKey::for_netmasks([
+        Netmask::V4([255, 255, 255, 0].into()),
+        Netmask::V4([255, 255, 0, 255].into()),
+        Netmask::V6(128),
+        Netmask::V6(56),
+    ]);
+    assert_eq!(
+        key,
+        SteerKey::ClientNetwork {
+            v4_mask: [255, 255, 0, 0].into(),
+            v6_prefix: 56
+        }
+    );
+    for (m, grouped) in [
+        (Netmask::V4(Ipv4Addr::BROADCAST), true),
+        (Netmask::V4([255, 255, 0, 0].into()), true),
+        (Netmask::V4([255, 0, 0, 0].into()), false),
+        (Netmask::V4([0, 255, 255, 255].into()), false),
+        (Netmask::V6(128), true),
+        (Netmask::V6(56), true),
+        (Netmask::V6(48), false),
+    ] {
+        assert_eq!(key.groups(m), grouped, "{m:?}");
+    }
+    assert!(host.iter().all(|&m| SteerKey::ClientAddress.groups(m)));
+    assert!(!SteerKey::ClientAddress.groups(Netmask::V6(64)));
+    assert!(!SteerKey::ClientEndpoint.groups(Netmask::V4(Ipv4Addr::BROADCAST)));
 }
