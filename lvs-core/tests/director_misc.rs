@@ -4,7 +4,8 @@ mod director_util;
 
 use director_util::*;
 use lvs_core::conn::FlowHint;
-use lvs_core::director::{DirectorConfig, DropReason, Event};
+use lvs_core::director::{DirectorConfig, DropReason, Event, Verdict};
+use lvs_core::rewrite::PacketBuf;
 
 #[test]
 fn ipv6_nat_round_trip() {
@@ -218,7 +219,10 @@ fn a_director_moves_to_its_worker_thread() {
 
 #[test]
 fn a_batch_lookup_changes_nothing() {
-    let mut s = Sim::new(config());
+    let mut s = Sim::new(DirectorConfig {
+        batch_lookup_from: 0,
+        ..config()
+    });
     s.ipvsadm(
         "-A -u 192.0.2.10:53
          -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
@@ -236,7 +240,21 @@ fn a_batch_lookup_changes_nothing() {
     assert!(hints[32..].iter().all(|h| *h == FlowHint::default()));
     assert_eq!(s.d.conn_count(), 1);
     assert_eq!(s.d.snapshot().stats.inpkts, 1);
+    let mut buf = vec![0u8; q.len() + 128];
+    buf[64..64 + q.len()].copy_from_slice(&q);
+    let mut pkt = PacketBuf::new(&mut buf, 64, q.len()).unwrap();
+    let hinted = s.d.handle_packet_hinted(s.now, 0, &mut pkt, hints[0]);
+    assert!(matches!(hinted, Verdict::Forward { .. }));
     assert_eq!(s.send(&q).next_hop().addr, ip("10.0.0.11"));
+    // Below `batch_lookup_from` (by default 32k connections) nothing is looked up.
+    let mut small = Sim::new(config());
+    small.ipvsadm(
+        "-A -u 192.0.2.10:53
+         -a -u 192.0.2.10:53 -r 10.0.0.11:53 -m",
+    );
+    small.send(&q).frame();
+    small.d.lookup_batch(&many, &mut hints);
+    assert!(hints.iter().all(|h| *h == FlowHint::default()));
 }
 
 #[test]

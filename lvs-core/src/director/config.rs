@@ -170,6 +170,11 @@ pub struct DirectorConfig {
     /// drains the events without using them turns this off: building and queueing two
     /// events per connection is about a tenth of a new connection's cost.
     pub conn_events: bool,
+    /// Connection count from which [`Director::lookup_batch`](super::Director::lookup_batch)
+    /// looks a batch up (default [`PREFETCH_MIN_CONNS`](super::PREFETCH_MIN_CONNS): where the
+    /// table outgrows the caches; below it the hints come back empty and each packet is
+    /// looked up on its own, which is cheaper there).
+    pub batch_lookup_from: usize,
 }
 
 impl Default for DirectorConfig {
@@ -190,6 +195,7 @@ impl Default for DirectorConfig {
             sched: SchedConfig::default(),
             sysctls: Sysctls::default(),
             conn_events: true,
+            batch_lookup_from: super::PREFETCH_MIN_CONNS,
         }
     }
 }

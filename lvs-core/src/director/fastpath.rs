@@ -513,9 +513,15 @@ mod tests {
     }
 
     fn director() -> Director {
+        director_with(crate::director::PREFETCH_MIN_CONNS)
+    }
+
+    /// The test director, looking batches up from `batch_lookup_from` connections.
+    fn director_with(batch_lookup_from: usize) -> Director {
         use crate::director::DirectorConfig;
         use crate::ipvsadm::parse_line;
         let mut d = Director::new(DirectorConfig {
+            batch_lookup_from,
             hash_seed: 7,
             rng_seed: 11,
             mac: MacAddr([2, 0, 0, 0, 0, 1]),
@@ -606,7 +612,7 @@ mod tests {
             pkts in proptest::collection::vec(pkt(), 1..80),
             sizes in proptest::collection::vec(1usize..=32, 1..20),
         ) {
-            let (mut batched, mut single) = (director(), director());
+            let (mut batched, mut single) = (director_with(0), director());
             let now = Instant::ZERO;
             let mut rest = &pkts[..];
             let mut sizes = sizes.iter().cycle();
