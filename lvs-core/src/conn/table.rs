@@ -26,16 +26,28 @@ const V6: u32 = 1 << 31;
 /// by [`ConnTable::resolve_v4`] when the packet is handled: the lookup's hashing and index
 /// probe run for a whole batch at once, where their latencies overlap, and the per-packet
 /// step only re-checks the entry. The default hint is "not looked up".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FlowHint(Option<HintedConn>);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct HintedConn {
+pub struct FlowHint {
+    /// The IPv4 slot found, with [`HINT_OUT`] for a reply; [`HINT_NONE`] for no hint.
     slot: u32,
     generation: u32,
-    out: bool,
-    /// [`ConnTable::inserts`] at the lookup.
-    inserts: u64,
+    /// [`ConnTable::inserts`] at the lookup (low bits: a batch is far shorter than a wrap).
+    inserts: u32,
+}
+
+/// [`FlowHint::slot`]'s reply flag (IPv4 slots are below 2^31).
+const HINT_OUT: u32 = 1 << 31;
+/// [`FlowHint::slot`] of the empty hint: no slot is this large.
+const HINT_NONE: u32 = u32::MAX;
+
+impl Default for FlowHint {
+    fn default() -> Self {
+        Self {
+            slot: HINT_NONE,
+            generation: 0,
+            inserts: 0,
+        }
+    }
 }
 
 /// Why an insert failed.
@@ -97,9 +109,10 @@ pub struct ConnTable {
     v6: Tables<Ipv6Addr>,
     wheel: Wheel,
     budget: usize,
-    /// Entries inserted so far: a [`FlowHint`] for a reply is only trusted while no entry
-    /// came in after it (a new connection could own the tuple as its in key, which wins).
-    inserts: u64,
+    /// Entries inserted so far (wrapping): a [`FlowHint`] for a reply is only trusted while
+    /// no entry came in after it (a new connection could own the tuple as its in key, which
+    /// wins).
+    inserts: u32,
 }
 
 macro_rules! dispatch {
@@ -257,7 +270,7 @@ impl ConnTable {
             t.n_control += 1;
         }
         self.wheel.schedule(tag, expires);
-        self.inserts += 1;
+        self.inserts = self.inserts.wrapping_add(1);
         Ok(ConnId {
             slot: tag,
             generation,
@@ -400,18 +413,17 @@ impl ConnTable {
                 }
             }
             for ((hint, &hash), &(p, s, sp, d, dp)) in hints.iter_mut().zip(&hashes).zip(chunk) {
-                *hint = FlowHint(
-                    self.v4
-                        .find_packet(hash, u8::from(p), s, sp, d, dp)
-                        .and_then(|(slot, out)| {
-                            Some(HintedConn {
-                                slot,
-                                generation: self.v4.slab.get(slot)?.meta.generation,
-                                out,
-                                inserts: self.inserts,
-                            })
-                        }),
-                );
+                *hint = self
+                    .v4
+                    .find_packet(hash, u8::from(p), s, sp, d, dp)
+                    .and_then(|(slot, out)| {
+                        Some(FlowHint {
+                            slot: if out { slot | HINT_OUT } else { slot },
+                            generation: self.v4.slab.get(slot)?.meta.generation,
+                            inserts: self.inserts,
+                        })
+                    })
+                    .unwrap_or_default();
             }
         }
     }
@@ -431,14 +443,17 @@ impl ConnTable {
         dst: Ipv4Addr,
         dp: u16,
     ) -> Option<(ConnId, Direction, ConnRef<'_>)> {
-        let h = hint.0?;
-        let e = self.v4.slab.get(h.slot)?;
-        if !e.is_live() || e.meta.generation != h.generation {
+        if hint.slot == HINT_NONE {
+            return None;
+        }
+        let slot = hint.slot & !HINT_OUT;
+        let e = self.v4.slab.get(slot)?;
+        if !e.is_live() || e.meta.generation != hint.generation {
             return None;
         }
         let p = u8::from(proto);
-        let dir = if h.out {
-            if h.inserts != self.inserts || !e.matches_out(p, src, sp, dst, dp) {
+        let dir = if hint.slot & HINT_OUT != 0 {
+            if hint.inserts != self.inserts || !e.matches_out(p, src, sp, dst, dp) {
                 return None;
             }
             Direction::Out
@@ -449,8 +464,8 @@ impl ConnTable {
             Direction::In
         };
         let id = ConnId {
-            slot: h.slot,
-            generation: h.generation,
+            slot,
+            generation: hint.generation,
         };
         Some((id, dir, ConnRef::v4(e)))
     }
@@ -1012,7 +1027,7 @@ mod tests {
             t.lookup_v4_batch(&packets, &mut hints, true);
             for (&(p, s, sp, d, dp), &h) in packets.iter().zip(&hints) {
                 let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
-                prop_assert_eq!(h.0.is_some(), fresh.is_some());
+                prop_assert_eq!(h != FlowHint::default(), fresh.is_some());
                 let hinted = t.resolve_v4(h, p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
                 prop_assert_eq!(hinted, fresh);
             }

@@ -277,6 +277,7 @@ impl Director {
     /// [`handle_packet`](Self::handle_packet) for a frame received on port `port` (an index
     /// into [`DirectorConfig::port_macs`]): ARP and neighbour-discovery answers carry that
     /// port's MAC. [`handle_packet`](Self::handle_packet) is port 0.
+    #[inline]
     pub fn handle_packet_on<'a>(
         &mut self,
         now: Instant,
@@ -289,7 +290,7 @@ impl Director {
     /// [`handle_packet_on`](Self::handle_packet_on) for a frame whose connection
     /// [`lookup_batch`](Self::lookup_batch) looked up with the others of its batch. The
     /// result is the same as without the hint (a hint that no longer holds is ignored).
-    #[inline]
+    #[inline(never)]
     pub fn handle_packet_hinted<'a>(
         &mut self,
         now: Instant,

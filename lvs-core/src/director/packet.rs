@@ -75,6 +75,7 @@ pub(super) struct Out {
 }
 
 impl Director {
+    #[inline(always)]
     pub(super) fn packet<'a>(
         &mut self,
         now: Instant,
