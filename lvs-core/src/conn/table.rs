@@ -965,13 +965,8 @@ mod tests {
             udp: false,
         };
         let mut t = ConnTable::new(5, usize::MAX);
-        let a = t
-            .insert(
-                &conn(&spec(0, 1000, 1, 80, 2, 8080, ForwardMethod::Nat)),
-                Instant::ZERO,
-                60,
-            )
-            .unwrap();
+        let mut add = |t: &mut ConnTable, s: Spec| t.insert(&conn(&s), Instant::ZERO, 60).unwrap();
+        let a = add(&mut t, spec(0, 1000, 1, 80, 2, 8080, ForwardMethod::Nat));
         let v4 = |k| Ipv4Addr::new(10, 0, 0, k);
         let reply = [(IpProtocol::Tcp, v4(2), 8080, v4(0), 1000)];
         let mut hint = [FlowHint::default()];
@@ -981,13 +976,7 @@ mod tests {
             .resolve_v4(hint[0], p, s, sp, d, dp)
             .map(|(id, dir, _)| (id, dir));
         assert_eq!(got, Some((a, Direction::Out)));
-        let b = t
-            .insert(
-                &conn(&spec(2, 8080, 0, 1000, 1, 80, ForwardMethod::Dr)),
-                Instant::ZERO,
-                60,
-            )
-            .unwrap();
+        let b = add(&mut t, spec(2, 8080, 0, 1000, 1, 80, ForwardMethod::Dr));
         assert!(t.resolve_v4(hint[0], p, s, sp, d, dp).is_none());
         let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
         assert_eq!(fresh, Some((b, Direction::In)));
