@@ -965,7 +965,7 @@ mod tests {
             udp: false,
         };
         let mut t = ConnTable::new(5, usize::MAX);
-        let mut add = |t: &mut ConnTable, s: Spec| t.insert(&conn(&s), Instant::ZERO, 60).unwrap();
+        let add = |t: &mut ConnTable, s: Spec| t.insert(&conn(&s), Instant::ZERO, 60).unwrap();
         let a = add(&mut t, spec(0, 1000, 1, 80, 2, 8080, ForwardMethod::Nat));
         let v4 = |k| Ipv4Addr::new(10, 0, 0, k);
         let reply = [(IpProtocol::Tcp, v4(2), 8080, v4(0), 1000)];
