@@ -342,6 +342,14 @@ fn bench(c: &mut Criterion) {
                 black_box(feed(&mut d, now, &mut buf))
             });
         });
+        // The bench's own share of `established`: the frame written and wrapped, no director.
+        g.bench_with_input(BenchmarkId::new("frame_setup", n), &n, |b, _| {
+            b.iter(|| {
+                client(&mut buf, &ack, walk.next());
+                let pkt = PacketBuf::new(&mut buf, 64, 54).unwrap();
+                black_box(pkt.frame()).len()
+            });
+        });
         g.bench_with_input(BenchmarkId::new("new_conn", n), &n, |b, _| {
             b.iter_custom(|iters| {
                 let wall = WallClock::now();
