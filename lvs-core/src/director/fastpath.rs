@@ -289,12 +289,15 @@ impl Director {
         if !hit.addr.is_ipv4() {
             return None;
         }
+        // The rewrite needs nothing the tracking changes: done first, its chain of checksum
+        // updates overlaps the state lookups that follow.
+        let nat = fwd == ForwardMethod::Nat;
+        let next_hop = self.forward_v4(frame, proto, v4.ip_len(), dir, nat, hit, mac);
         self.track(now, id, proto, dir, flags, dest);
         if dir == Direction::In && self.sync.is_some() {
             self.sync_after_in(now, id);
         }
-        let nat = fwd == ForwardMethod::Nat;
-        Some(self.forward_v4(frame, proto, v4.ip_len(), dir, nat, hit, mac))
+        Some(next_hop)
     }
 
     /// The fixed-offset transmit of a frame [`extract_v4`] accepted, with a TTL above 1:
@@ -366,7 +369,10 @@ impl Director {
         } else {
             self.count_out(svc, dest, ip_len);
         }
-        let mac = mac.or_else(|| self.neighbours.get(hop));
+        let mac = match mac {
+            Some(m) => Some(m),
+            None => self.neighbours.get(hop),
+        };
         if let Some(m) = mac {
             frame[..6].copy_from_slice(&m.0);
         }

@@ -53,8 +53,11 @@ impl Neighbours {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn get(&self, ip: IpAddr) -> Option<MacAddr> {
+        if self.map.is_empty() {
+            return None;
+        }
         self.map.get(&ip).map(|(m, _)| *m)
     }
 }
