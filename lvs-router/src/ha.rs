@@ -383,12 +383,7 @@ fn entry_owner(
 /// The persistence netmask of template `e`'s service (protocol, VIP, port) in `d`'s rules;
 /// `None` for unknown services (FTP's port-0 templates too).
 fn template_netmask(d: &lvs_core::director::Director, e: &SyncConn) -> Option<Netmask> {
-    let protocol = match u8::from(e.protocol) {
-        6 => Protocol::Tcp,
-        17 => Protocol::Udp,
-        132 => Protocol::Sctp,
-        _ => return None,
-    };
+    let protocol = Protocol::from_number(u8::from(e.protocol))?;
     let key = ServiceKey::Inet {
         protocol,
         addr: e.vaddr,

@@ -105,7 +105,7 @@ mod view;
 
 pub use key::{Conn, ConnKey, OutKey};
 pub use sctp::{SctpEvent, SctpState};
-pub use table::{ConnError, ConnId, ConnTable, FlowHint};
+pub use table::{ConnError, ConnId, ConnTable, FlowHint, V4Tuple};
 pub use tcp::{CounterChange, Direction, FlagClass, TcpState};
 pub use timeout::Timeouts;
 pub use view::{ConnMut, ConnRef};

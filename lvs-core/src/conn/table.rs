@@ -35,6 +35,10 @@ pub struct FlowHint {
     inserts: u32,
 }
 
+/// An IPv4 TCP/UDP packet's `(protocol, source, source port, destination, destination
+/// port)`, as the packet path reads it (no address enums).
+pub type V4Tuple = (IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16);
+
 /// [`FlowHint::slot`]'s reply flag (IPv4 slots are below 2^31).
 const HINT_OUT: u32 = 1 << 31;
 /// [`FlowHint::slot`] of the empty hint: no slot is this large.
@@ -389,30 +393,25 @@ impl ConnTable {
     }
 
     /// [`lookup_v4`](Self::lookup_v4) for a batch of IPv4 packets `(proto, src, sport, dst,
-    /// dport)`: `hints[i]` for `packets[i]` (the shorter length is used). The probes run
-    /// together, so the lookups' dependency chains overlap; with `prefetch` (for tables
-    /// larger than the caches) every packet's index line is prefetched first, then every
-    /// candidate entry, so their DRAM misses overlap too. Purely a lookup: nothing changes.
-    pub fn lookup_v4_batch(
-        &self,
-        packets: &[(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)],
-        hints: &mut [FlowHint],
-        prefetch: bool,
-    ) {
+    /// dport)`, `None` for a frame that is not one: `hints[i]` for `packets[i]` (the shorter
+    /// length is used). Every packet's index line is prefetched first, then every candidate
+    /// entry ([`warm`](Self::warm)'s two passes), then the probes run, so the lookups' DRAM
+    /// misses and dependency chains overlap. Purely a lookup: nothing changes.
+    pub fn lookup_v4_batch(&self, packets: &[Option<V4Tuple>], hints: &mut [FlowHint]) {
         for (chunk, hints) in packets.chunks(WARM_BATCH).zip(hints.chunks_mut(WARM_BATCH)) {
-            let mut hashes = [0u64; WARM_BATCH];
-            for (hash, &(p, s, sp, d, dp)) in hashes.iter_mut().zip(chunk) {
-                *hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
-                if prefetch {
-                    self.v4.warm_index(*hash);
+            let mut hashes = [(0, Fam::None); WARM_BATCH];
+            for (slot, packet) in hashes.iter_mut().zip(chunk) {
+                if let &Some((p, s, sp, d, dp)) = packet {
+                    let hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, u8::from(p), s, sp, d, dp);
+                    *slot = (hash, Fam::V4);
                 }
             }
-            if prefetch {
-                for &hash in &hashes[..chunk.len()] {
-                    self.v4.warm_entries(hash);
-                }
-            }
-            for ((hint, &hash), &(p, s, sp, d, dp)) in hints.iter_mut().zip(&hashes).zip(chunk) {
+            self.warm_hashes(&hashes[..chunk.len()]);
+            for ((hint, &(hash, _)), packet) in hints.iter_mut().zip(&hashes).zip(chunk) {
+                let Some((p, s, sp, d, dp)) = *packet else {
+                    *hint = FlowHint::default();
+                    continue;
+                };
                 *hint = self
                     .v4
                     .find_packet(hash, u8::from(p), s, sp, d, dp)
@@ -968,10 +967,10 @@ mod tests {
         let add = |t: &mut ConnTable, s: Spec| t.insert(&conn(&s), Instant::ZERO, 60).unwrap();
         let a = add(&mut t, spec(0, 1000, 1, 80, 2, 8080, ForwardMethod::Nat));
         let v4 = |k| Ipv4Addr::new(10, 0, 0, k);
-        let reply = [(IpProtocol::Tcp, v4(2), 8080, v4(0), 1000)];
+        let reply = [Some((IpProtocol::Tcp, v4(2), 8080, v4(0), 1000))];
         let mut hint = [FlowHint::default()];
-        t.lookup_v4_batch(&reply, &mut hint, false);
-        let (p, s, sp, d, dp) = reply[0];
+        t.lookup_v4_batch(&reply, &mut hint);
+        let (p, s, sp, d, dp) = reply[0].unwrap();
         let got = t
             .resolve_v4(hint[0], p, s, sp, d, dp)
             .map(|(id, dir, _)| (id, dir));
@@ -1013,7 +1012,8 @@ mod tests {
                 })
                 .collect();
             let mut hints = vec![FlowHint::default(); packets.len()];
-            t.lookup_v4_batch(&packets, &mut hints, true);
+            let keys: Vec<_> = packets.iter().copied().map(Some).collect();
+            t.lookup_v4_batch(&keys, &mut hints);
             for (&(p, s, sp, d, dp), &h) in packets.iter().zip(&hints) {
                 let fresh = t.lookup_v4(p, s, sp, d, dp).map(|(id, dir, _)| (id, dir));
                 prop_assert_eq!(h != FlowHint::default(), fresh.is_some());

@@ -129,7 +129,7 @@ fn tuple_v4(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
 /// The tuple of an IPv4 TCP or UDP frame without options, for the batch warm-up: a hint, so
 /// only the bytes it reads are checked, not the lengths of the packet.
 #[inline(always)]
-pub(super) fn peek_v4(frame: &[u8]) -> Option<(IpProtocol, Ipv4Addr, u16, Ipv4Addr, u16)> {
+pub(super) fn peek_v4(frame: &[u8]) -> Option<crate::conn::V4Tuple> {
     if frame.len() < 38 || be16(frame, 12) != 0x0800 || frame[14] != 0x45 {
         return None;
     }
@@ -161,7 +161,7 @@ pub(super) fn is_plain_v4(info: &FrameInfo) -> bool {
 }
 
 /// The offsets of a frame [`extract_v4`] accepted: Ethernet, a 20-byte IPv4 header.
-pub(super) const TTL: usize = 22;
+const TTL: usize = 22;
 const IP_CSUM: usize = 24;
 const SADDR: usize = 26;
 const DADDR: usize = 30;

@@ -323,31 +323,12 @@ impl Director {
         if self.conn_count() < self.batch_lookup_from {
             return;
         }
-        let none = (
-            crate::wire::IpProtocol::Tcp,
-            core::net::Ipv4Addr::UNSPECIFIED,
-            0,
-            core::net::Ipv4Addr::UNSPECIFIED,
-            0,
-        );
-        let mut keys = [none; PREFETCH_BATCH];
-        let mut at = [usize::MAX; PREFETCH_BATCH];
-        let mut n = 0;
-        for (i, f) in frames.iter().take(PREFETCH_BATCH).enumerate() {
-            if let Some(k) = fastpath::peek_v4(f) {
-                keys[n] = k;
-                at[n] = i;
-                n += 1;
-            }
+        let n = frames.len().min(hints.len()).min(PREFETCH_BATCH);
+        let mut keys = [None; PREFETCH_BATCH];
+        for (key, frame) in keys.iter_mut().zip(&frames[..n]) {
+            *key = fastpath::peek_v4(frame);
         }
-        let mut found = [FlowHint::default(); PREFETCH_BATCH];
-        self.conns
-            .lookup_v4_batch(&keys[..n], &mut found[..n], true);
-        for (&i, &h) in at[..n].iter().zip(&found[..n]) {
-            if let Some(slot) = hints.get_mut(i) {
-                *slot = h;
-            }
-        }
+        self.conns.lookup_v4_batch(&keys[..n], &mut hints[..n]);
     }
 
     /// Whether a GSO super-frame (many TCP/UDP segments behind one set of headers, which the
@@ -488,6 +469,14 @@ impl Director {
         self.services
             .set_expire_quiescent_template(sysctls.expire_quiescent_template);
         self.sysctls = sysctls;
+    }
+
+    /// A connection's created or expired event, when they are wanted
+    /// ([`DirectorConfig::conn_events`]).
+    fn conn_event(&mut self, kind: fn(event::ConnSummary) -> Event, conn: &Conn) {
+        if self.conn_events {
+            self.push_event(kind(packet::summary(conn)));
+        }
     }
 
     fn push_event(&mut self, e: Event) {

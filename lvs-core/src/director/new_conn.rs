@@ -4,7 +4,7 @@
 use super::classifier::classify;
 use super::event::Event;
 use super::fastpath::{self, Hit};
-use super::packet::{Out, is_syn_only, summary, tcp_flags, unspecified};
+use super::packet::{Out, is_syn_only, tcp_flags, unspecified};
 use super::{Director, DropReason, Verdict};
 use crate::conn::{Conn, ConnError, ConnFlags, ConnId, Direction, ForwardMethod, OutKey, Timeouts};
 use crate::ipvsadm::Protocol;
@@ -23,11 +23,8 @@ impl Director {
         info: &FrameInfo,
     ) -> Verdict<'a> {
         let flow = info.flow;
-        let protocol = match flow.proto {
-            IpProtocol::Tcp => Protocol::Tcp,
-            IpProtocol::Udp => Protocol::Udp,
-            IpProtocol::Sctp => Protocol::Sctp,
-            _ => return Verdict::Pass,
+        let Some(protocol) = Protocol::from_number(u8::from(flow.proto)) else {
+            return Verdict::Pass;
         };
         let fwmark = if self.fwmark_rules.is_empty() {
             0
@@ -161,7 +158,7 @@ impl Director {
                 ForwardMethod::Nat | ForwardMethod::Dr | ForwardMethod::Local
             )
             && addrs.daddr.is_ipv4()
-            && pkt.frame().get(fastpath::TTL).is_some_and(|&t| t > 1)
+            && info.hop_limit > 1
         {
             let hit = Hit::to_dest(fwd, svc, dest, addrs.daddr, addrs.dport);
             let nat = fwd == ForwardMethod::Nat;
@@ -193,9 +190,7 @@ impl Director {
                 dest: (conn.daddr, self.dest_port(conn.dest)),
             });
         }
-        if self.conn_events {
-            self.push_event(Event::ConnCreated(summary(conn)));
-        }
+        self.conn_event(Event::ConnCreated, conn);
     }
 
     fn dest_overloaded(&self, s: &crate::service::Scheduled) -> bool {

@@ -441,9 +441,7 @@ impl Director {
             one_packet: false,
         };
         self.services.unbind_conn(&s, kind, now);
-        if self.conn_events {
-            self.push_event(Event::ConnExpired(summary(conn)));
-        }
+        self.conn_event(Event::ConnExpired, conn);
     }
 }
 

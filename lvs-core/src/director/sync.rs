@@ -282,11 +282,8 @@ impl Director {
                 Err(_) => SyncImport::Skipped,
             };
         }
-        let protocol = match e.protocol {
-            IpProtocol::Tcp => Protocol::Tcp,
-            IpProtocol::Udp => Protocol::Udp,
-            IpProtocol::Sctp => Protocol::Sctp,
-            _ => return SyncImport::Skipped,
+        let Some(protocol) = Protocol::from_number(u8::from(e.protocol)) else {
+            return SyncImport::Skipped;
         };
         let raw = u8::try_from(e.state).ok();
         let (state, default_timeout) = match e.protocol {
@@ -422,9 +419,7 @@ impl Director {
             ConnKind::Active
         };
         self.services.bind_conn(&s, kind);
-        if self.conn_events {
-            self.push_event(super::Event::ConnCreated(super::packet::summary(&conn)));
-        }
+        self.conn_event(super::Event::ConnCreated, &conn);
         if replaced {
             SyncImport::Replaced
         } else {

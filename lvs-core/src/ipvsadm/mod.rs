@@ -75,6 +75,16 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The protocol with this IP protocol number; `None` for protocols IPVS does not serve.
+    pub const fn from_number(n: u8) -> Option<Self> {
+        match n {
+            6 => Some(Self::Tcp),
+            17 => Some(Self::Udp),
+            132 => Some(Self::Sctp),
+            _ => None,
+        }
+    }
+
     /// The IP protocol number.
     pub const fn number(self) -> u8 {
         match self {

@@ -168,12 +168,7 @@ impl ServiceTable {
             };
             return self.service_index(&key);
         }
-        let protocol = match t.protocol {
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
-            132 => Protocol::Sctp,
-            _ => return None,
-        };
+        let protocol = Protocol::from_number(t.protocol)?;
         let nc = NewConn {
             protocol,
             caddr: t.caddr,
