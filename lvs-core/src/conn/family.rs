@@ -123,8 +123,8 @@ impl<A: Family> Tables<A> {
             return;
         };
         while hits != 0 {
-            let k = hits.trailing_zeros() as usize % super::index::SLOTS;
-            if let Some(e) = self.slab.get(slots[k] & !OUT) {
+            let k = hits.trailing_zeros() as usize;
+            if let Some(e) = slots.get(k).and_then(|&s| self.slab.get(s & !OUT)) {
                 crate::hint::prefetch(e);
             }
             hits &= hits - 1;
@@ -183,6 +183,7 @@ impl<A: Family> Tables<A> {
     /// Room for `additional` more connections with both entries.
     pub(super) fn reserve(&mut self, h: &KeyHasher, additional: usize) {
         let Self { slab, index } = self;
+        slab.plan(slab.planned().max(slab.len().saturating_add(additional)));
         index.reserve(additional.saturating_mul(2), |s| rehash(slab, h, s));
     }
 

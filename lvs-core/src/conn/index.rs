@@ -63,9 +63,28 @@ const fn gather(m: u64) -> u32 {
 }
 
 /// A bit mask (bit k for slot k) of the slots whose tag is `tag`, without branches; the
-/// overflow bytes are not looked at.
+/// overflow bytes are not looked at. On x86_64 one SSE2 compare and byte mask (three
+/// instructions, a quarter of the portable version's latency on the lookup's dependency
+/// chain); elsewhere [`match_tags_swar`].
 #[inline(always)]
 fn match_tags(ctrl: &[u8; 16], tag: u8) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+        let eq = cmp_eq_mask_i8_m128i(
+            load_unaligned_m128i(ctrl),
+            safe_arch::set_splat_i8_m128i(tag as i8),
+        );
+        move_mask_i8_m128i(eq) as u32 & ((1 << SLOTS) - 1)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    match_tags_swar(ctrl, tag)
+}
+
+/// [`match_tags`] in portable 64-bit arithmetic (SWAR).
+#[inline(always)]
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn match_tags_swar(ctrl: &[u8; 16], tag: u8) -> u32 {
     let b = ONES * u64::from(tag);
     let lo = u64::from_le_bytes([
         ctrl[0], ctrl[1], ctrl[2], ctrl[3], ctrl[4], ctrl[5], ctrl[6], ctrl[7],
@@ -125,8 +144,13 @@ impl LineIndex {
             let c = &self.chunks[i];
             let mut hits = match_tags(&c.ctrl, tag);
             while hits != 0 {
-                let k = hits.trailing_zeros() as usize % SLOTS;
-                if visit(c.slots[k]) {
+                // Below SLOTS, as `hits` has only slot bits; checked by a branch, which
+                // stays off the lookup's dependency chain (a `%` would be on it).
+                let k = hits.trailing_zeros() as usize;
+                let Some(&slot) = c.slots.get(k) else {
+                    return;
+                };
+                if visit(slot) {
                     return;
                 }
                 hits &= hits - 1;
@@ -258,15 +282,31 @@ mod tests {
         tags[4] = 0x80;
         tags[11] = 0xff;
         // 0x81 next to 0x80: the inexact zero-byte trick would flag a neighbour.
-        let bits = |m: u32| (0..SLOTS).filter(|k| m >> k & 1 == 1).collect::<Vec<_>>();
-        assert_eq!(bits(match_tags(&tags, 0x80)), [0, 4]);
-        assert_eq!(bits(match_tags(&tags, 0x81)), [3]);
-        assert_eq!(bits(match_tags(&tags, 0xff)), [11]);
-        assert_eq!(bits(match_tags(&tags, 0x82)), Vec::<usize>::new());
-        assert_eq!(
-            bits(match_tags(&[0xab; 16], 0xab)),
-            (0..SLOTS).collect::<Vec<_>>()
-        );
+        let bits = |m: u32| (0..32).filter(|k| m >> k & 1 == 1).collect::<Vec<_>>();
+        for matcher in [match_tags, match_tags_swar] {
+            assert_eq!(bits(matcher(&tags, 0x80)), [0, 4]);
+            assert_eq!(bits(matcher(&tags, 0x81)), [3]);
+            assert_eq!(bits(matcher(&tags, 0xff)), [11]);
+            assert_eq!(bits(matcher(&tags, 0x82)), Vec::<usize>::new());
+            assert_eq!(
+                bits(matcher(&[0xab; 16], 0xab)),
+                (0..SLOTS).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Both tag matchers against the obvious loop, over tags drawn from a few values so
+        /// that matches, near misses and overflow look-alikes are common.
+        #[test]
+        fn tag_matchers_agree_with_a_loop(
+            ctrl in proptest::array::uniform16(proptest::sample::select(vec![0u8, 0x80, 0x81, 0xc0, 0xff])),
+            tag in proptest::sample::select(vec![0x80u8, 0x81, 0xc0, 0xff]),
+        ) {
+            let want = (0..SLOTS).filter(|&k| ctrl[k] == tag).fold(0, |m, k| m | 1 << k);
+            proptest::prop_assert_eq!(match_tags(&ctrl, tag), want);
+            proptest::prop_assert_eq!(match_tags_swar(&ctrl, tag), want);
+        }
     }
 
     #[test]

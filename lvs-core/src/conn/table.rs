@@ -146,14 +146,16 @@ impl ConnTable {
     /// An empty table. `seed` keys the hash (pass a random value: the core has no randomness
     /// source); `budget` caps the number of entries (connections and templates).
     pub fn new(seed: u64, budget: usize) -> Self {
-        Self {
+        let mut t = Self {
             hasher: KeyHasher::new(seed),
             v4: Tables::new(),
             v6: Tables::new(),
             wheel: Wheel::new(),
             budget,
             inserts: 0,
-        }
+        };
+        t.set_budget(budget);
+        t
     }
 
     /// Number of entries (connections and templates).
@@ -174,9 +176,13 @@ impl ConnTable {
     /// Changes the budget; existing entries stay even above it.
     pub fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
+        // Each family's entries stay in place up to the whole budget (address space only).
+        self.v4.slab.plan(budget);
+        self.v6.slab.plan(budget);
     }
 
-    /// Bytes allocated by the table (slabs, both indexes, the wheel).
+    /// Bytes the table holds (the slabs' written entries, both indexes, the wheel). A slab's
+    /// reserved but never written address space is not counted: no memory backs it.
     pub fn allocation_size(&self) -> usize {
         self.v4.allocation_size() + self.v6.allocation_size() + self.wheel.allocation_size()
     }
