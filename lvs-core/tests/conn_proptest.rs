@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use lvs_core::conn::{Conn, ConnFlags, ConnId, ConnTable, ForwardMethod};
+use lvs_core::conn::{Conn, ConnFlags, ConnId, ConnTable, Direction, ForwardMethod, OutKey};
 use lvs_core::time::Instant;
 use lvs_core::wire::IpProtocol;
+use lvs_core::wire::flow::FlowKey;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -146,6 +147,21 @@ proptest! {
                 prop_assert_eq!(table.lookup_in(&c.key()), Some(*id));
                 let got = table.get(*id).unwrap();
                 prop_assert_eq!(got.expires(), Instant::from_secs(*d));
+            }
+            // Replies find exactly the NAT connections (whose out keys go into the index a
+            // few inserts late), by key and as a packet, and nothing once removed.
+            for port in 0..64 {
+                for v6 in [false, true] {
+                    let c = conn(port, v6);
+                    let want = model
+                        .get(&(port, v6))
+                        .filter(|_| c.fwd == ForwardMethod::Nat)
+                        .map(|(id, _)| *id);
+                    let out = OutKey { proto: c.proto, daddr: c.daddr, dport: c.dport, addr: c.caddr, port: c.cport };
+                    prop_assert_eq!(table.lookup_out(&out), want);
+                    let reply = FlowKey { proto: c.proto, src_addr: c.daddr, src_port: c.dport, dst_addr: c.caddr, dst_port: c.cport };
+                    prop_assert_eq!(table.lookup_flow(&reply), want.map(|id| (id, Direction::Out)));
+                }
             }
         }
     }

@@ -5,11 +5,14 @@
 //! flagged with [`OUT`], under the hash of its replies' tuple `(proto, daddr, dport, caddr or
 //! laddr, cport or lport)`. Both are hashed as "a packet's own (source, destination)", so a
 //! packet of unknown direction is found with one hash and one probe ([`Tables::find_packet`]).
-//! Templates hash with their own kind and never match a packet.
+//! Templates hash with their own kind and never match a packet. A new connection's out entry
+//! waits a few inserts in [`PendingOut`] before it goes into the index (see there); every
+//! lookup here sees it all the same.
 
 use super::ConnFlags;
 use super::index::LineIndex;
 use super::key::{Entry, Family, KIND_CONN, KeyHasher};
+use super::pending::PendingOut;
 use super::slab::{MAX_SLOTS, Slab};
 use super::table::ConnError;
 
@@ -20,6 +23,8 @@ const OUT: u32 = 1 << 31;
 pub(super) struct Tables<A> {
     pub(super) slab: Slab<A>,
     index: LineIndex,
+    /// Out entries of the latest new connections, not yet in `index`.
+    pending: PendingOut,
 }
 
 impl<A: Family> Tables<A> {
@@ -27,6 +32,7 @@ impl<A: Family> Tables<A> {
         Self {
             slab: Slab::new(),
             index: LineIndex::new(),
+            pending: PendingOut::new(),
         }
     }
 
@@ -64,13 +70,15 @@ impl<A: Family> Tables<A> {
     ) -> Option<u32> {
         let hash = A::hash(h, KIND_CONN, p, d, dp, b, bp);
         let slab = &self.slab;
+        let matches = |s: u32| {
+            s & OUT != 0
+                && slab
+                    .get(s & !OUT)
+                    .is_some_and(|e| e.matches_out(p, d, dp, b, bp))
+        };
         self.index
-            .find(hash, |s| {
-                s & OUT != 0
-                    && slab
-                        .get(s & !OUT)
-                        .is_some_and(|e| e.matches_out(p, d, dp, b, bp))
-            })
+            .find(hash, matches)
+            .or_else(|| self.pending.find(hash, matches))
             .map(|s| s & !OUT)
     }
 
@@ -105,7 +113,16 @@ impl<A: Family> Tables<A> {
             }
             false
         });
-        found.or(reply)
+        found.or(reply).or_else(|| {
+            if self.pending.is_empty() {
+                return None;
+            }
+            let s = self.pending.find(hash, |s| {
+                slab.get(s & !OUT)
+                    .is_some_and(|e| e.matches_out(p, src, sp, dst, dp))
+            })?;
+            Some((s & !OUT, true))
+        })
     }
 
     /// Starts loading the home index line of `hash` (the batch warm-up's first pass).
@@ -154,7 +171,11 @@ impl<A: Family> Tables<A> {
                 budget: MAX_SLOTS as usize,
             });
         };
-        let Self { slab, index } = self;
+        let Self {
+            slab,
+            index,
+            pending,
+        } = self;
         let mut generation = 0;
         if let Some(e) = slab.get_mut(slot) {
             generation = e.meta.generation;
@@ -164,7 +185,12 @@ impl<A: Family> Tables<A> {
         let rehash = |s: u32| rehash(slab, h, s);
         index.insert(in_hash, slot, rehash);
         if has_out(&entry) {
-            index.insert(entry.out_hash(h), slot | OUT, rehash);
+            // The out entry waits (see `PendingOut`) while its index line loads.
+            let out_hash = entry.out_hash(h);
+            index.prefetch_home(out_hash);
+            if let Some((oldest_hash, oldest)) = pending.push(out_hash, slot | OUT) {
+                index.insert(oldest_hash, oldest, rehash);
+            }
         }
         Ok((slot, generation))
     }
@@ -173,7 +199,7 @@ impl<A: Family> Tables<A> {
     pub(super) fn remove(&mut self, h: &KeyHasher, slot: u32) -> Option<Entry<A>> {
         let entry = *self.slab.get(slot).filter(|e| e.is_live())?;
         self.index.remove(entry.in_hash(h), slot);
-        if has_out(&entry) {
+        if has_out(&entry) && !self.pending.remove(slot | OUT) {
             self.index.remove(entry.out_hash(h), slot | OUT);
         }
         self.slab.free(slot);
@@ -182,13 +208,19 @@ impl<A: Family> Tables<A> {
 
     /// Room for `additional` more connections with both entries.
     pub(super) fn reserve(&mut self, h: &KeyHasher, additional: usize) {
-        let Self { slab, index } = self;
+        let Self { slab, index, .. } = self;
         slab.plan(slab.planned().max(slab.len().saturating_add(additional)));
         index.reserve(additional.saturating_mul(2), |s| rehash(slab, h, s));
     }
 
     pub(super) fn allocation_size(&self) -> usize {
         self.slab.allocation_size() + self.index.allocation_size()
+    }
+
+    /// Index entries, placed or pending (tests check that removals leave none behind).
+    #[cfg(test)]
+    pub(super) fn index_entries(&self) -> usize {
+        self.index.len() + self.pending.len()
     }
 }
 

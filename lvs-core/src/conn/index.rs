@@ -260,6 +260,12 @@ impl LineIndex {
     pub(super) fn allocation_size(&self) -> usize {
         self.chunks.capacity() * size_of::<Chunk>()
     }
+
+    /// Slots stored.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ pub mod dropentry;
 mod family;
 mod index;
 mod key;
+mod pending;
 pub mod sctp;
 mod slab;
 mod state;

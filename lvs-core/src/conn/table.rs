@@ -950,6 +950,11 @@ mod tests {
                     }
                 }
             }
+            // Removing the rest leaves no index entry behind, placed or pending.
+            for id in ids {
+                prop_assert!(t.remove(id).is_some());
+            }
+            prop_assert_eq!(t.v4.index_entries() + t.v6.index_entries(), 0);
         }
     }
 
