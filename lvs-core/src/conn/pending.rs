@@ -14,10 +14,15 @@
 /// Reply keys held back at most (one worker batch's new connections fit).
 pub(super) const PENDING: usize = 16;
 
-/// Out keys not yet in the index: `(hash, tagged slot)` in arrival order.
+/// A `slots` value for a key removed before it was placed.
+const GONE: u32 = u32::MAX;
+
+/// Out keys not yet in the index: `(hash, tagged slot)` in a ring, oldest at `head`.
 pub(super) struct PendingOut {
     hashes: [u64; PENDING],
     slots: [u32; PENDING],
+    head: usize,
+    /// Keys in the ring, removed ones included until they reach the head.
     len: usize,
 }
 
@@ -25,14 +30,16 @@ impl PendingOut {
     pub(super) const fn new() -> Self {
         Self {
             hashes: [0; PENDING],
-            slots: [0; PENDING],
+            slots: [GONE; PENDING],
+            head: 0,
             len: 0,
         }
     }
 
+    /// Keys waiting (removed ones not counted).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.ring().filter(|&k| self.slots[k] != GONE).count()
     }
 
     #[inline(always)]
@@ -40,43 +47,61 @@ impl PendingOut {
         self.len == 0
     }
 
-    /// Adds a key; when full, first hands back the oldest, which the caller places in the
-    /// index.
+    /// The ring's positions, oldest first.
+    #[inline(always)]
+    fn ring(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len).map(|i| (self.head + i) % PENDING)
+    }
+
+    /// Adds a key; when full, first hands back the oldest (unless it was removed), which the
+    /// caller places in the index.
+    #[inline]
     pub(super) fn push(&mut self, hash: u64, slot: u32) -> Option<(u64, u32)> {
-        let oldest = (self.len == PENDING).then(|| self.take(0));
-        self.hashes[self.len] = hash;
-        self.slots[self.len] = slot;
+        let mut oldest = None;
+        if self.len == PENDING {
+            let k = self.head;
+            if self.slots[k] != GONE {
+                oldest = Some((self.hashes[k], self.slots[k]));
+            }
+            self.head = (k + 1) % PENDING;
+            self.len -= 1;
+        }
+        let k = (self.head + self.len) % PENDING;
+        self.hashes[k] = hash;
+        self.slots[k] = slot;
         self.len += 1;
         oldest
     }
 
     /// Removes `slot`'s key if it is here; `false` when it is not (it is in the index).
     pub(super) fn remove(&mut self, slot: u32) -> bool {
-        match self.slots[..self.len].iter().position(|&s| s == slot) {
-            Some(k) => {
-                self.take(k);
-                true
-            }
-            None => false,
+        let found = self.ring().find(|&k| self.slots[k] == slot);
+        if let Some(k) = found {
+            self.slots[k] = GONE;
         }
+        found.is_some()
     }
 
     /// The slots held under `hash`, oldest first, until `visit` returns `true`.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut visit: impl FnMut(u32) -> bool) -> Option<u32> {
-        (0..self.len)
-            .filter(|&k| self.hashes[k] == hash)
-            .map(|k| self.slots[k])
-            .find(|&s| visit(s))
-    }
-
-    /// Removes entry `k`, keeping the order of the rest.
-    fn take(&mut self, k: usize) -> (u64, u32) {
-        let taken = (self.hashes[k], self.slots[k]);
-        self.hashes.copy_within(k + 1..self.len, k);
-        self.slots.copy_within(k + 1..self.len, k);
-        self.len -= 1;
-        taken
+        // One pass over the whole array, without branches (positions outside the ring are
+        // masked off below), then the matches in ring order: bit i = the i-th oldest.
+        let mut at = 0u32;
+        for (k, &h) in self.hashes.iter().enumerate() {
+            at |= u32::from(h == hash) << k;
+        }
+        let ring = (at >> self.head | at << (PENDING - self.head)) & ((1 << self.len) - 1);
+        let mut hits = ring;
+        while hits != 0 {
+            let k = (self.head + hits.trailing_zeros() as usize) % PENDING;
+            let slot = self.slots[k];
+            if slot != GONE && visit(slot) {
+                return Some(slot);
+            }
+            hits &= hits - 1;
+        }
+        None
     }
 }
 
@@ -103,9 +128,16 @@ mod tests {
         assert_eq!(seen, [1, 4, 7, 10, 13]);
         assert!(p.remove(7));
         assert!(!p.remove(7));
+        assert_eq!(p.len(), PENDING - 1);
         assert_eq!(p.find(1, |s| s > 4), Some(10));
-        // Order is kept: the next one handed back is the oldest left.
-        assert_eq!(p.push(9, 101), None);
-        assert_eq!(p.push(9, 102), Some((1, 1)));
+        // Order is kept: the next ones handed back are the oldest left, and a removed key
+        // is never handed back.
+        assert_eq!(p.push(9, 101), Some((1, 1)));
+        for _ in 0..4 {
+            p.push(9, 102);
+        }
+        assert_eq!(p.push(9, 103), Some((0, 6)));
+        assert_eq!(p.push(9, 104), None, "7 was removed");
+        assert_eq!(p.push(9, 105), Some((2, 8)));
     }
 }
