@@ -39,18 +39,14 @@ impl PendingOut {
     /// Keys waiting (removed ones not counted).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.ring().filter(|&k| self.slots[k] != GONE).count()
+        (0..self.len as u32)
+            .filter(|&i| self.slots[self.position(i)] != GONE)
+            .count()
     }
 
     #[inline(always)]
     pub(super) fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// The ring's positions, oldest first.
-    #[inline(always)]
-    fn ring(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.len).map(|i| (self.head + i) % PENDING)
     }
 
     /// Adds a key; when full, first hands back the oldest (unless it was removed), which the
@@ -74,34 +70,53 @@ impl PendingOut {
     }
 
     /// Removes `slot`'s key if it is here; `false` when it is not (it is in the index).
+    #[inline]
     pub(super) fn remove(&mut self, slot: u32) -> bool {
-        let found = self.ring().find(|&k| self.slots[k] == slot);
-        if let Some(k) = found {
-            self.slots[k] = GONE;
+        let mut at = 0u32;
+        for (k, &s) in self.slots.iter().enumerate() {
+            at |= u32::from(s == slot) << k;
         }
-        found.is_some()
+        match self.in_ring(at) {
+            0 => false,
+            hits => {
+                let k = self.position(hits.trailing_zeros());
+                self.slots[k] = GONE;
+                true
+            }
+        }
     }
 
     /// The slots held under `hash`, oldest first, until `visit` returns `true`.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut visit: impl FnMut(u32) -> bool) -> Option<u32> {
-        // One pass over the whole array, without branches (positions outside the ring are
-        // masked off below), then the matches in ring order: bit i = the i-th oldest.
+        // One pass over the whole array without branches, then the matches in ring order.
         let mut at = 0u32;
         for (k, &h) in self.hashes.iter().enumerate() {
             at |= u32::from(h == hash) << k;
         }
-        let ring = (at >> self.head | at << (PENDING - self.head)) & ((1 << self.len) - 1);
-        let mut hits = ring;
+        let mut hits = self.in_ring(at);
         while hits != 0 {
-            let k = (self.head + hits.trailing_zeros() as usize) % PENDING;
-            let slot = self.slots[k];
+            let slot = self.slots[self.position(hits.trailing_zeros())];
             if slot != GONE && visit(slot) {
                 return Some(slot);
             }
             hits &= hits - 1;
         }
         None
+    }
+
+    /// A mask of array positions (bit k = position k) as ring order (bit i = the i-th
+    /// oldest key), without the positions outside the ring, whose stale contents were
+    /// handed back to the index.
+    #[inline(always)]
+    fn in_ring(&self, at: u32) -> u32 {
+        (at >> self.head | at << (PENDING - self.head)) & ((1 << self.len) - 1)
+    }
+
+    /// The array position of the `i`-th oldest key.
+    #[inline(always)]
+    fn position(&self, i: u32) -> usize {
+        (self.head + i as usize) % PENDING
     }
 }
 
