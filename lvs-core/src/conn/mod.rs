@@ -8,7 +8,10 @@
 //!                (cache-line chunks of 12 tags + 12 slots, F14-style; keyed folded-multiply
 //!                hash for IPv4, seeded foldhash for IPv6; a packet's own tuple hashes the
 //!                same way in either direction, so one probe finds it: `lookup_flow`)
-//!     slabs      chunked Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>>, ConnId = slot + generation
+//!                (a new connection's out entry waits 16 inserts in `pending`, its line
+//!                prefetched meanwhile; lookups see it there)
+//!     slabs      one flat Vec<Entry<Ipv4Addr>> / Vec<Entry<Ipv6Addr>> each, reserved for the
+//!                budget (address space) so it never moves; ConnId = slot + generation
 //!     wheel      1024 one-second slots of (slot, deadline), re-armed lazily
 //!   tcp          const state tables (normal, secure_tcp), flag classes, counter changes
 //!   sctp         the SCTP state table (chunk events x direction x state)

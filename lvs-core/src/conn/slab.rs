@@ -64,7 +64,8 @@ impl<A: Family> Slab<A> {
     /// is already allocated and smaller.
     pub(super) fn plan(&mut self, entries: usize) {
         self.planned = entries;
-        if self.entries.capacity() > 0 && self.entries.capacity() < entries {
+        let capacity = self.entries.capacity();
+        if capacity > 0 && capacity < self.reservation() {
             self.grow();
         }
     }
@@ -73,10 +74,15 @@ impl<A: Family> Slab<A> {
         self.planned
     }
 
+    /// The entries to reserve room for: the plan, up to [`MAX_RESERVE_BYTES`].
+    fn reservation(&self) -> usize {
+        self.planned.min(MAX_RESERVE_BYTES / size_of::<Entry<A>>())
+    }
+
     /// Makes room for more entries: the planned total in one reservation (address space
     /// only, see the module docs), else a `Vec`'s usual doubling.
     fn grow(&mut self) {
-        let target = self.planned.min(MAX_RESERVE_BYTES / size_of::<Entry<A>>());
+        let target = self.reservation();
         let len = self.entries.len();
         if target > self.entries.capacity() && self.entries.try_reserve_exact(target - len).is_ok()
         {
