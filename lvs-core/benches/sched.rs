@@ -1,5 +1,6 @@
-//! Scheduler benchmarks: one `schedule()` per algorithm for 10/100/1000 dests, and the Maglev
-//! table build for 1000 dests at M = 65537 (the Maglev paper reports 1.8 ms).
+//! Scheduler benchmarks: one `schedule()` per algorithm for 10/100/1000 dests, the Maglev
+//! table build for 1000 dests at M = 65537 (the Maglev paper reports 1.8 ms), and a new
+//! connection's service lookup among 1 / 1000 / 10000 services.
 //!
 //! Quick run: `cargo bench -p lvs-core --bench sched -- --warm-up-time 1 --measurement-time 2`.
 
@@ -7,9 +8,11 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use lvs_core::ipvsadm::{Protocol, parse_line};
 use lvs_core::sched::{
     DestChange, DestId, SCHEDULER_NAMES, SchedConfig, SchedDest, SchedFlow, new_scheduler,
 };
+use lvs_core::service::{NewConn, ServiceTable};
 use lvs_core::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -89,5 +92,38 @@ fn rebuild(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, schedule, rebuild);
+/// `find_service` as a new connection does it: a hit on the last service added, and a miss
+/// (a packet for the host: the port, the FTP and the port-0 lookups all fail).
+fn service_lookup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("service_lookup");
+    for n in [1u32, 1000, 10_000] {
+        let mut table = ServiceTable::default();
+        for i in 0..n {
+            let vip = Ipv4Addr::from_bits(0xc000_0200 + (i >> 8)); // 192.0.2.x and on
+            let line = format!("-A -t {vip}:{} -s wlc", 1000 + (i & 0xff));
+            table.apply(&parse_line(&line).unwrap()).unwrap();
+        }
+        let last = n - 1;
+        let pkt = |daddr: u32, dport: u16| NewConn {
+            protocol: Protocol::Tcp,
+            caddr: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)),
+            cport: 40000,
+            daddr: IpAddr::V4(Ipv4Addr::from_bits(daddr)),
+            dport,
+            fwmark: 0,
+        };
+        let hit = pkt(0xc000_0200 + (last >> 8), 1000 + (last & 0xff) as u16);
+        let miss = pkt(0xcb00_7101, 22);
+        assert!(table.find_service(&hit).is_some() && table.find_service(&miss).is_none());
+        group.bench_with_input(BenchmarkId::new("hit", n), &n, |b, _| {
+            b.iter(|| table.find_service(black_box(&hit)).is_some())
+        });
+        group.bench_with_input(BenchmarkId::new("miss", n), &n, |b, _| {
+            b.iter(|| table.find_service(black_box(&miss)).is_some())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, schedule, rebuild, service_lookup);
 criterion_main!(benches);

@@ -611,3 +611,53 @@ fn counters_reach_their_dest_by_id_across_list_changes() {
     assert_eq!(counters(&t, &vip80(), "10.0.0.2"), (0, 0));
     assert_eq!(counters(&t, &vip80(), "10.0.0.4"), (0, 0));
 }
+
+proptest::proptest! {
+    /// Service lookups over random adds, deletes and clears, across the size where lookups
+    /// switch from a scan to the key index: every key in the model is found (as a new
+    /// connection's service, and by `service`), every other key is not, and the table lists
+    /// the model's services in creation order.
+    #[test]
+    fn service_lookups_follow_adds_deletes_and_clears(
+        ops in proptest::collection::vec((0u8..40, 0u8..10), 1..200),
+    ) {
+        let line = |op: &str, k: u8| format!("{op} -t 192.0.2.{}:{}", k % 4 + 1, 1000 + u16::from(k));
+        let key = |k: u8| ServiceKey::Inet {
+            protocol: Protocol::Tcp,
+            addr: ip(&format!("192.0.2.{}", k % 4 + 1)),
+            port: 1000 + u16::from(k),
+        };
+        let mut t = ServiceTable::default();
+        let mut model: Vec<u8> = Vec::new();
+        for (k, what) in ops {
+            match what {
+                0 => {
+                    apply(&mut t, "-C").unwrap();
+                    model.clear();
+                }
+                1..=3 => {
+                    let r = apply(&mut t, &line("-D", k));
+                    proptest::prop_assert_eq!(r.is_ok(), model.contains(&k));
+                    model.retain(|&m| m != k);
+                }
+                _ => {
+                    let r = apply(&mut t, &line("-A", k));
+                    proptest::prop_assert_eq!(r.is_ok(), !model.contains(&k));
+                    if r.is_ok() {
+                        model.push(k);
+                    }
+                }
+            }
+            let listed: Vec<ServiceKey> = t.services().map(|s| *s.key()).collect();
+            let want: Vec<ServiceKey> = model.iter().map(|&m| key(m)).collect();
+            proptest::prop_assert_eq!(listed, want);
+            for k in 0..40 {
+                let ServiceKey::Inet { addr, port, .. } = key(k) else { unreachable!() };
+                let conn = NewConn { protocol: Protocol::Tcp, caddr: ip("198.51.100.7"), cport: 40000, daddr: addr, dport: port, fwmark: 0 };
+                let found = t.find_service(&conn).copied();
+                proptest::prop_assert_eq!(found, model.contains(&k).then(|| key(k)));
+                proptest::prop_assert_eq!(t.service(&key(k)).is_some(), model.contains(&k));
+            }
+        }
+    }
+}

@@ -28,12 +28,14 @@ impl ServiceTable {
             Command::DeleteService(key) => {
                 let i = self.service_index(key).ok_or(ServiceError::NoSuchService)?;
                 self.remove_service(i);
+                self.reindex_services();
                 Ok(())
             }
             Command::Clear => {
                 while !self.services.is_empty() {
                     self.remove_service(0);
                 }
+                self.reindex_services();
                 Ok(())
             }
             Command::AddDest(key, dest) => self.add_dest(key, dest),
@@ -92,6 +94,7 @@ impl ServiceTable {
         }
         self.check_service_config(config)?;
         let scheduler = self.bind_scheduler(config, &[])?;
+        self.by_key.insert(*key, self.services.len() as u32);
         self.services.push(Service {
             key: *key,
             config: config.clone(),
