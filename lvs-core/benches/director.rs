@@ -485,13 +485,46 @@ fn ir_mode() {
 
 criterion_group!(benches, bench);
 
-/// `DIRECTOR_BENCH_CPU=1`: no criterion; only the CPU-time probe of each size.
+/// `DIRECTOR_BENCH_CPU=1`: no criterion; only the CPU-time probe of each size, then the
+/// machine's memory probe.
 fn cpu_mode() {
     for n in sizes() {
         let mut d = build(n);
         let mut nc = NewConns::new(n);
         cpu_probe(&mut d, n, &mut nc);
     }
+    eprintln!(
+        "machine: {:.1} ns per random 64-byte line of 768 MiB, read in batches of \
+         {PREFETCH_BATCH} after prefetching them all (best of 3)",
+        (0..3).map(|_| memory_probe()).fold(f64::MAX, f64::min)
+    );
+}
+
+/// CPU nanoseconds per random cache line of a table far larger than the caches, read in
+/// batches after prefetching the whole batch: the access pattern of a batch lookup's two
+/// passes, without the director. An established packet at 10M reads two such lines (its
+/// index line and its entry), so twice this is the floor of its cost over the 1k figure.
+fn memory_probe() -> f64 {
+    const LINES: usize = (768 << 20) / 64;
+    const READS: usize = 1 << 22;
+    let mem = vec![[1u64; 8]; LINES];
+    let mut x = 0;
+    let mut at = [0usize; PREFETCH_BATCH];
+    let mut sum = 0u64;
+    let t0 = cpu_nanos();
+    for _ in 0..READS / PREFETCH_BATCH {
+        for a in at.iter_mut() {
+            x += 1;
+            *a = (mix(x) % LINES as u64) as usize;
+            #[cfg(target_arch = "x86_64")]
+            safe_arch::prefetch_t0(&mem[*a]);
+        }
+        for &a in &at {
+            sum = sum.wrapping_add(mem[a][0]);
+        }
+    }
+    black_box(sum);
+    (cpu_nanos() - t0) as f64 / READS as f64
 }
 
 fn main() {
