@@ -106,6 +106,16 @@ fn rearm(meta: &mut Meta, expires: u32) -> bool {
     }
 }
 
+/// The packet path's lookup result for IPv4 entry `e` at `slot`, found in direction `dir`.
+#[inline(always)]
+fn v4_found(slot: u32, e: &Entry<Ipv4Addr>, dir: Direction) -> (ConnId, Direction, ConnRef<'_>) {
+    let id = ConnId {
+        slot,
+        generation: e.meta.generation,
+    };
+    (id, dir, ConnRef::v4(e))
+}
+
 /// The connection table of one worker (module doc of [`super`]).
 pub struct ConnTable {
     hasher: KeyHasher,
@@ -389,13 +399,8 @@ impl ConnTable {
         let p = u8::from(proto);
         let hash = Ipv4Addr::hash(&self.hasher, KIND_CONN, p, src, sp, dst, dp);
         let (slot, out) = self.v4.find_packet(hash, p, src, sp, dst, dp)?;
-        let e = self.v4.slab.get(slot)?;
-        let id = ConnId {
-            slot,
-            generation: e.meta.generation,
-        };
         let dir = if out { Direction::Out } else { Direction::In };
-        Some((id, dir, ConnRef::v4(e)))
+        Some(v4_found(slot, self.v4.slab.get(slot)?, dir))
     }
 
     /// [`lookup_v4`](Self::lookup_v4) for a batch of IPv4 packets `(proto, src, sport, dst,
@@ -468,11 +473,7 @@ impl ConnTable {
             }
             Direction::In
         };
-        let id = ConnId {
-            slot,
-            generation: hint.generation,
-        };
-        Some((id, dir, ConnRef::v4(e)))
+        Some(v4_found(slot, e, dir))
     }
 
     /// [`lookup_flow`](Self::lookup_flow) with a view of the connection found (the packet

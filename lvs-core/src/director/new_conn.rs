@@ -153,10 +153,7 @@ impl Director {
         // bytes and counters as `forward_in`; a TTL of 1 goes there for its ICMP error).
         if fastpath::enabled()
             && fastpath::is_plain_v4(info)
-            && matches!(
-                fwd,
-                ForwardMethod::Nat | ForwardMethod::Dr | ForwardMethod::Local
-            )
+            && fastpath::forwards_in(fwd)
             && addrs.daddr.is_ipv4()
             && info.hop_limit > 1
         {

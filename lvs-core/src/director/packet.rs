@@ -85,10 +85,10 @@ impl Director {
         // The common frame first: its established packets never build a `FrameInfo`.
         if let Some(v4) = super::fastpath::extract_v4(pkt.frame()) {
             let (p, s, sp, d, dp) = (v4.proto, v4.src, v4.sport, v4.dst, v4.dport);
-            let found = match self.conns.resolve_v4(hint, p, s, sp, d, dp) {
-                Some(hit) => Some(hit),
-                None => self.conns.lookup_v4(p, s, sp, d, dp),
-            };
+            let found = self
+                .conns
+                .resolve_v4(hint, p, s, sp, d, dp)
+                .or_else(|| self.conns.lookup_v4(p, s, sp, d, dp));
             if let Some((id, dir, c)) = found {
                 let hit = super::fastpath::Hit::of(&c, dir);
                 if let Some(next_hop) =
