@@ -66,7 +66,8 @@ fn tun_queues_read_and_write() {
 }
 
 /// The real-server helper: IPIP frames from a director are decapsulated into a TUN device
-/// carrying the VIP, and the service socket on the VIP receives the inner datagram.
+/// carrying the VIP, and the service socket on the VIP receives the inner datagram; a
+/// tunnelled frame sent to another MAC is not.
 #[test]
 fn tunnel_endpoint_delivers_inner_packets_to_the_vip() {
     use std::sync::{Arc, Mutex};
@@ -120,17 +121,25 @@ fn tunnel_endpoint_delivers_inner_packets_to_the_vip() {
             ..AfPacketConfig::new("d0")
         })
         .unwrap();
-        let mut inner = Vec::new();
-        etherparse::PacketBuilder::ipv4([203, 0, 113, 7], [192, 0, 2, 100], 63)
-            .udp(5555, 9000)
-            .write(&mut inner, b"tunnelled")
-            .unwrap();
-        let mut frame = Vec::new();
-        etherparse::PacketBuilder::ethernet2(dev.mac().0, r_mac)
-            .ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64)
-            .write(&mut frame, etherparse::IpNumber::IPV4, &inner)
-            .unwrap();
-        dev.send(&frame).unwrap();
+        let tunnelled = |to: [u8; 6], payload: &[u8]| {
+            let mut inner = Vec::new();
+            etherparse::PacketBuilder::ipv4([203, 0, 113, 7], [192, 0, 2, 100], 63)
+                .udp(5555, 9000)
+                .write(&mut inner, payload)
+                .unwrap();
+            let mut frame = Vec::new();
+            etherparse::PacketBuilder::ethernet2(dev.mac().0, to)
+                .ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64)
+                .write(&mut frame, etherparse::IpNumber::IPV4, &inner)
+                .unwrap();
+            frame
+        };
+        // First a frame for another host's MAC (what a switch floods while it has not learnt
+        // that MAC): not this host's, so not decapsulated, as in the kernel.
+        let other = tunnelled([2, 0, 0, 0, 0, 0x99], b"flooded");
+        let ours = tunnelled(r_mac, b"tunnelled");
+        dev.send(&other).unwrap();
+        dev.send(&ours).unwrap();
     })
     .join()
     .unwrap();
